@@ -1,0 +1,2570 @@
+/* qmp-client.c: a connection to one QEMU Machine Protocol server
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include <string.h>
+
+#include <qmpthin/qmpthin.h>
+
+#include "qmp-client-private.h"
+#include "qmp-message.h"
+#include "qmp-stream.h"
+
+/**
+ * SECTION:qmp-client
+ * @Title: QmpClient
+ * @Short_description: A connection to QEMU's QMP monitor
+ *
+ * #QmpClient connects to one QMP server (a QEMU process, or
+ * qemu-storage-daemon), negotiates capabilities, runs commands and
+ * delivers events.
+ *
+ * |[<!-- language="C" -->
+ * static void
+ * on_stop (QmpClient *client, QmpEvent *event, gpointer user_data)
+ * {
+ *   g_print ("VM paused\n");
+ * }
+ *
+ * g_autoptr(QmpClient) client = qmp_client_new ("unix:/run/vm1/qmp.sock");
+ * g_autoptr(GError) error = NULL;
+ * g_autoptr(JsonNode) status = NULL;
+ *
+ * g_signal_connect (client, "event::STOP", G_CALLBACK (on_stop), NULL);
+ * if (!qmp_client_connect_sync (client, NULL, &error))
+ *   g_error ("%s", error->message);
+ * status = qmp_client_execute_sync (client, "query-status", NULL, NULL, &error);
+ * ]|
+ *
+ * ## Addresses
+ *
+ * qmp_client_new() takes `unix:/path/to/socket`, a bare `/path/to/socket`,
+ * or `tcp:host:port` (`tcp:[::1]:4444` for IPv6). A connection made by the
+ * caller (a socket received over D-Bus, one end of a socketpair) is used
+ * with qmp_client_new_for_stream(); its streams must be pollable, as those
+ * of a #GSocketConnection are.
+ *
+ * ## Commands
+ *
+ * Every command gets a unique id; any number of commands may be in
+ * flight, and replies are matched by id in whatever order QEMU sends them.
+ * Each call completes exactly once: with QEMU's return value, with QEMU's
+ * error (#QMP_COMMAND_ERROR), with %G_IO_ERROR_TIMED_OUT when
+ * #QmpClient:command-timeout (or the per-call timeout of
+ * qmp_client_execute_full_async()) runs out, with %G_IO_ERROR_CANCELLED
+ * when its #GCancellable is cancelled, or with %G_IO_ERROR_CLOSED when the
+ * connection goes away first. A reply that arrives after its call timed
+ * out or was cancelled is dropped; a reply with an id the client never
+ * sent is logged and ignored.
+ *
+ * A command that was sent cannot be taken back: cancelling or timing out a
+ * call only stops waiting for its reply, QEMU may still carry it out.
+ *
+ * ## Threads and main contexts
+ *
+ * A client belongs to the #GMainContext that is the thread-default when it
+ * is created, and must be used from the thread that runs that context,
+ * like a #GDBusConnection. Every signal is emitted there, and events and
+ * replies are delivered in the order QEMU sent them.
+ *
+ * The `_sync` calls may be made from anywhere in that thread, including
+ * from a signal handler or an async callback of the same client: they
+ * read the connection themselves in a private #GMainContext and return
+ * when their own reply arrives, so they never wait for the client's
+ * context (which may be the one blocked calling them). Events and other
+ * replies read meanwhile are queued and delivered, still in order, when
+ * the client's context runs again. A handler may also run a nested
+ * #GMainLoop on the client's context to wait for an async call: delivery
+ * goes on from the nested loop, in order.
+ *
+ * ## Wire trace
+ *
+ * Set `QMP_DEBUG=wire` in the environment (together with
+ * `G_MESSAGES_DEBUG=Qmp`) to log every line sent and received with
+ * g_debug(). It costs nothing when unset.
+ */
+
+/* How many messages may wait for dispatch before the client stops reading
+ * the socket: QEMU is then the one that buffers, so a slow consumer of an
+ * event storm keeps the client's memory bounded. */
+#define INCOMING_HIGH_WATER 1024
+
+/* Messages delivered in one dispatch before other sources get a turn. */
+#define DISPATCH_BUDGET 256
+
+/* Reads per readiness callback, QMP_STREAM_READ_SIZE each. */
+#define READS_PER_CALLBACK 4
+
+#define ID_PREFIX "qmpthin-"
+
+typedef struct _QmpPending QmpPending;
+
+/* One command waiting for its reply. Owned by QmpClient.pending. */
+struct _QmpPending
+{
+  QmpClient *client;            /* unowned: the task holds a reference */
+  char *id;                     /* key in QmpClient.pending */
+  char *command;                /* for messages */
+  GTask *task;                  /* owned */
+  GSource *timeout_source;      /* owned, nullable; in the task's context */
+  GSource *cancel_source;       /* owned, nullable; in the task's context */
+  /* Completed as soon as its reply is read instead of through the ordered
+   * dispatch: set for _sync calls and the library's own commands, which
+   * run while the client's context may be blocked. */
+  gboolean direct;
+  gboolean has_callback;
+  guint timeout;                /* ms, 0 for none */
+  guint generation;             /* connection it was sent on */
+};
+
+typedef enum {
+  INCOMING_MESSAGE,
+  INCOMING_CLOSED,
+} IncomingKind;
+
+/* One entry of QmpClient.incoming, in wire order. */
+typedef struct
+{
+  IncomingKind kind;
+  QmpMessage *message;          /* INCOMING_MESSAGE */
+  GError *error;                /* INCOMING_CLOSED: why (never NULL) */
+  guint generation;             /* connection it was read from */
+} Incoming;
+
+/* A _sync call in progress: a private context that reads the connection. */
+typedef struct
+{
+  GMainContext *context;        /* owned */
+  GAsyncResult *result;         /* owned once the call completed */
+  GSource *read_source;         /* owned, nullable */
+  GSource *write_source;        /* owned, nullable */
+  GIOStream *read_stream;       /* unowned: the stream read_source polls */
+} SyncWait;
+
+typedef enum {
+  CONNECT_STEP_FIRST,
+  CONNECT_STEP_OPEN,
+  CONNECT_STEP_GREETING,
+  CONNECT_STEP_NEGOTIATE,
+  CONNECT_STEP_LAST,
+} ConnectStep;
+
+typedef struct
+{
+  ConnectStep step;
+  GSource *timeout_source;      /* owned; in the task's context */
+  GSource *cancel_source;       /* owned, nullable */
+} ConnectContext;
+
+struct _QmpClient
+{
+  GObject parent_instance;
+
+  /* Set at construction, then constant. */
+  char *address;                /* nullable for a caller's stream */
+  GMainContext *context;        /* owned: where signals are emitted */
+  gboolean wire_trace;
+
+  /* A caller's stream not yet connected; consumed by the first connect. */
+  GIOStream *initial_stream;    /* owned, nullable */
+
+  QmpClientState state;
+  guint command_timeout;
+  guint connect_timeout;
+  gsize max_message_size;
+
+  /* From the greeting of the current (or last) connection. */
+  char *qemu_version;           /* owned, nullable */
+  guint qemu_major;
+  guint qemu_minor;
+  guint qemu_micro;
+  char *qemu_package;           /* owned, nullable */
+  GStrv capabilities;           /* owned, nullable */
+
+  /* The connection; all NULL while there is none. */
+  GIOStream *connection;        /* owned */
+  GPollableInputStream *input;  /* unowned, from connection */
+  GPollableOutputStream *output;/* unowned, from connection */
+  GSource *read_source;         /* owned, nullable; in context */
+  GSource *write_source;        /* owned, nullable; in context */
+  QmpStream *framer;            /* owned */
+  GByteArray *outbuf;           /* owned: bytes not yet written */
+  guint generation;             /* bumped for every connection */
+
+  QmpMessageParser *parser;     /* owned, kept across connections */
+  char *read_buffer;            /* owned, QMP_STREAM_READ_SIZE bytes */
+
+  /* Messages read and waiting to be delivered, in wire order (Incoming*). */
+  GQueue incoming;
+  GSource *dispatch_source;     /* owned; in context */
+  /* A reply whose callback GTask deferred to an idle: nothing after it is
+   * delivered until that callback ran. */
+  GTask *dispatch_blocker;      /* owned, nullable */
+
+  GHashTable *pending;          /* id -> QmpPending*, owned */
+  guint64 next_serial;
+
+  GTask *connect_task;          /* owned, nullable: the connect in progress */
+  GSList *sync_waits;           /* SyncWait*, unowned, innermost first */
+};
+
+enum {
+  PROP_0,
+  PROP_ADDRESS,
+  PROP_STREAM,
+  PROP_STATE,
+  PROP_QEMU_VERSION,
+  PROP_QEMU_MAJOR,
+  PROP_QEMU_MINOR,
+  PROP_QEMU_MICRO,
+  PROP_QEMU_PACKAGE,
+  PROP_CAPABILITIES,
+  PROP_COMMAND_TIMEOUT,
+  PROP_CONNECT_TIMEOUT,
+  PROP_MAX_MESSAGE_SIZE,
+  N_PROPS
+};
+
+enum {
+  SIGNAL_EVENT,
+  SIGNAL_DISCONNECTED,
+  N_SIGNALS
+};
+
+static GParamSpec *properties[N_PROPS];
+static guint signals[N_SIGNALS];
+
+G_DEFINE_FINAL_TYPE (QmpClient, qmp_client, G_TYPE_OBJECT)
+
+static void connection_lost (QmpClient *self,
+                             GError    *error);
+static void connect_step (GTask *task);
+static void update_read_source (QmpClient *self);
+
+/* ------------------------------------------------------------------------ */
+/* State */
+
+static void
+set_state (QmpClient      *self,
+           QmpClientState  state)
+{
+  if (self->state == state)
+    return;
+  g_debug ("%s: state %d -> %d", self->address ? self->address : "stream", self->state, state);
+  self->state = state;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATE]);
+}
+
+static const char *
+client_name (QmpClient *self)
+{
+  return self->address != NULL ? self->address : "the QMP stream";
+}
+
+/* ------------------------------------------------------------------------ */
+/* Pending commands: one path completes each exactly once. */
+
+static void
+pending_free (QmpPending *pending)
+{
+  if (pending->timeout_source != NULL)
+    {
+      g_source_destroy (pending->timeout_source);
+      g_source_unref (pending->timeout_source);
+    }
+  if (pending->cancel_source != NULL)
+    {
+      g_source_destroy (pending->cancel_source);
+      g_source_unref (pending->cancel_source);
+    }
+  g_clear_object (&pending->task);
+  g_free (pending->command);
+  g_free (pending->id);
+  g_free (pending);
+}
+
+/* Removes the pending command from the table and completes its task with
+ * value (transfer full) or error (transfer full). Returns the task, for
+ * the caller to check whether the callback already ran. */
+static GTask *
+pending_complete (QmpClient  *self,
+                  QmpPending *pending,
+                  JsonNode   *value,
+                  GError     *error)
+{
+  g_autoptr(GTask) task = g_steal_pointer (&pending->task);
+
+  g_hash_table_steal (self->pending, pending->id);
+  pending_free (pending);
+
+  if (error != NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, value, (GDestroyNotify) json_node_unref);
+  return g_steal_pointer (&task);
+}
+
+static gboolean
+on_pending_timeout (gpointer user_data)
+{
+  QmpPending *pending = user_data;
+  QmpClient *self = pending->client;
+  GError *error = g_error_new (G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                               "No reply from QEMU to “%s” within %u ms",
+                               pending->command, pending->timeout);
+
+  g_object_unref (pending_complete (self, pending, NULL, error));
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+on_pending_cancelled (GCancellable *cancellable,
+                      gpointer      user_data)
+{
+  QmpPending *pending = user_data;
+  GError *error = g_error_new (G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                               "Command “%s” was cancelled", pending->command);
+
+  g_object_unref (pending_complete (pending->client, pending, NULL, error));
+  return G_SOURCE_REMOVE;
+}
+
+/* Fails the pending commands sent on connections up to max_generation;
+ * with direct_only, only those completed outside the ordered dispatch. */
+static void
+fail_pending (QmpClient    *self,
+              const GError *reason,
+              gboolean      direct_only,
+              guint         max_generation)
+{
+  GHashTableIter iter;
+  QmpPending *pending;
+  g_autoptr(GPtrArray) failing = g_ptr_array_new ();
+
+  g_hash_table_iter_init (&iter, self->pending);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &pending))
+    if ((!direct_only || pending->direct) && pending->generation <= max_generation)
+      g_ptr_array_add (failing, pending);
+
+  /* Completing runs callbacks, which may add commands: work on a copy. */
+  for (guint i = 0; i < failing->len; i++)
+    {
+      pending = g_ptr_array_index (failing, i);
+      g_object_unref (pending_complete (self, pending, NULL,
+                                        g_error_new (G_IO_ERROR, G_IO_ERROR_CLOSED,
+                                                     "Connection to QEMU closed before “%s” was answered%s%s",
+                                                     pending->command,
+                                                     reason ? ": " : "",
+                                                     reason ? reason->message : "")));
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Writing */
+
+static void
+flush_output (QmpClient *self)
+{
+  g_autoptr(GError) error = NULL;
+  gssize written;
+
+  if (self->connection == NULL || self->outbuf->len == 0)
+    return;
+
+  written = g_pollable_output_stream_write_nonblocking (self->output,
+                                                        self->outbuf->data,
+                                                        self->outbuf->len,
+                                                        NULL, &error);
+  if (written < 0)
+    {
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+        return;
+      connection_lost (self, g_steal_pointer (&error));
+      return;
+    }
+  g_byte_array_remove_range (self->outbuf, 0, written);
+}
+
+static gboolean
+output_pending (QmpClient *self)
+{
+  return self->connection != NULL && self->outbuf->len > 0;
+}
+
+/* Writability of the client's own write source. */
+static gboolean
+on_writable (GObject  *stream,
+             gpointer  user_data)
+{
+  QmpClient *self = user_data;
+
+  flush_output (self);
+  if (output_pending (self))
+    return G_SOURCE_CONTINUE;
+
+  g_clear_pointer (&self->write_source, g_source_unref);
+  return G_SOURCE_REMOVE;
+}
+
+/* Writability of a _sync call's private write source. */
+static gboolean
+on_sync_writable (GObject  *stream,
+                  gpointer  user_data)
+{
+  QmpClient *self = user_data;
+
+  flush_output (self);
+  return output_pending (self) ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
+}
+
+static void
+ensure_write_source (QmpClient *self)
+{
+  /* Writing from the next main loop iteration sends every command queued
+   * in this one with a single write. */
+  if (self->write_source == NULL && output_pending (self))
+    {
+      self->write_source = g_pollable_output_stream_create_source (self->output, NULL);
+      g_source_set_callback (self->write_source, G_SOURCE_FUNC (on_writable), self, NULL);
+      g_source_set_static_name (self->write_source, "[qmpthin] write");
+      g_source_attach (self->write_source, self->context);
+    }
+}
+
+static void
+queue_output (QmpClient  *self,
+              const char *line,
+              gsize       length)
+{
+  if (self->wire_trace)
+    g_debug ("%s -> %.*s", client_name (self), (int) length - 1, line);
+
+  g_byte_array_append (self->outbuf, (const guint8 *) line, length);
+  ensure_write_source (self);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Reading */
+
+typedef struct
+{
+  QmpClient *client;
+  /* Work that may run user code, done once the framer has returned:
+   * the greeting, and the replies of direct commands (Incoming*). */
+  GQueue deferred;
+  GError *error;
+} ReadContext;
+
+static void
+incoming_free (Incoming *incoming)
+{
+  g_clear_pointer (&incoming->message, qmp_message_free);
+  g_clear_error (&incoming->error);
+  g_free (incoming);
+}
+
+static void
+schedule_dispatch (QmpClient *self)
+{
+  if (self->dispatch_blocker == NULL && self->incoming.length > 0)
+    g_source_set_ready_time (self->dispatch_source, 0);
+}
+
+static void
+enqueue (QmpClient *self,
+         Incoming  *incoming)
+{
+  g_queue_push_tail (&self->incoming, incoming);
+  schedule_dispatch (self);
+}
+
+static QmpPending *
+lookup_pending (QmpClient *self,
+                JsonNode  *id)
+{
+  if (id == NULL || !JSON_NODE_HOLDS_VALUE (id) ||
+      json_node_get_value_type (id) != G_TYPE_STRING)
+    return NULL;
+  return g_hash_table_lookup (self->pending, json_node_get_string (id));
+}
+
+static gboolean
+on_line (const char *line,
+         gsize       length,
+         gpointer    user_data)
+{
+  ReadContext *rc = user_data;
+  QmpClient *self = rc->client;
+  Incoming *incoming;
+  QmpMessage *message;
+
+  if (self->wire_trace)
+    g_debug ("%s <- %.*s", client_name (self), (int) length, line);
+
+  message = qmp_message_parser_parse (self->parser, line, length, &rc->error);
+
+  if (self->state == QMP_CLIENT_STATE_CONNECTING &&
+      (message == NULL || message->kind != QMP_MESSAGE_GREETING))
+    {
+      /* Whatever QEMU sends first must be its greeting. */
+      g_autofree char *excerpt = g_strndup (line, MIN (length, 80));
+
+      g_clear_error (&rc->error);
+      g_set_error (&rc->error, QMP_ERROR, QMP_ERROR_INVALID_GREETING,
+                   "%s did not start with a QMP greeting: “%s%s”",
+                   client_name (self), excerpt, length > 80 ? "…" : "");
+      g_clear_pointer (&message, qmp_message_free);
+      return FALSE;
+    }
+  if (message == NULL)
+    return FALSE;
+
+  incoming = g_new0 (Incoming, 1);
+  incoming->kind = INCOMING_MESSAGE;
+  incoming->message = message;
+  incoming->generation = self->generation;
+
+  if (message->kind == QMP_MESSAGE_GREETING && self->state == QMP_CLIENT_STATE_CONNECTING)
+    {
+      g_queue_push_tail (&rc->deferred, incoming);
+    }
+  else if (message->kind == QMP_MESSAGE_RETURN || message->kind == QMP_MESSAGE_ERROR)
+    {
+      QmpPending *pending = lookup_pending (self, message->id);
+
+      if (pending != NULL && pending->direct)
+        g_queue_push_tail (&rc->deferred, incoming);
+      else
+        enqueue (self, incoming);
+    }
+  else
+    {
+      enqueue (self, incoming);
+    }
+
+  return TRUE;
+}
+
+static void handle_greeting (QmpClient  *self,
+                             QmpMessage *message);
+
+static void
+complete_from_message (QmpClient  *self,
+                       QmpPending *pending,
+                       QmpMessage *message)
+{
+  g_autoptr(GTask) task = NULL;
+
+  if (message->kind == QMP_MESSAGE_RETURN)
+    task = pending_complete (self, pending, json_node_ref (message->value), NULL);
+  else
+    task = pending_complete (self, pending, NULL,
+                             _qmp_command_error_new (message->error_class, message->error_desc));
+}
+
+static void
+run_deferred (QmpClient *self,
+              GQueue    *deferred)
+{
+  Incoming *incoming;
+
+  while ((incoming = g_queue_pop_head (deferred)) != NULL)
+    {
+      QmpMessage *message = incoming->message;
+
+      if (incoming->generation == self->generation && self->connection != NULL)
+        {
+          if (message->kind == QMP_MESSAGE_GREETING)
+            {
+              handle_greeting (self, message);
+            }
+          else
+            {
+              /* Still there unless it timed out or was cancelled since. */
+              QmpPending *pending = lookup_pending (self, message->id);
+
+              if (pending != NULL)
+                complete_from_message (self, pending, message);
+            }
+        }
+      incoming_free (incoming);
+    }
+}
+
+/* Reads what the socket has (a bounded amount), frames and routes it.
+ * Called from the client's read source and from _sync waits. */
+static void
+pump_read (QmpClient *self)
+{
+  g_autoptr(QmpClient) hold = g_object_ref (self);
+  ReadContext rc = { self, G_QUEUE_INIT, NULL };
+  guint generation = self->generation;
+
+  for (guint i = 0; i < READS_PER_CALLBACK; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      gssize n;
+
+      if (self->connection == NULL || self->generation != generation)
+        break;
+      if (self->incoming.length >= INCOMING_HIGH_WATER && self->sync_waits == NULL)
+        break;
+
+      n = g_pollable_input_stream_read_nonblocking (self->input, self->read_buffer,
+                                                    QMP_STREAM_READ_SIZE, NULL, &error);
+      if (n < 0 && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+        break;
+      if (n <= 0)
+        {
+          /* EOF and ECONNRESET are both QEMU closing: `quit` does either. */
+          if (n == 0 ||
+              g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED) ||
+              g_error_matches (error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE))
+            {
+              g_clear_error (&error);
+              error = g_error_new (G_IO_ERROR, G_IO_ERROR_CLOSED,
+                                   "QEMU closed the QMP connection %s", client_name (self));
+            }
+          else
+            {
+              g_prefix_error (&error, "Reading from %s: ", client_name (self));
+            }
+          run_deferred (self, &rc.deferred);
+          if (self->generation == generation)
+            connection_lost (self, g_steal_pointer (&error));
+          break;
+        }
+
+      if (!qmp_stream_feed (self->framer, self->read_buffer, n, on_line, &rc, &error))
+        rc.error = g_steal_pointer (&error);
+
+      /* Messages before a bad one still count: QEMU sent them. */
+      run_deferred (self, &rc.deferred);
+      if (rc.error != NULL)
+        {
+          if (self->generation == generation)
+            connection_lost (self, g_steal_pointer (&rc.error));
+          g_clear_error (&rc.error);
+          break;
+        }
+    }
+
+  update_read_source (self);
+}
+
+static gboolean
+on_readable (GObject  *stream,
+             gpointer  user_data)
+{
+  pump_read (user_data);
+  return G_SOURCE_CONTINUE;
+}
+
+/* The client's own read source runs while the connection is up and the
+ * dispatch queue has room. */
+static void
+update_read_source (QmpClient *self)
+{
+  gboolean wanted;
+
+  /* Stop at the high water mark, start again once half of it drained. */
+  if (self->connection == NULL)
+    wanted = FALSE;
+  else if (self->read_source != NULL)
+    wanted = self->incoming.length < INCOMING_HIGH_WATER;
+  else
+    wanted = self->incoming.length < INCOMING_HIGH_WATER / 2;
+
+  if (wanted && self->read_source == NULL)
+    {
+      self->read_source = g_pollable_input_stream_create_source (self->input, NULL);
+      g_source_set_callback (self->read_source, G_SOURCE_FUNC (on_readable), self, NULL);
+      g_source_set_static_name (self->read_source, "[qmpthin] read");
+      g_source_attach (self->read_source, self->context);
+    }
+  else if (!wanted && self->read_source != NULL)
+    {
+      g_source_destroy (self->read_source);
+      g_clear_pointer (&self->read_source, g_source_unref);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Connection set-up and tear-down */
+
+static void
+set_connection (QmpClient *self,
+                GIOStream *stream)
+{
+  self->connection = g_object_ref (stream);
+  self->input = G_POLLABLE_INPUT_STREAM (g_io_stream_get_input_stream (stream));
+  self->output = G_POLLABLE_OUTPUT_STREAM (g_io_stream_get_output_stream (stream));
+  self->framer = qmp_stream_new (self->max_message_size);
+  self->outbuf = g_byte_array_new ();
+  self->generation++;
+  update_read_source (self);
+}
+
+/* Stops all I/O of the current connection and closes it. Pending commands
+ * and queued messages are left alone. */
+static void
+connection_shutdown (QmpClient *self)
+{
+  g_autoptr(GIOStream) connection = g_steal_pointer (&self->connection);
+
+  if (connection == NULL)
+    return;
+
+  if (self->read_source != NULL)
+    {
+      g_source_destroy (self->read_source);
+      g_clear_pointer (&self->read_source, g_source_unref);
+    }
+  if (self->write_source != NULL)
+    {
+      g_source_destroy (self->write_source);
+      g_clear_pointer (&self->write_source, g_source_unref);
+    }
+  self->input = NULL;
+  self->output = NULL;
+  g_clear_pointer (&self->framer, qmp_stream_free);
+  g_clear_pointer (&self->outbuf, g_byte_array_unref);
+  self->generation++;
+
+  /* Closing a socket does not block; nobody waits for the result. */
+  g_io_stream_close (connection, NULL, NULL);
+}
+
+static void connect_fail (QmpClient *self,
+                          GError    *error);
+
+/* The connection broke (EOF, reset, protocol error) or the caller closed it.
+ * Messages read before the break are still delivered, in order; then the
+ * closing entry fails what is left and emits ::disconnected. Commands that
+ * complete outside the ordered dispatch fail at once, since their reply
+ * cannot be in the queue. */
+static void
+connection_lost (QmpClient *self,
+                 GError    *error)
+{
+  Incoming *incoming;
+
+  g_assert (error != NULL);
+
+  if (self->connect_task != NULL)
+    {
+      connection_shutdown (self);
+      connect_fail (self, error);
+      return;
+    }
+
+  g_debug ("%s: connection lost: %s", client_name (self), error->message);
+  connection_shutdown (self);
+  fail_pending (self, error, TRUE, G_MAXUINT);
+
+  incoming = g_new0 (Incoming, 1);
+  incoming->kind = INCOMING_CLOSED;
+  incoming->error = error;
+  incoming->generation = self->generation;
+  enqueue (self, incoming);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Dispatch: the only place events are emitted and queued replies complete */
+
+static void
+on_blocker_completed (GObject    *task,
+                      GParamSpec *pspec,
+                      gpointer    user_data)
+{
+  QmpClient *self = user_data;
+
+  if (G_TASK (task) != self->dispatch_blocker || !g_task_get_completed (G_TASK (task)))
+    return;
+  g_signal_handlers_disconnect_by_func (task, on_blocker_completed, self);
+  g_clear_object (&self->dispatch_blocker);
+  schedule_dispatch (self);
+}
+
+static void
+dispatch_reply (QmpClient  *self,
+                QmpMessage *message)
+{
+  QmpPending *pending = lookup_pending (self, message->id);
+
+  if (pending == NULL)
+    {
+      g_autofree char *id = qmp_message_id_to_string (message->id);
+      const char *sid = NULL;
+
+      if (message->id != NULL && JSON_NODE_HOLDS_VALUE (message->id) &&
+          json_node_get_value_type (message->id) == G_TYPE_STRING)
+        sid = json_node_get_string (message->id);
+
+      if (sid != NULL && g_str_has_prefix (sid, ID_PREFIX) &&
+          g_ascii_strtoull (sid + strlen (ID_PREFIX), NULL, 10) < self->next_serial)
+        g_debug ("%s: dropping the late reply to %s (timed out or cancelled)",
+                 client_name (self), id);
+      else if (message->id == NULL && message->kind == QMP_MESSAGE_ERROR)
+        g_warning ("%s: QEMU sent an error without an id: %s: %s",
+                   client_name (self), message->error_class, message->error_desc);
+      else
+        g_warning ("%s: ignoring a reply with an unknown id %s", client_name (self), id);
+      return;
+    }
+
+  complete_from_message (self, pending, message);
+}
+
+static void
+emit_event (QmpClient  *self,
+            QmpMessage *message)
+{
+  g_autoptr(QmpEvent) event = qmp_event_new (message->event_name,
+                                             message->timestamp_usec,
+                                             message->event_data);
+  /* Only names some handler was connected for have a quark already: do
+   * not let a peer grow the quark table with invented names. */
+  GQuark detail = g_quark_try_string (message->event_name);
+
+  g_signal_emit (self, signals[SIGNAL_EVENT], detail, event);
+}
+
+static void
+dispatch_closed (QmpClient *self,
+                 Incoming  *incoming)
+{
+  fail_pending (self, incoming->error, FALSE, incoming->generation);
+  /* Unless the caller already connected again. */
+  if (self->connection == NULL && self->connect_task == NULL)
+    set_state (self, QMP_CLIENT_STATE_CLOSED);
+  g_signal_emit (self, signals[SIGNAL_DISCONNECTED], 0, incoming->error);
+}
+
+static void
+dispatch_one (QmpClient *self,
+              Incoming  *incoming)
+{
+  QmpMessage *message = incoming->message;
+
+  if (incoming->kind == INCOMING_CLOSED)
+    {
+      dispatch_closed (self, incoming);
+      return;
+    }
+
+  switch (message->kind)
+    {
+    case QMP_MESSAGE_EVENT:
+      emit_event (self, message);
+      break;
+    case QMP_MESSAGE_RETURN:
+    case QMP_MESSAGE_ERROR:
+      dispatch_reply (self, message);
+      break;
+    case QMP_MESSAGE_GREETING:
+    default:
+      g_warning ("%s: ignoring an unexpected QMP greeting", client_name (self));
+      break;
+    }
+}
+
+static gboolean
+dispatch_incoming (gpointer user_data)
+{
+  QmpClient *self = user_data;
+  g_autoptr(QmpClient) hold = g_object_ref (self);
+  guint budget = DISPATCH_BUDGET;
+
+  g_source_set_ready_time (self->dispatch_source, -1);
+
+  /* Handlers may run a nested main loop, which dispatches this source
+   * again (it may recurse): each level takes the next message, so delivery
+   * still starts in wire order. */
+  while (budget-- > 0 && self->dispatch_blocker == NULL)
+    {
+      Incoming *incoming = g_queue_pop_head (&self->incoming);
+
+      if (incoming == NULL)
+        break;
+
+      if (incoming->kind == INCOMING_MESSAGE &&
+          (incoming->message->kind == QMP_MESSAGE_RETURN ||
+           incoming->message->kind == QMP_MESSAGE_ERROR))
+        {
+          QmpPending *pending = lookup_pending (self, incoming->message->id);
+
+          if (pending != NULL && pending->has_callback &&
+              g_task_get_context (pending->task) == self->context)
+            {
+              GTask *task = g_object_ref (pending->task);
+
+              dispatch_one (self, incoming);
+              /* GTask runs the callback right away unless the task was
+               * created during this very main loop iteration; then it
+               * defers it to an idle, and everything after this reply
+               * must wait for it. */
+              if (!g_task_get_completed (task))
+                {
+                  self->dispatch_blocker = task;
+                  g_signal_connect (task, "notify::completed",
+                                    G_CALLBACK (on_blocker_completed), self);
+                }
+              else
+                {
+                  g_object_unref (task);
+                }
+              incoming_free (incoming);
+              continue;
+            }
+        }
+      dispatch_one (self, incoming);
+      incoming_free (incoming);
+    }
+
+  schedule_dispatch (self);
+  update_read_source (self);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+dispatch_source_dispatch (GSource     *source,
+                          GSourceFunc  callback,
+                          gpointer     user_data)
+{
+  return callback (user_data);
+}
+
+static GSourceFuncs dispatch_source_funcs = {
+  .dispatch = dispatch_source_dispatch,
+};
+
+/* ------------------------------------------------------------------------ */
+/* Executing commands */
+
+static QmpPending *
+pending_new (QmpClient    *self,
+             const char   *command,
+             int           timeout_msec,
+             gboolean      direct,
+             gboolean      has_callback,
+             GCancellable *cancellable,
+             GTask        *task)
+{
+  QmpPending *pending = g_new0 (QmpPending, 1);
+  guint timeout = timeout_msec < 0 ? self->command_timeout : (guint) timeout_msec;
+
+  pending->client = self;
+  pending->id = g_strdup_printf (ID_PREFIX "%" G_GUINT64_FORMAT, self->next_serial++);
+  pending->command = g_strdup (command);
+  pending->task = g_object_ref (task);
+  pending->direct = direct;
+  pending->has_callback = has_callback;
+  pending->timeout = timeout;
+  pending->generation = self->generation;
+
+  if (timeout > 0)
+    {
+      pending->timeout_source = g_timeout_source_new (timeout);
+      g_source_set_callback (pending->timeout_source, on_pending_timeout, pending, NULL);
+      g_source_set_static_name (pending->timeout_source, "[qmpthin] command timeout");
+      g_source_attach (pending->timeout_source, g_task_get_context (task));
+    }
+  if (cancellable != NULL)
+    {
+      pending->cancel_source = g_cancellable_source_new (cancellable);
+      g_source_set_callback (pending->cancel_source, G_SOURCE_FUNC (on_pending_cancelled),
+                             pending, NULL);
+      g_source_set_static_name (pending->cancel_source, "[qmpthin] command cancel");
+      g_source_attach (pending->cancel_source, g_task_get_context (task));
+    }
+
+  g_hash_table_insert (self->pending, pending->id, pending);
+  return pending;
+}
+
+/* Sends a command; the task completes with its return value. */
+static void
+execute_internal (QmpClient    *self,
+                  const char   *command,
+                  JsonObject   *arguments,
+                  int           timeout_msec,
+                  gboolean      direct,
+                  gboolean      has_callback,
+                  GCancellable *cancellable,
+                  GTask        *task)
+{
+  QmpPending *pending;
+  g_autofree char *line = NULL;
+  gsize length;
+
+  if (g_task_return_error_if_cancelled (task))
+    return;
+
+  if (self->connection == NULL)
+    {
+      if (self->state == QMP_CLIENT_STATE_READY || self->state == QMP_CLIENT_STATE_CLOSED)
+        g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CLOSED,
+                                 "Cannot execute “%s”: the connection to QEMU is closed",
+                                 command);
+      else
+        g_task_return_new_error (task, QMP_ERROR, QMP_ERROR_NOT_CONNECTED,
+                                 "Cannot execute “%s”: not connected to QEMU", command);
+      return;
+    }
+
+  pending = pending_new (self, command, timeout_msec, direct, has_callback, cancellable, task);
+  line = qmp_message_build_command (command, arguments, pending->id, &length);
+  queue_output (self, line, length);
+}
+
+/* ------------------------------------------------------------------------ */
+/* _sync calls: a private context that reads and writes the connection */
+
+static void
+sync_wait_update_sources (QmpClient *self,
+                          SyncWait  *wait)
+{
+  if (wait->read_source != NULL && wait->read_stream != self->connection)
+    {
+      g_source_destroy (wait->read_source);
+      g_clear_pointer (&wait->read_source, g_source_unref);
+      wait->read_stream = NULL;
+    }
+  if (wait->read_source == NULL && self->connection != NULL)
+    {
+      wait->read_source = g_pollable_input_stream_create_source (self->input, NULL);
+      g_source_set_callback (wait->read_source, G_SOURCE_FUNC (on_readable), self, NULL);
+      g_source_set_static_name (wait->read_source, "[qmpthin] sync read");
+      g_source_attach (wait->read_source, wait->context);
+      wait->read_stream = self->connection;
+    }
+
+  if (wait->write_source != NULL && g_source_is_destroyed (wait->write_source))
+    g_clear_pointer (&wait->write_source, g_source_unref);
+  if (wait->write_source == NULL && self->connection != NULL && self->outbuf->len > 0)
+    {
+      wait->write_source = g_pollable_output_stream_create_source (self->output, NULL);
+      g_source_set_callback (wait->write_source, G_SOURCE_FUNC (on_sync_writable), self, NULL);
+      g_source_set_static_name (wait->write_source, "[qmpthin] sync write");
+      g_source_attach (wait->write_source, wait->context);
+    }
+}
+
+static void
+sync_wait_ready (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  SyncWait *wait = user_data;
+
+  wait->result = g_object_ref (result);
+}
+
+static void
+sync_wait_begin (QmpClient *self,
+                 SyncWait  *wait)
+{
+  wait->context = g_main_context_new ();
+  g_main_context_push_thread_default (wait->context);
+  self->sync_waits = g_slist_prepend (self->sync_waits, wait);
+}
+
+static void
+sync_wait_run (QmpClient *self,
+               SyncWait  *wait)
+{
+  while (wait->result == NULL)
+    {
+      sync_wait_update_sources (self, wait);
+      g_main_context_iteration (wait->context, TRUE);
+    }
+}
+
+static void
+sync_wait_end (QmpClient *self,
+               SyncWait  *wait)
+{
+  if (wait->read_source != NULL)
+    {
+      g_source_destroy (wait->read_source);
+      g_source_unref (wait->read_source);
+    }
+  if (wait->write_source != NULL)
+    {
+      g_source_destroy (wait->write_source);
+      g_source_unref (wait->write_source);
+    }
+  self->sync_waits = g_slist_remove (self->sync_waits, wait);
+  g_main_context_pop_thread_default (wait->context);
+  /* Let anything the private context still holds (sources of completed
+   * tasks) go before it is dropped. */
+  while (g_main_context_iteration (wait->context, FALSE))
+    ;
+  g_main_context_unref (wait->context);
+  g_clear_object (&wait->result);
+
+  /* What was read meanwhile is delivered by the client's context. */
+  schedule_dispatch (self);
+  update_read_source (self);
+  ensure_write_source (self);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Connecting */
+
+static void
+connect_context_free (ConnectContext *ctx)
+{
+  if (ctx->timeout_source != NULL)
+    {
+      g_source_destroy (ctx->timeout_source);
+      g_source_unref (ctx->timeout_source);
+    }
+  if (ctx->cancel_source != NULL)
+    {
+      g_source_destroy (ctx->cancel_source);
+      g_source_unref (ctx->cancel_source);
+    }
+  g_free (ctx);
+}
+
+static void
+clear_greeting (QmpClient *self)
+{
+  g_clear_pointer (&self->qemu_version, g_free);
+  g_clear_pointer (&self->qemu_package, g_free);
+  g_clear_pointer (&self->capabilities, g_strfreev);
+  self->qemu_major = self->qemu_minor = self->qemu_micro = 0;
+}
+
+/* Ends the connect in progress with an error: the client is back to
+ * DISCONNECTED (never was connected) and can try again. */
+static void
+connect_fail (QmpClient *self,
+              GError    *error)
+{
+  g_autoptr(GTask) task = g_steal_pointer (&self->connect_task);
+
+  g_assert (task != NULL);
+  connection_shutdown (self);
+  fail_pending (self, error, FALSE, G_MAXUINT);
+  set_state (self, QMP_CLIENT_STATE_DISCONNECTED);
+  /* Drops the timeout and cancellation sources. */
+  g_task_set_task_data (task, NULL, NULL);
+  g_task_return_error (task, error);
+}
+
+static gboolean
+on_connect_timeout (gpointer user_data)
+{
+  GTask *task = user_data;
+  QmpClient *self = g_task_get_source_object (task);
+  ConnectContext *ctx = g_task_get_task_data (task);
+  GError *error;
+
+  g_clear_pointer (&ctx->timeout_source, g_source_unref);
+
+  switch (ctx->step)
+    {
+    case CONNECT_STEP_GREETING:
+      error = g_error_new (G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                           "No QMP greeting from %s within %u ms: QEMU serves one QMP client "
+                           "at a time per monitor, so another client is probably connected",
+                           client_name (self), self->connect_timeout);
+      break;
+    case CONNECT_STEP_NEGOTIATE:
+      error = g_error_new (G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                           "QEMU at %s did not answer qmp_capabilities within %u ms",
+                           client_name (self), self->connect_timeout);
+      break;
+    case CONNECT_STEP_FIRST:
+    case CONNECT_STEP_OPEN:
+    case CONNECT_STEP_LAST:
+    default:
+      error = g_error_new (G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                           "Could not connect to %s within %u ms",
+                           client_name (self), self->connect_timeout);
+      break;
+    }
+
+  if (self->connect_task == task)
+    connect_fail (self, error);
+  else
+    g_error_free (error);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+on_connect_cancelled (GCancellable *cancellable,
+                      gpointer      user_data)
+{
+  GTask *task = user_data;
+  QmpClient *self = g_task_get_source_object (task);
+  ConnectContext *ctx = g_task_get_task_data (task);
+
+  g_clear_pointer (&ctx->cancel_source, g_source_unref);
+  if (self->connect_task == task)
+    connect_fail (self, g_error_new (G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                                     "Connecting to %s was cancelled", client_name (self)));
+  return G_SOURCE_REMOVE;
+}
+
+static GSocketConnectable *
+parse_address (const char  *address,
+               GError     **error)
+{
+  const char *path = NULL;
+
+  if (g_str_has_prefix (address, "unix:"))
+    path = address + strlen ("unix:");
+  else if (address[0] == '/')
+    path = address;
+
+  if (path != NULL)
+    {
+      if (*path == '\0')
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                       "The QMP address “%s” has no socket path", address);
+          return NULL;
+        }
+      return G_SOCKET_CONNECTABLE (g_unix_socket_address_new (path));
+    }
+
+  if (g_str_has_prefix (address, "tcp:"))
+    {
+      GSocketConnectable *connectable =
+        g_network_address_parse (address + strlen ("tcp:"), 0, error);
+
+      if (connectable != NULL && g_network_address_get_port (G_NETWORK_ADDRESS (connectable)) == 0)
+        {
+          g_object_unref (connectable);
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                       "The QMP address “%s” has no port", address);
+          return NULL;
+        }
+      if (connectable == NULL)
+        g_prefix_error (error, "Invalid QMP address “%s”: ", address);
+      return connectable;
+    }
+
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+               "Invalid QMP address “%s”: use unix:PATH, /PATH or tcp:HOST:PORT", address);
+  return NULL;
+}
+
+static void
+connect_open_ready (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  QmpClient *self = g_task_get_source_object (task);
+  ConnectContext *ctx = g_task_get_task_data (task);
+  g_autoptr(GSocketConnection) connection = NULL;
+  g_autoptr(GError) error = NULL;
+
+  connection = g_socket_client_connect_finish (G_SOCKET_CLIENT (source), result, &error);
+  if (self->connect_task != task)
+    return;   /* timed out or cancelled meanwhile */
+  if (connection == NULL)
+    {
+      g_prefix_error (&error, "Could not connect to %s: ", client_name (self));
+      connect_fail (self, g_steal_pointer (&error));
+      return;
+    }
+
+  set_connection (self, G_IO_STREAM (connection));
+  ctx->step++;
+  connect_step (task);
+}
+
+static void
+negotiate_ready (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  QmpClient *self = QMP_CLIENT (source);
+  ConnectContext *ctx = g_task_get_task_data (task);
+  g_autoptr(JsonNode) value = NULL;
+  g_autoptr(GError) error = NULL;
+
+  value = qmp_client_execute_finish (self, result, &error);
+  if (self->connect_task != task)
+    return;
+  if (value == NULL)
+    {
+      if (error->domain == QMP_COMMAND_ERROR)
+        {
+          GError *failure = g_error_new (QMP_ERROR, QMP_ERROR_NEGOTIATION_FAILED,
+                                         "QEMU refused qmp_capabilities: %s", error->message);
+          connect_fail (self, failure);
+        }
+      else
+        {
+          connect_fail (self, g_steal_pointer (&error));
+        }
+      return;
+    }
+
+  ctx->step++;
+  connect_step (task);
+}
+
+static void
+handle_greeting (QmpClient  *self,
+                 QmpMessage *message)
+{
+  GTask *task = self->connect_task;
+  ConnectContext *ctx;
+  guint n_caps;
+
+  g_return_if_fail (task != NULL);
+  ctx = g_task_get_task_data (task);
+
+  g_object_freeze_notify (G_OBJECT (self));
+  clear_greeting (self);
+  self->qemu_major = message->qemu_major;
+  self->qemu_minor = message->qemu_minor;
+  self->qemu_micro = message->qemu_micro;
+  self->qemu_version = g_strdup_printf ("%u.%u.%u", self->qemu_major,
+                                        self->qemu_minor, self->qemu_micro);
+  self->qemu_package = g_strdup (message->qemu_package);
+  n_caps = json_array_get_length (message->capabilities);
+  self->capabilities = g_new0 (char *, n_caps + 1);
+  for (guint i = 0; i < n_caps; i++)
+    self->capabilities[i] = g_strdup (json_array_get_string_element (message->capabilities, i));
+
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_QEMU_VERSION]);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_QEMU_MAJOR]);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_QEMU_MINOR]);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_QEMU_MICRO]);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_QEMU_PACKAGE]);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CAPABILITIES]);
+  g_object_thaw_notify (G_OBJECT (self));
+
+  g_debug ("%s: QEMU %s (%s)", client_name (self), self->qemu_version,
+           self->qemu_package ? self->qemu_package : "no package");
+
+  if (self->connect_task != task)
+    return;   /* a notify handler closed the client */
+  ctx->step++;
+  connect_step (task);
+}
+
+static void
+connect_step (GTask *task)
+{
+  QmpClient *self = g_task_get_source_object (task);
+  ConnectContext *ctx = g_task_get_task_data (task);
+
+  switch (ctx->step)
+    {
+    case CONNECT_STEP_FIRST:
+      set_state (self, QMP_CLIENT_STATE_CONNECTING);
+      ctx->step++;
+      G_GNUC_FALLTHROUGH;
+
+    case CONNECT_STEP_OPEN:
+      if (self->initial_stream != NULL)
+        {
+          g_autoptr(GIOStream) stream = g_steal_pointer (&self->initial_stream);
+
+          set_connection (self, stream);
+          ctx->step++;
+        }
+      else
+        {
+          g_autoptr(GError) error = NULL;
+          g_autoptr(GSocketConnectable) connectable = NULL;
+          g_autoptr(GSocketClient) socket_client = NULL;
+
+          if (self->address == NULL)
+            {
+              connect_fail (self, g_error_new (G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                                               "A client made for a stream cannot connect again"));
+              return;
+            }
+          connectable = parse_address (self->address, &error);
+          if (connectable == NULL)
+            {
+              connect_fail (self, g_steal_pointer (&error));
+              return;
+            }
+          socket_client = g_socket_client_new ();
+          g_socket_client_connect_async (socket_client, connectable,
+                                         g_task_get_cancellable (task),
+                                         connect_open_ready, g_object_ref (task));
+          return;
+        }
+      G_GNUC_FALLTHROUGH;
+
+    case CONNECT_STEP_GREETING:
+      /* handle_greeting() moves on when QEMU's first line is read. */
+      return;
+
+    case CONNECT_STEP_NEGOTIATE:
+      {
+        g_autoptr(GTask) cap_task = NULL;
+
+        set_state (self, QMP_CLIENT_STATE_NEGOTIATING);
+        cap_task = g_task_new (self, NULL, negotiate_ready, g_object_ref (task));
+        g_task_set_source_tag (cap_task, qmp_client_execute_async);
+        execute_internal (self, "qmp_capabilities", NULL, QMP_TIMEOUT_NONE, TRUE, TRUE, NULL, cap_task);
+        return;
+      }
+
+    case CONNECT_STEP_LAST:
+      {
+        g_autoptr(GTask) done = g_steal_pointer (&self->connect_task);
+
+        /* Drops the timeout and cancellation sources. */
+        g_task_set_task_data (done, NULL, NULL);
+        set_state (self, QMP_CLIENT_STATE_READY);
+        g_task_return_boolean (done, TRUE);
+        return;
+      }
+
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+/**
+ * qmp_client_connect_async:
+ * @client: a #QmpClient
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called when the client is ready or failed
+ * @user_data: data for @callback
+ *
+ * Connects to QEMU: opens the connection, reads QEMU's greeting (which
+ * fills #QmpClient:qemu-version and #QmpClient:capabilities) and negotiates
+ * capabilities. #QmpClient:state goes from %QMP_CLIENT_STATE_CONNECTING to
+ * %QMP_CLIENT_STATE_NEGOTIATING and, on success, %QMP_CLIENT_STATE_READY.
+ *
+ * The whole sequence must finish within #QmpClient:connect-timeout. A QMP
+ * monitor serves one client at a time: while another client is connected,
+ * QEMU accepts the connection but sends no greeting, and the call fails
+ * with %G_IO_ERROR_TIMED_OUT.
+ *
+ * A client that failed to connect, or whose connection was closed, can be
+ * connected again, except one made with qmp_client_new_for_stream().
+ *
+ * Since: 1.0
+ */
+void
+qmp_client_connect_async (QmpClient           *client,
+                          GCancellable        *cancellable,
+                          GAsyncReadyCallback  callback,
+                          gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  ConnectContext *ctx;
+
+  g_return_if_fail (QMP_IS_CLIENT (client));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  task = g_task_new (client, cancellable, callback, user_data);
+  g_task_set_source_tag (task, qmp_client_connect_async);
+
+  if (client->connect_task != NULL)
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_PENDING,
+                               "Already connecting to %s", client_name (client));
+      return;
+    }
+  if (client->connection != NULL)
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_EXISTS,
+                               "Already connected to %s", client_name (client));
+      return;
+    }
+  if (g_task_return_error_if_cancelled (task))
+    return;
+
+  ctx = g_new0 (ConnectContext, 1);
+  ctx->step = CONNECT_STEP_FIRST;
+  g_task_set_task_data (task, ctx, (GDestroyNotify) connect_context_free);
+  client->connect_task = g_object_ref (task);
+
+  if (client->connect_timeout > 0)
+    {
+      ctx->timeout_source = g_timeout_source_new (client->connect_timeout);
+      g_source_set_callback (ctx->timeout_source, on_connect_timeout, task, NULL);
+      g_source_set_static_name (ctx->timeout_source, "[qmpthin] connect timeout");
+      g_source_attach (ctx->timeout_source, g_task_get_context (task));
+    }
+  if (cancellable != NULL)
+    {
+      ctx->cancel_source = g_cancellable_source_new (cancellable);
+      g_source_set_callback (ctx->cancel_source, G_SOURCE_FUNC (on_connect_cancelled), task, NULL);
+      g_source_attach (ctx->cancel_source, g_task_get_context (task));
+    }
+
+  connect_step (task);
+}
+
+/**
+ * qmp_client_connect_finish:
+ * @client: a #QmpClient
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes qmp_client_connect_async().
+ *
+ * Returns: %TRUE when the client is ready
+ *
+ * Since: 1.0
+ */
+gboolean
+qmp_client_connect_finish (QmpClient     *client,
+                           GAsyncResult  *result,
+                           GError       **error)
+{
+  g_return_val_if_fail (QMP_IS_CLIENT (client), FALSE);
+  g_return_val_if_fail (g_task_is_valid (result, client), FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == qmp_client_connect_async, FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/**
+ * qmp_client_connect_sync:
+ * @client: a #QmpClient
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Connects like qmp_client_connect_async() and waits for the result,
+ * without running the client's main context.
+ *
+ * Returns: %TRUE when the client is ready
+ *
+ * Since: 1.0
+ */
+gboolean
+qmp_client_connect_sync (QmpClient     *client,
+                         GCancellable  *cancellable,
+                         GError       **error)
+{
+  SyncWait wait = { NULL, };
+  gboolean ok;
+
+  g_return_val_if_fail (QMP_IS_CLIENT (client), FALSE);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
+
+  sync_wait_begin (client, &wait);
+  qmp_client_connect_async (client, cancellable, sync_wait_ready, &wait);
+  sync_wait_run (client, &wait);
+  ok = qmp_client_connect_finish (client, wait.result, error);
+  sync_wait_end (client, &wait);
+  return ok;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Public execute API */
+
+/* A caller's command; direct for _sync calls. */
+static void
+execute_user (QmpClient           *self,
+              const char          *command,
+              JsonObject          *arguments,
+              int                  timeout_msec,
+              gboolean             direct,
+              GCancellable        *cancellable,
+              GAsyncReadyCallback  callback,
+              gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, qmp_client_execute_async);
+
+  if (self->state != QMP_CLIENT_STATE_READY && self->connection != NULL)
+    {
+      g_task_return_new_error (task, QMP_ERROR, QMP_ERROR_NOT_CONNECTED,
+                               "Cannot execute “%s”: the client is not ready yet", command);
+      return;
+    }
+
+  execute_internal (self, command, arguments, timeout_msec, direct, callback != NULL,
+                    cancellable, task);
+}
+
+/**
+ * qmp_client_execute_async:
+ * @client: a #QmpClient
+ * @command: the QMP command, e.g. "query-status"
+ * @arguments: (nullable): the command's arguments
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called with the reply
+ * @user_data: data for @callback
+ *
+ * Sends @command with @arguments (serialised at once: the caller may
+ * change or free them afterwards) and calls @callback with the reply. Uses
+ * #QmpClient:command-timeout; see qmp_client_execute_full_async() for a
+ * timeout of its own.
+ *
+ * Since: 1.0
+ */
+void
+qmp_client_execute_async (QmpClient           *client,
+                          const char          *command,
+                          JsonObject          *arguments,
+                          GCancellable        *cancellable,
+                          GAsyncReadyCallback  callback,
+                          gpointer             user_data)
+{
+  qmp_client_execute_full_async (client, command, arguments, QMP_TIMEOUT_DEFAULT,
+                                 cancellable, callback, user_data);
+}
+
+/**
+ * qmp_client_execute_full_async:
+ * @client: a #QmpClient
+ * @command: the QMP command, e.g. "block-set-write-threshold"
+ * @arguments: (nullable): the command's arguments
+ * @timeout_msec: how long to wait for the reply, in milliseconds;
+ *   %QMP_TIMEOUT_DEFAULT for #QmpClient:command-timeout, %QMP_TIMEOUT_NONE
+ *   to wait as long as the connection lives
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called with the reply
+ * @user_data: data for @callback
+ *
+ * Like qmp_client_execute_async(), with a timeout for this call only.
+ *
+ * Since: 1.0
+ */
+void
+qmp_client_execute_full_async (QmpClient           *client,
+                               const char          *command,
+                               JsonObject          *arguments,
+                               int                  timeout_msec,
+                               GCancellable        *cancellable,
+                               GAsyncReadyCallback  callback,
+                               gpointer             user_data)
+{
+  g_return_if_fail (QMP_IS_CLIENT (client));
+  g_return_if_fail (command != NULL && *command != '\0');
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+  g_return_if_fail (timeout_msec >= -1);
+
+  execute_user (client, command, arguments, timeout_msec, FALSE, cancellable, callback, user_data);
+}
+
+/**
+ * qmp_client_execute_finish:
+ * @client: a #QmpClient
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes qmp_client_execute_async() or qmp_client_execute_full_async().
+ *
+ * Returns: (transfer full): the command's return value (often an empty
+ *   object), or %NULL with @error set
+ *
+ * Since: 1.0
+ */
+JsonNode *
+qmp_client_execute_finish (QmpClient     *client,
+                           GAsyncResult  *result,
+                           GError       **error)
+{
+  g_return_val_if_fail (QMP_IS_CLIENT (client), NULL);
+  g_return_val_if_fail (g_task_is_valid (result, client), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == qmp_client_execute_async, NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/**
+ * qmp_client_execute_sync:
+ * @client: a #QmpClient
+ * @command: the QMP command
+ * @arguments: (nullable): the command's arguments
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Runs @command and waits for its reply. Safe to call from a signal
+ * handler or callback of @client: see the section on main contexts.
+ *
+ * Returns: (transfer full): the command's return value, or %NULL with
+ *   @error set
+ *
+ * Since: 1.0
+ */
+JsonNode *
+qmp_client_execute_sync (QmpClient     *client,
+                         const char    *command,
+                         JsonObject    *arguments,
+                         GCancellable  *cancellable,
+                         GError       **error)
+{
+  return qmp_client_execute_full_sync (client, command, arguments, QMP_TIMEOUT_DEFAULT,
+                                       cancellable, error);
+}
+
+/**
+ * qmp_client_execute_full_sync:
+ * @client: a #QmpClient
+ * @command: the QMP command
+ * @arguments: (nullable): the command's arguments
+ * @timeout_msec: how long to wait for the reply, in milliseconds, or
+ *   %QMP_TIMEOUT_DEFAULT or %QMP_TIMEOUT_NONE
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Like qmp_client_execute_sync(), with a timeout for this call only.
+ *
+ * Returns: (transfer full): the command's return value, or %NULL with
+ *   @error set
+ *
+ * Since: 1.0
+ */
+JsonNode *
+qmp_client_execute_full_sync (QmpClient     *client,
+                              const char    *command,
+                              JsonObject    *arguments,
+                              int            timeout_msec,
+                              GCancellable  *cancellable,
+                              GError       **error)
+{
+  SyncWait wait = { NULL, };
+  JsonNode *value;
+
+  g_return_val_if_fail (QMP_IS_CLIENT (client), NULL);
+  g_return_val_if_fail (command != NULL && *command != '\0', NULL);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
+
+  g_return_val_if_fail (timeout_msec >= -1, NULL);
+
+  sync_wait_begin (client, &wait);
+  execute_user (client, command, arguments, timeout_msec, TRUE, cancellable,
+                sync_wait_ready, &wait);
+  sync_wait_run (client, &wait);
+  value = qmp_client_execute_finish (client, wait.result, error);
+  sync_wait_end (client, &wait);
+  return value;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Closing */
+
+/* Closes at once: pending commands fail, messages not yet delivered are
+ * dropped, ::disconnected is emitted with a %NULL error. */
+static void
+close_now (QmpClient *self)
+{
+  g_autoptr(GError) closed = g_error_new (G_IO_ERROR, G_IO_ERROR_CLOSED,
+                                          "The client was closed");
+  Incoming *incoming;
+  gboolean was_connected;
+
+  if (self->connect_task != NULL)
+    {
+      connect_fail (self, g_error_copy (closed));
+      set_state (self, QMP_CLIENT_STATE_CLOSED);
+      return;
+    }
+
+  was_connected = self->connection != NULL;
+  connection_shutdown (self);
+
+  /* A closing entry still queued already failed nothing; its ::disconnected
+   * is replaced by this one. */
+  while ((incoming = g_queue_pop_head (&self->incoming)) != NULL)
+    {
+      if (incoming->kind == INCOMING_CLOSED)
+        was_connected = TRUE;
+      incoming_free (incoming);
+    }
+  g_clear_object (&self->dispatch_blocker);
+
+  fail_pending (self, closed, FALSE, G_MAXUINT);
+  if (was_connected)
+    {
+      set_state (self, QMP_CLIENT_STATE_CLOSED);
+      g_signal_emit (self, signals[SIGNAL_DISCONNECTED], 0, NULL);
+    }
+}
+
+/**
+ * qmp_client_close_async:
+ * @client: a #QmpClient
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called when the client is closed
+ * @user_data: data for @callback
+ *
+ * Closes the connection. Commands in flight fail with %G_IO_ERROR_CLOSED,
+ * events read but not yet delivered are dropped, and
+ * #QmpClient::disconnected is emitted with a %NULL error. Closing a client
+ * that is not connected does nothing and succeeds.
+ *
+ * Since: 1.0
+ */
+void
+qmp_client_close_async (QmpClient           *client,
+                        GCancellable        *cancellable,
+                        GAsyncReadyCallback  callback,
+                        gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+
+  g_return_if_fail (QMP_IS_CLIENT (client));
+
+  task = g_task_new (client, cancellable, callback, user_data);
+  g_task_set_source_tag (task, qmp_client_close_async);
+  close_now (client);
+  g_task_return_boolean (task, TRUE);
+}
+
+/**
+ * qmp_client_close_finish:
+ * @client: a #QmpClient
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes qmp_client_close_async().
+ *
+ * Returns: %TRUE when the client is closed
+ *
+ * Since: 1.0
+ */
+gboolean
+qmp_client_close_finish (QmpClient     *client,
+                         GAsyncResult  *result,
+                         GError       **error)
+{
+  g_return_val_if_fail (QMP_IS_CLIENT (client), FALSE);
+  g_return_val_if_fail (g_task_is_valid (result, client), FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == qmp_client_close_async, FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/**
+ * qmp_client_close_sync:
+ * @client: a #QmpClient
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Closes the connection as qmp_client_close_async() does.
+ *
+ * Returns: %TRUE when the client is closed
+ *
+ * Since: 1.0
+ */
+gboolean
+qmp_client_close_sync (QmpClient     *client,
+                       GCancellable  *cancellable,
+                       GError       **error)
+{
+  g_return_val_if_fail (QMP_IS_CLIENT (client), FALSE);
+
+  close_now (client);
+  return TRUE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* GObject */
+
+static void
+qmp_client_dispose (GObject *object)
+{
+  QmpClient *self = QMP_CLIENT (object);
+
+  close_now (self);
+  if (self->dispatch_source != NULL)
+    {
+      g_source_destroy (self->dispatch_source);
+      g_clear_pointer (&self->dispatch_source, g_source_unref);
+    }
+
+  G_OBJECT_CLASS (qmp_client_parent_class)->dispose (object);
+}
+
+static void
+qmp_client_finalize (GObject *object)
+{
+  QmpClient *self = QMP_CLIENT (object);
+
+  g_assert (g_hash_table_size (self->pending) == 0);
+  g_hash_table_unref (self->pending);
+  g_queue_clear_full (&self->incoming, (GDestroyNotify) incoming_free);
+  g_clear_object (&self->initial_stream);
+  g_clear_pointer (&self->parser, qmp_message_parser_free);
+  g_free (self->read_buffer);
+  clear_greeting (self);
+  g_free (self->address);
+  g_main_context_unref (self->context);
+
+  G_OBJECT_CLASS (qmp_client_parent_class)->finalize (object);
+}
+
+static void
+qmp_client_get_property (GObject    *object,
+                         guint       prop_id,
+                         GValue     *value,
+                         GParamSpec *pspec)
+{
+  QmpClient *self = QMP_CLIENT (object);
+
+  switch (prop_id)
+    {
+    case PROP_ADDRESS:
+      g_value_set_string (value, self->address);
+      break;
+    case PROP_STREAM:
+      g_value_set_object (value, self->connection != NULL ? self->connection : self->initial_stream);
+      break;
+    case PROP_STATE:
+      g_value_set_enum (value, self->state);
+      break;
+    case PROP_QEMU_VERSION:
+      g_value_set_string (value, self->qemu_version);
+      break;
+    case PROP_QEMU_MAJOR:
+      g_value_set_uint (value, self->qemu_major);
+      break;
+    case PROP_QEMU_MINOR:
+      g_value_set_uint (value, self->qemu_minor);
+      break;
+    case PROP_QEMU_MICRO:
+      g_value_set_uint (value, self->qemu_micro);
+      break;
+    case PROP_QEMU_PACKAGE:
+      g_value_set_string (value, self->qemu_package);
+      break;
+    case PROP_CAPABILITIES:
+      g_value_set_boxed (value, self->capabilities);
+      break;
+    case PROP_COMMAND_TIMEOUT:
+      g_value_set_uint (value, self->command_timeout);
+      break;
+    case PROP_CONNECT_TIMEOUT:
+      g_value_set_uint (value, self->connect_timeout);
+      break;
+    case PROP_MAX_MESSAGE_SIZE:
+      g_value_set_uint64 (value, self->max_message_size);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+qmp_client_set_property (GObject      *object,
+                         guint         prop_id,
+                         const GValue *value,
+                         GParamSpec   *pspec)
+{
+  QmpClient *self = QMP_CLIENT (object);
+
+  switch (prop_id)
+    {
+    case PROP_ADDRESS:
+      self->address = g_value_dup_string (value);
+      break;
+    case PROP_STREAM:
+      self->initial_stream = g_value_dup_object (value);
+      break;
+    case PROP_COMMAND_TIMEOUT:
+      qmp_client_set_command_timeout (self, g_value_get_uint (value));
+      break;
+    case PROP_CONNECT_TIMEOUT:
+      qmp_client_set_connect_timeout (self, g_value_get_uint (value));
+      break;
+    case PROP_MAX_MESSAGE_SIZE:
+      qmp_client_set_max_message_size (self, g_value_get_uint64 (value));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+qmp_client_constructed (GObject *object)
+{
+  QmpClient *self = QMP_CLIENT (object);
+
+  G_OBJECT_CLASS (qmp_client_parent_class)->constructed (object);
+
+  if (self->initial_stream != NULL &&
+      (!G_IS_POLLABLE_INPUT_STREAM (g_io_stream_get_input_stream (self->initial_stream)) ||
+       !G_IS_POLLABLE_OUTPUT_STREAM (g_io_stream_get_output_stream (self->initial_stream))))
+    g_critical ("QmpClient needs a GIOStream with pollable input and output streams");
+}
+
+static void
+qmp_client_class_init (QmpClientClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = qmp_client_dispose;
+  object_class->finalize = qmp_client_finalize;
+  object_class->get_property = qmp_client_get_property;
+  object_class->set_property = qmp_client_set_property;
+  object_class->constructed = qmp_client_constructed;
+
+  /**
+   * QmpClient:address:
+   *
+   * The address the client connects to (see qmp_client_new()), or %NULL
+   * for a client made with qmp_client_new_for_stream().
+   *
+   * Since: 1.0
+   */
+  properties[PROP_ADDRESS] =
+    g_param_spec_string ("address", NULL, NULL, NULL,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * QmpClient:stream:
+   *
+   * The connection: the caller's stream given at construction, or the
+   * socket connection once connected; %NULL when there is none.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_STREAM] =
+    g_param_spec_object ("stream", NULL, NULL, G_TYPE_IO_STREAM,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * QmpClient:state:
+   *
+   * Where the connection is in its life cycle.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_STATE] =
+    g_param_spec_enum ("state", NULL, NULL, QMP_TYPE_CLIENT_STATE,
+                       QMP_CLIENT_STATE_DISCONNECTED,
+                       G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * QmpClient:qemu-version:
+   *
+   * QEMU's version from its greeting, as "major.minor.micro" (e.g.
+   * "7.2.22"); %NULL before the greeting was read.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_QEMU_VERSION] =
+    g_param_spec_string ("qemu-version", NULL, NULL, NULL,
+                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * QmpClient:qemu-major:
+   *
+   * The major part of #QmpClient:qemu-version (0 before the greeting).
+   *
+   * Since: 1.0
+   */
+  properties[PROP_QEMU_MAJOR] =
+    g_param_spec_uint ("qemu-major", NULL, NULL, 0, G_MAXUINT, 0,
+                       G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * QmpClient:qemu-minor:
+   *
+   * The minor part of #QmpClient:qemu-version (0 before the greeting).
+   *
+   * Since: 1.0
+   */
+  properties[PROP_QEMU_MINOR] =
+    g_param_spec_uint ("qemu-minor", NULL, NULL, 0, G_MAXUINT, 0,
+                       G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * QmpClient:qemu-micro:
+   *
+   * The micro part of #QmpClient:qemu-version (0 before the greeting).
+   *
+   * Since: 1.0
+   */
+  properties[PROP_QEMU_MICRO] =
+    g_param_spec_uint ("qemu-micro", NULL, NULL, 0, G_MAXUINT, 0,
+                       G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * QmpClient:qemu-package:
+   *
+   * The package string of QEMU's greeting (a distribution's version, e.g.
+   * "Debian 1:7.2+dfsg-7+deb12u18"); %NULL when QEMU sent none.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_QEMU_PACKAGE] =
+    g_param_spec_string ("qemu-package", NULL, NULL, NULL,
+                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * QmpClient:capabilities:
+   *
+   * The capabilities QEMU offered in its greeting (e.g. "oob"); %NULL
+   * before the greeting was read.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_CAPABILITIES] =
+    g_param_spec_boxed ("capabilities", NULL, NULL, G_TYPE_STRV,
+                        G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * QmpClient:command-timeout:
+   *
+   * How long a command waits for its reply, in milliseconds, unless the
+   * call sets its own; 0 waits as long as the connection lives. A change
+   * applies to commands sent afterwards.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_COMMAND_TIMEOUT] =
+    g_param_spec_uint ("command-timeout", NULL, NULL, 0, G_MAXINT,
+                       QMP_CLIENT_DEFAULT_COMMAND_TIMEOUT,
+                       G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_EXPLICIT_NOTIFY |
+                       G_PARAM_STATIC_STRINGS);
+
+  /**
+   * QmpClient:connect-timeout:
+   *
+   * How long connecting may take in all (opening the socket, the greeting
+   * and the negotiation), in milliseconds; 0 waits for ever.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_CONNECT_TIMEOUT] =
+    g_param_spec_uint ("connect-timeout", NULL, NULL, 0, G_MAXINT,
+                       QMP_CLIENT_DEFAULT_CONNECT_TIMEOUT,
+                       G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_EXPLICIT_NOTIFY |
+                       G_PARAM_STATIC_STRINGS);
+
+  /**
+   * QmpClient:max-message-size:
+   *
+   * The largest message accepted from the server, in bytes, line
+   * terminator excluded. A longer line closes the connection with
+   * %QMP_ERROR_MESSAGE_TOO_LARGE as soon as it passes the limit, so a
+   * peer cannot make the client buffer more than this.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_MAX_MESSAGE_SIZE] =
+    g_param_spec_uint64 ("max-message-size", NULL, NULL, 1, G_MAXSSIZE,
+                         QMP_CLIENT_DEFAULT_MAX_MESSAGE_SIZE,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_EXPLICIT_NOTIFY |
+                         G_PARAM_STATIC_STRINGS);
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  /**
+   * QmpClient::event:
+   * @client: the #QmpClient
+   * @event: the event
+   *
+   * Emitted for every event QEMU sends, in the order QEMU sent them
+   * relative to each other and to command replies. The signal is detailed
+   * by the event's name: connect to `event::BLOCK_IO_ERROR` to get only
+   * those.
+   *
+   * Since: 1.0
+   */
+  signals[SIGNAL_EVENT] =
+    g_signal_new ("event",
+                  G_TYPE_FROM_CLASS (klass),
+                  G_SIGNAL_RUN_LAST | G_SIGNAL_DETAILED,
+                  0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 1, QMP_TYPE_EVENT);
+
+  /**
+   * QmpClient::disconnected:
+   * @client: the #QmpClient
+   * @error: (nullable): why the connection ended, or %NULL when the caller
+   *   closed it
+   *
+   * Emitted once per connection when it ends, after every message read
+   * before the end was delivered and every command still in flight
+   * failed. @error is %G_IO_ERROR_CLOSED when QEMU closed the connection
+   * (it quit or crashed), or a #QMP_ERROR when the client closed it
+   * because the peer broke the protocol.
+   *
+   * Since: 1.0
+   */
+  signals[SIGNAL_DISCONNECTED] =
+    g_signal_new ("disconnected",
+                  G_TYPE_FROM_CLASS (klass),
+                  G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 1, G_TYPE_ERROR);
+}
+
+static void
+qmp_client_init (QmpClient *self)
+{
+  const char *debug = g_getenv ("QMP_DEBUG");
+
+  self->context = g_main_context_ref_thread_default ();
+  self->state = QMP_CLIENT_STATE_DISCONNECTED;
+  self->pending = g_hash_table_new (g_str_hash, g_str_equal);
+  self->parser = qmp_message_parser_new ();
+  self->read_buffer = g_malloc (QMP_STREAM_READ_SIZE);
+  self->next_serial = 1;
+  g_queue_init (&self->incoming);
+
+  if (debug != NULL)
+    {
+      const GDebugKey keys[] = { { "wire", 1 } };
+
+      self->wire_trace = (g_parse_debug_string (debug, keys, G_N_ELEMENTS (keys)) & 1) != 0;
+    }
+
+  self->dispatch_source = g_source_new (&dispatch_source_funcs, sizeof (GSource));
+  g_source_set_callback (self->dispatch_source, dispatch_incoming, self, NULL);
+  g_source_set_can_recurse (self->dispatch_source, TRUE);
+  g_source_set_static_name (self->dispatch_source, "[qmpthin] dispatch");
+  g_source_attach (self->dispatch_source, self->context);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Construction and accessors */
+
+/**
+ * qmp_client_new:
+ * @address: where QEMU's QMP socket is: `unix:PATH`, `/PATH` or
+ *   `tcp:HOST:PORT`
+ *
+ * Creates a client for the QMP server at @address. Nothing is opened
+ * until qmp_client_connect_async() or qmp_client_connect_sync(); an
+ * invalid address makes the connect fail with %G_IO_ERROR_INVALID_ARGUMENT.
+ *
+ * The client belongs to the thread-default #GMainContext of the caller.
+ *
+ * Returns: (transfer full): a new #QmpClient
+ *
+ * Since: 1.0
+ */
+QmpClient *
+qmp_client_new (const char *address)
+{
+  g_return_val_if_fail (address != NULL, NULL);
+
+  return g_object_new (QMP_TYPE_CLIENT, "address", address, NULL);
+}
+
+/**
+ * qmp_client_new_for_stream:
+ * @stream: an open connection to a QMP server, with pollable streams
+ *
+ * Creates a client for a connection the caller made (a #GSocketConnection
+ * from a socket passed by another process, one end of a socketpair). The
+ * greeting is read when qmp_client_connect_async() is called. Such a client
+ * cannot reconnect once the stream is closed.
+ *
+ * Returns: (transfer full): a new #QmpClient
+ *
+ * Since: 1.0
+ */
+QmpClient *
+qmp_client_new_for_stream (GIOStream *stream)
+{
+  g_return_val_if_fail (G_IS_IO_STREAM (stream), NULL);
+
+  return g_object_new (QMP_TYPE_CLIENT, "stream", stream, NULL);
+}
+
+/**
+ * qmp_client_get_address:
+ * @client: a #QmpClient
+ *
+ * Gets #QmpClient:address.
+ *
+ * Returns: (nullable): the address, or %NULL for a client made for a stream
+ *
+ * Since: 1.0
+ */
+const char *
+qmp_client_get_address (QmpClient *client)
+{
+  g_return_val_if_fail (QMP_IS_CLIENT (client), NULL);
+  return client->address;
+}
+
+/**
+ * qmp_client_get_state:
+ * @client: a #QmpClient
+ *
+ * Gets #QmpClient:state.
+ *
+ * Returns: the state of the connection
+ *
+ * Since: 1.0
+ */
+QmpClientState
+qmp_client_get_state (QmpClient *client)
+{
+  g_return_val_if_fail (QMP_IS_CLIENT (client), QMP_CLIENT_STATE_DISCONNECTED);
+  return client->state;
+}
+
+/**
+ * qmp_client_get_qemu_version:
+ * @client: a #QmpClient
+ *
+ * Gets #QmpClient:qemu-version.
+ *
+ * Returns: (nullable): QEMU's version, e.g. "7.2.22"
+ *
+ * Since: 1.0
+ */
+const char *
+qmp_client_get_qemu_version (QmpClient *client)
+{
+  g_return_val_if_fail (QMP_IS_CLIENT (client), NULL);
+  return client->qemu_version;
+}
+
+/**
+ * qmp_client_get_qemu_major:
+ * @client: a #QmpClient
+ *
+ * Gets #QmpClient:qemu-major.
+ *
+ * Returns: QEMU's major version
+ *
+ * Since: 1.0
+ */
+guint
+qmp_client_get_qemu_major (QmpClient *client)
+{
+  g_return_val_if_fail (QMP_IS_CLIENT (client), 0);
+  return client->qemu_major;
+}
+
+/**
+ * qmp_client_get_qemu_minor:
+ * @client: a #QmpClient
+ *
+ * Gets #QmpClient:qemu-minor.
+ *
+ * Returns: QEMU's minor version
+ *
+ * Since: 1.0
+ */
+guint
+qmp_client_get_qemu_minor (QmpClient *client)
+{
+  g_return_val_if_fail (QMP_IS_CLIENT (client), 0);
+  return client->qemu_minor;
+}
+
+/**
+ * qmp_client_get_qemu_micro:
+ * @client: a #QmpClient
+ *
+ * Gets #QmpClient:qemu-micro.
+ *
+ * Returns: QEMU's micro version
+ *
+ * Since: 1.0
+ */
+guint
+qmp_client_get_qemu_micro (QmpClient *client)
+{
+  g_return_val_if_fail (QMP_IS_CLIENT (client), 0);
+  return client->qemu_micro;
+}
+
+/**
+ * qmp_client_get_qemu_package:
+ * @client: a #QmpClient
+ *
+ * Gets #QmpClient:qemu-package.
+ *
+ * Returns: (nullable): the package string of QEMU's greeting
+ *
+ * Since: 1.0
+ */
+const char *
+qmp_client_get_qemu_package (QmpClient *client)
+{
+  g_return_val_if_fail (QMP_IS_CLIENT (client), NULL);
+  return client->qemu_package;
+}
+
+/**
+ * qmp_client_get_capabilities:
+ * @client: a #QmpClient
+ *
+ * Gets #QmpClient:capabilities.
+ *
+ * Returns: (transfer none) (nullable) (array zero-terminated=1): the
+ *   capabilities QEMU offered
+ *
+ * Since: 1.0
+ */
+const char * const *
+qmp_client_get_capabilities (QmpClient *client)
+{
+  g_return_val_if_fail (QMP_IS_CLIENT (client), NULL);
+  return (const char * const *) client->capabilities;
+}
+
+/**
+ * qmp_client_has_capability:
+ * @client: a #QmpClient
+ * @capability: a QMP capability, e.g. "oob"
+ *
+ * Tells whether QEMU offered @capability in its greeting.
+ *
+ * Returns: %TRUE if it did
+ *
+ * Since: 1.0
+ */
+gboolean
+qmp_client_has_capability (QmpClient  *client,
+                           const char *capability)
+{
+  g_return_val_if_fail (QMP_IS_CLIENT (client), FALSE);
+  g_return_val_if_fail (capability != NULL, FALSE);
+  return client->capabilities != NULL &&
+         g_strv_contains ((const char * const *) client->capabilities, capability);
+}
+
+/**
+ * qmp_client_get_command_timeout:
+ * @client: a #QmpClient
+ *
+ * Gets #QmpClient:command-timeout.
+ *
+ * Returns: the timeout in milliseconds, 0 for none
+ *
+ * Since: 1.0
+ */
+guint
+qmp_client_get_command_timeout (QmpClient *client)
+{
+  g_return_val_if_fail (QMP_IS_CLIENT (client), 0);
+  return client->command_timeout;
+}
+
+/**
+ * qmp_client_set_command_timeout:
+ * @client: a #QmpClient
+ * @timeout_msec: the timeout in milliseconds, 0 for none
+ *
+ * Sets #QmpClient:command-timeout.
+ *
+ * Since: 1.0
+ */
+void
+qmp_client_set_command_timeout (QmpClient *client,
+                                guint      timeout_msec)
+{
+  g_return_if_fail (QMP_IS_CLIENT (client));
+  g_return_if_fail (timeout_msec <= G_MAXINT);
+
+  if (client->command_timeout == timeout_msec)
+    return;
+  client->command_timeout = timeout_msec;
+  g_object_notify_by_pspec (G_OBJECT (client), properties[PROP_COMMAND_TIMEOUT]);
+}
+
+/**
+ * qmp_client_get_connect_timeout:
+ * @client: a #QmpClient
+ *
+ * Gets #QmpClient:connect-timeout.
+ *
+ * Returns: the timeout in milliseconds, 0 for none
+ *
+ * Since: 1.0
+ */
+guint
+qmp_client_get_connect_timeout (QmpClient *client)
+{
+  g_return_val_if_fail (QMP_IS_CLIENT (client), 0);
+  return client->connect_timeout;
+}
+
+/**
+ * qmp_client_set_connect_timeout:
+ * @client: a #QmpClient
+ * @timeout_msec: the timeout in milliseconds, 0 for none
+ *
+ * Sets #QmpClient:connect-timeout. It applies to the next connect.
+ *
+ * Since: 1.0
+ */
+void
+qmp_client_set_connect_timeout (QmpClient *client,
+                                guint      timeout_msec)
+{
+  g_return_if_fail (QMP_IS_CLIENT (client));
+  g_return_if_fail (timeout_msec <= G_MAXINT);
+
+  if (client->connect_timeout == timeout_msec)
+    return;
+  client->connect_timeout = timeout_msec;
+  g_object_notify_by_pspec (G_OBJECT (client), properties[PROP_CONNECT_TIMEOUT]);
+}
+
+/**
+ * qmp_client_get_max_message_size:
+ * @client: a #QmpClient
+ *
+ * Gets #QmpClient:max-message-size.
+ *
+ * Returns: the limit in bytes
+ *
+ * Since: 1.0
+ */
+gsize
+qmp_client_get_max_message_size (QmpClient *client)
+{
+  g_return_val_if_fail (QMP_IS_CLIENT (client), 0);
+  return client->max_message_size;
+}
+
+/**
+ * qmp_client_set_max_message_size:
+ * @client: a #QmpClient
+ * @max_message_size: the limit in bytes, at least 1
+ *
+ * Sets #QmpClient:max-message-size. It applies at once, also to the
+ * current connection.
+ *
+ * Since: 1.0
+ */
+void
+qmp_client_set_max_message_size (QmpClient *client,
+                                 gsize      max_message_size)
+{
+  g_return_if_fail (QMP_IS_CLIENT (client));
+  g_return_if_fail (max_message_size > 0 && max_message_size <= G_MAXSSIZE);
+
+  if (client->max_message_size == max_message_size)
+    return;
+  client->max_message_size = max_message_size;
+  if (client->framer != NULL)
+    qmp_stream_set_max_message_size (client->framer, max_message_size);
+  g_object_notify_by_pspec (G_OBJECT (client), properties[PROP_MAX_MESSAGE_SIZE]);
+}
+
+/**
+ * qmp_client_get_n_pending:
+ * @client: a #QmpClient
+ *
+ * Counts the commands sent and still waiting for their reply.
+ *
+ * Returns: the number of commands in flight
+ *
+ * Since: 1.0
+ */
+guint
+qmp_client_get_n_pending (QmpClient *client)
+{
+  g_return_val_if_fail (QMP_IS_CLIENT (client), 0);
+  return g_hash_table_size (client->pending);
+}

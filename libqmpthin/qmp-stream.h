@@ -1,0 +1,59 @@
+/* qmp-stream.h: framing of a QMP byte stream into JSON texts (private)
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* Deepest nesting of arrays and objects accepted in one message. json-glib's
+ * recursive-descent parser exhausts the stack long before 100000 levels; QMP
+ * replies nest far less (a backing chain of N images in query-block nests
+ * about 2N levels), so 512 leaves room for very long chains. */
+#define QMP_STREAM_DEFAULT_MAX_DEPTH 512
+
+/* How much one read asks for: large chunks, never byte by byte. */
+#define QMP_STREAM_READ_SIZE (64 * 1024)
+
+typedef struct _QmpStream QmpStream;
+
+/*
+ * QmpStreamLineFunc:
+ * @line: one complete JSON text, without its line terminator, NUL-terminated
+ *   (a NUL byte inside the line is kept: @length counts it)
+ * @length: bytes in @line, terminator excluded
+ * @user_data: as given to qmp_stream_feed()
+ *
+ * Returns: %TRUE to go on, %FALSE to stop feeding (the rest of the bytes
+ *   stay buffered and are returned by the next qmp_stream_feed())
+ */
+typedef gboolean (*QmpStreamLineFunc) (const char *line,
+                                       gsize       length,
+                                       gpointer    user_data);
+
+QmpStream *qmp_stream_new               (gsize               max_message_size);
+void       qmp_stream_free              (QmpStream          *stream);
+void       qmp_stream_set_max_message_size (QmpStream       *stream,
+                                         gsize               max_message_size);
+gsize      qmp_stream_get_max_message_size (QmpStream       *stream);
+void       qmp_stream_set_max_depth     (QmpStream          *stream,
+                                         guint               max_depth);
+gboolean   qmp_stream_feed              (QmpStream          *stream,
+                                         const char         *data,
+                                         gsize               length,
+                                         QmpStreamLineFunc   func,
+                                         gpointer            user_data,
+                                         GError            **error);
+gboolean   qmp_stream_resume            (QmpStream          *stream,
+                                         QmpStreamLineFunc   func,
+                                         gpointer            user_data,
+                                         GError            **error);
+gsize      qmp_stream_get_buffered      (QmpStream          *stream);
+void       qmp_stream_reset             (QmpStream          *stream);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (QmpStream, qmp_stream_free)
+
+G_END_DECLS
