@@ -228,6 +228,10 @@ enum {
 
 enum {
   SIGNAL_EVENT,
+  SIGNAL_BLOCK_IO_ERROR,
+  SIGNAL_BLOCK_WRITE_THRESHOLD,
+  SIGNAL_STOP,
+  SIGNAL_RESUME,
   SIGNAL_DISCONNECTED,
   N_SIGNALS
 };
@@ -681,6 +685,9 @@ update_read_source (QmpClient *self)
       self->read_source = g_pollable_input_stream_create_source (self->input, NULL);
       g_source_set_callback (self->read_source, G_SOURCE_FUNC (on_readable), self, NULL);
       g_source_set_static_name (self->read_source, "[qmpthin] read");
+      /* Completing a connect may run the caller's callback from here, and
+       * it may wait in a nested main loop for a reply: reading must go on. */
+      g_source_set_can_recurse (self->read_source, TRUE);
       g_source_attach (self->read_source, self->context);
     }
   else if (!wanted && self->read_source != NULL)
@@ -774,16 +781,24 @@ connection_lost (QmpClient *self,
 /* Dispatch: the only place events are emitted and queued replies complete */
 
 static void
+clear_dispatch_blocker (QmpClient *self)
+{
+  g_autoptr(GTask) task = g_steal_pointer (&self->dispatch_blocker);
+
+  if (task != NULL)
+    g_signal_handlers_disconnect_by_data (task, self);
+}
+
+static void
 on_blocker_completed (GObject    *task,
                       GParamSpec *pspec,
                       gpointer    user_data)
 {
   QmpClient *self = user_data;
 
-  if (G_TASK (task) != self->dispatch_blocker || !g_task_get_completed (G_TASK (task)))
+  if (!g_task_get_completed (G_TASK (task)))
     return;
-  g_signal_handlers_disconnect_by_func (task, on_blocker_completed, self);
-  g_clear_object (&self->dispatch_blocker);
+  clear_dispatch_blocker (self);
   schedule_dispatch (self);
 }
 
@@ -821,14 +836,24 @@ static void
 emit_event (QmpClient  *self,
             QmpMessage *message)
 {
-  g_autoptr(QmpEvent) event = qmp_event_new (message->event_name,
-                                             message->timestamp_usec,
-                                             message->event_data);
+  g_autoptr(QmpEvent) event = _qmp_event_new_full (message->event_name,
+                                                   message->timestamp_usec,
+                                                   message->event_data, FALSE);
   /* Only names some handler was connected for have a quark already: do
    * not let a peer grow the quark table with invented names. */
   GQuark detail = g_quark_try_string (message->event_name);
+  const char *name = message->event_name;
 
   g_signal_emit (self, signals[SIGNAL_EVENT], detail, event);
+
+  if (QMP_IS_BLOCK_IO_ERROR_EVENT (event))
+    g_signal_emit (self, signals[SIGNAL_BLOCK_IO_ERROR], 0, event);
+  else if (QMP_IS_WRITE_THRESHOLD_EVENT (event))
+    g_signal_emit (self, signals[SIGNAL_BLOCK_WRITE_THRESHOLD], 0, event);
+  else if (g_str_equal (name, "STOP"))
+    g_signal_emit (self, signals[SIGNAL_STOP], 0, event);
+  else if (g_str_equal (name, "RESUME"))
+    g_signal_emit (self, signals[SIGNAL_RESUME], 0, event);
 }
 
 static void
@@ -1661,6 +1686,9 @@ qmp_client_execute_full_async (QmpClient           *client,
  *
  * Finishes qmp_client_execute_async() or qmp_client_execute_full_async().
  *
+ * The returned node is immutable (see json_node_seal()): it is shared with
+ * the parsed message instead of copied. Use json_node_copy() to change it.
+ *
  * Returns: (transfer full): the command's return value (often an empty
  *   object), or %NULL with @error set
  *
@@ -1779,7 +1807,7 @@ close_now (QmpClient *self)
         was_connected = TRUE;
       incoming_free (incoming);
     }
-  g_clear_object (&self->dispatch_blocker);
+  clear_dispatch_blocker (self);
 
   fail_pending (self, closed, FALSE, G_MAXUINT);
   if (was_connected)
@@ -2016,7 +2044,7 @@ qmp_client_class_init (QmpClientClass *klass)
    * Since: 1.0
    */
   properties[PROP_ADDRESS] =
-    g_param_spec_string ("address", NULL, NULL, NULL,
+    g_param_spec_string ("address", "Address", "Address", NULL,
                          G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
 
   /**
@@ -2028,7 +2056,7 @@ qmp_client_class_init (QmpClientClass *klass)
    * Since: 1.0
    */
   properties[PROP_STREAM] =
-    g_param_spec_object ("stream", NULL, NULL, G_TYPE_IO_STREAM,
+    g_param_spec_object ("stream", "Stream", "Stream", G_TYPE_IO_STREAM,
                          G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
 
   /**
@@ -2039,7 +2067,7 @@ qmp_client_class_init (QmpClientClass *klass)
    * Since: 1.0
    */
   properties[PROP_STATE] =
-    g_param_spec_enum ("state", NULL, NULL, QMP_TYPE_CLIENT_STATE,
+    g_param_spec_enum ("state", "State", "State", QMP_TYPE_CLIENT_STATE,
                        QMP_CLIENT_STATE_DISCONNECTED,
                        G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
 
@@ -2052,7 +2080,7 @@ qmp_client_class_init (QmpClientClass *klass)
    * Since: 1.0
    */
   properties[PROP_QEMU_VERSION] =
-    g_param_spec_string ("qemu-version", NULL, NULL, NULL,
+    g_param_spec_string ("qemu-version", "Qemu version", "Qemu version", NULL,
                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
 
   /**
@@ -2063,7 +2091,7 @@ qmp_client_class_init (QmpClientClass *klass)
    * Since: 1.0
    */
   properties[PROP_QEMU_MAJOR] =
-    g_param_spec_uint ("qemu-major", NULL, NULL, 0, G_MAXUINT, 0,
+    g_param_spec_uint ("qemu-major", "Qemu major", "Qemu major", 0, G_MAXUINT, 0,
                        G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
 
   /**
@@ -2074,7 +2102,7 @@ qmp_client_class_init (QmpClientClass *klass)
    * Since: 1.0
    */
   properties[PROP_QEMU_MINOR] =
-    g_param_spec_uint ("qemu-minor", NULL, NULL, 0, G_MAXUINT, 0,
+    g_param_spec_uint ("qemu-minor", "Qemu minor", "Qemu minor", 0, G_MAXUINT, 0,
                        G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
 
   /**
@@ -2085,7 +2113,7 @@ qmp_client_class_init (QmpClientClass *klass)
    * Since: 1.0
    */
   properties[PROP_QEMU_MICRO] =
-    g_param_spec_uint ("qemu-micro", NULL, NULL, 0, G_MAXUINT, 0,
+    g_param_spec_uint ("qemu-micro", "Qemu micro", "Qemu micro", 0, G_MAXUINT, 0,
                        G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
 
   /**
@@ -2097,7 +2125,7 @@ qmp_client_class_init (QmpClientClass *klass)
    * Since: 1.0
    */
   properties[PROP_QEMU_PACKAGE] =
-    g_param_spec_string ("qemu-package", NULL, NULL, NULL,
+    g_param_spec_string ("qemu-package", "Qemu package", "Qemu package", NULL,
                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
 
   /**
@@ -2109,7 +2137,7 @@ qmp_client_class_init (QmpClientClass *klass)
    * Since: 1.0
    */
   properties[PROP_CAPABILITIES] =
-    g_param_spec_boxed ("capabilities", NULL, NULL, G_TYPE_STRV,
+    g_param_spec_boxed ("capabilities", "Capabilities", "Capabilities", G_TYPE_STRV,
                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
 
   /**
@@ -2122,7 +2150,7 @@ qmp_client_class_init (QmpClientClass *klass)
    * Since: 1.0
    */
   properties[PROP_COMMAND_TIMEOUT] =
-    g_param_spec_uint ("command-timeout", NULL, NULL, 0, G_MAXINT,
+    g_param_spec_uint ("command-timeout", "Command timeout", "Command timeout", 0, G_MAXINT,
                        QMP_CLIENT_DEFAULT_COMMAND_TIMEOUT,
                        G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_EXPLICIT_NOTIFY |
                        G_PARAM_STATIC_STRINGS);
@@ -2136,7 +2164,7 @@ qmp_client_class_init (QmpClientClass *klass)
    * Since: 1.0
    */
   properties[PROP_CONNECT_TIMEOUT] =
-    g_param_spec_uint ("connect-timeout", NULL, NULL, 0, G_MAXINT,
+    g_param_spec_uint ("connect-timeout", "Connect timeout", "Connect timeout", 0, G_MAXINT,
                        QMP_CLIENT_DEFAULT_CONNECT_TIMEOUT,
                        G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_EXPLICIT_NOTIFY |
                        G_PARAM_STATIC_STRINGS);
@@ -2152,7 +2180,7 @@ qmp_client_class_init (QmpClientClass *klass)
    * Since: 1.0
    */
   properties[PROP_MAX_MESSAGE_SIZE] =
-    g_param_spec_uint64 ("max-message-size", NULL, NULL, 1, G_MAXSSIZE,
+    g_param_spec_uint64 ("max-message-size", "Max message size", "Max message size", 1, G_MAXSSIZE,
                          QMP_CLIENT_DEFAULT_MAX_MESSAGE_SIZE,
                          G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_EXPLICIT_NOTIFY |
                          G_PARAM_STATIC_STRINGS);
@@ -2175,6 +2203,83 @@ qmp_client_class_init (QmpClientClass *klass)
     g_signal_new ("event",
                   G_TYPE_FROM_CLASS (klass),
                   G_SIGNAL_RUN_LAST | G_SIGNAL_DETAILED,
+                  0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 1, QMP_TYPE_EVENT);
+
+  /**
+   * QmpClient::block-io-error:
+   * @client: the #QmpClient
+   * @event: the event
+   *
+   * Emitted for every `BLOCK_IO_ERROR`, right after #QmpClient::event.
+   * With #QmpBlockIoErrorEvent:nospace and action
+   * %QMP_BLOCK_ERROR_ACTION_STOP, a thin disk ran out of space and the VM
+   * paused: extend the storage, then resume with qmp_client_cont_async().
+   *
+   * QEMU 7.2 does not throttle this event: a guest retrying against a full
+   * disk with `werror=report` makes thousands a second. Never count them;
+   * query the state instead.
+   *
+   * Since: 1.0
+   */
+  signals[SIGNAL_BLOCK_IO_ERROR] =
+    g_signal_new ("block-io-error",
+                  G_TYPE_FROM_CLASS (klass),
+                  G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 1, QMP_TYPE_BLOCK_IO_ERROR_EVENT);
+
+  /**
+   * QmpClient::block-write-threshold:
+   * @client: the #QmpClient
+   * @event: the event
+   *
+   * Emitted for every `BLOCK_WRITE_THRESHOLD`, right after
+   * #QmpClient::event: writes crossed the threshold armed with
+   * qmp_client_set_write_threshold_async(). Extend the storage, then arm
+   * the next threshold: this one fired and is disarmed.
+   *
+   * Since: 1.0
+   */
+  signals[SIGNAL_BLOCK_WRITE_THRESHOLD] =
+    g_signal_new ("block-write-threshold",
+                  G_TYPE_FROM_CLASS (klass),
+                  G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 1, QMP_TYPE_WRITE_THRESHOLD_EVENT);
+
+  /**
+   * QmpClient::stop:
+   * @client: the #QmpClient
+   * @event: the `STOP` event
+   *
+   * Emitted when the VM paused, for whatever reason, right after
+   * #QmpClient::event. A `BLOCK_IO_ERROR` with action
+   * %QMP_BLOCK_ERROR_ACTION_STOP comes just before it when a disk error
+   * paused the VM.
+   *
+   * Since: 1.0
+   */
+  signals[SIGNAL_STOP] =
+    g_signal_new ("stop",
+                  G_TYPE_FROM_CLASS (klass),
+                  G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 1, QMP_TYPE_EVENT);
+
+  /**
+   * QmpClient::resume:
+   * @client: the #QmpClient
+   * @event: the `RESUME` event
+   *
+   * Emitted when the VM runs again, right after #QmpClient::event.
+   *
+   * Since: 1.0
+   */
+  signals[SIGNAL_RESUME] =
+    g_signal_new ("resume",
+                  G_TYPE_FROM_CLASS (klass),
+                  G_SIGNAL_RUN_LAST,
                   0, NULL, NULL, NULL,
                   G_TYPE_NONE, 1, QMP_TYPE_EVENT);
 

@@ -5,6 +5,8 @@
 
 #include <qmpthin/qmpthin.h>
 
+#include "qmp-client-private.h"
+
 /**
  * SECTION:qmp-event
  * @Title: QmpEvent
@@ -147,7 +149,7 @@ qmp_event_class_init (QmpEventClass *klass)
    * Since: 1.0
    */
   properties[PROP_NAME] =
-    g_param_spec_string ("name", NULL, NULL, NULL,
+    g_param_spec_string ("name", "Name", "Name", NULL,
                          G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
 
   /**
@@ -159,7 +161,7 @@ qmp_event_class_init (QmpEventClass *klass)
    * Since: 1.0
    */
   properties[PROP_TIMESTAMP] =
-    g_param_spec_boxed ("timestamp", NULL, NULL, G_TYPE_DATE_TIME,
+    g_param_spec_boxed ("timestamp", "Timestamp", "Timestamp", G_TYPE_DATE_TIME,
                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
 
   /**
@@ -171,7 +173,7 @@ qmp_event_class_init (QmpEventClass *klass)
    * Since: 1.0
    */
   properties[PROP_TIMESTAMP_USEC] =
-    g_param_spec_int64 ("timestamp-usec", NULL, NULL, -1, G_MAXINT64, -1,
+    g_param_spec_int64 ("timestamp-usec", "Timestamp usec", "Timestamp usec", -1, G_MAXINT64, -1,
                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
 
   /**
@@ -183,7 +185,7 @@ qmp_event_class_init (QmpEventClass *klass)
    * Since: 1.0
    */
   properties[PROP_DATA] =
-    g_param_spec_boxed ("data", NULL, NULL, JSON_TYPE_OBJECT,
+    g_param_spec_boxed ("data", "Data", "Data", JSON_TYPE_OBJECT,
                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
 
   /**
@@ -195,7 +197,7 @@ qmp_event_class_init (QmpEventClass *klass)
    * Since: 1.0
    */
   properties[PROP_DERIVED] =
-    g_param_spec_boolean ("derived", NULL, NULL, FALSE,
+    g_param_spec_boolean ("derived", "Derived", "Derived", FALSE,
                           G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
@@ -216,8 +218,10 @@ qmp_event_init (QmpEvent *self)
  *   or -1 if unknown
  * @data: (nullable): the event's data; it is sealed
  *
- * Creates an event. Clients create events themselves; this is for tests
- * and for programs that replay recorded traffic.
+ * Creates an event, of the typed subclass for the events libqmpthin knows
+ * (a #QmpBlockIoErrorEvent for `BLOCK_IO_ERROR`, a #QmpWriteThresholdEvent
+ * for `BLOCK_WRITE_THRESHOLD`). Clients create events themselves; this is
+ * for tests and for programs that replay recorded traffic.
  *
  * Returns: (transfer full): a new #QmpEvent
  *
@@ -230,11 +234,7 @@ qmp_event_new (const char *name,
 {
   g_return_val_if_fail (name != NULL, NULL);
 
-  return g_object_new (QMP_TYPE_EVENT,
-                       "name", name,
-                       "timestamp-usec", timestamp_usec,
-                       "data", data,
-                       NULL);
+  return _qmp_event_new_full (name, timestamp_usec, data, FALSE);
 }
 
 /**

@@ -64,7 +64,22 @@ G_BEGIN_DECLS
  */
 #define QMP_TIMEOUT_NONE 0
 
+/**
+ * QMP_TYPE_CLIENT:
+ *
+ * The #GType of #QmpClient.
+ *
+ * Since: 1.0
+ */
 #define QMP_TYPE_CLIENT (qmp_client_get_type ())
+
+/**
+ * QmpClient:
+ *
+ * A connection to one QMP server. The structure is opaque.
+ *
+ * Since: 1.0
+ */
 
 QMP_AVAILABLE_IN_1_0
 G_DECLARE_FINAL_TYPE (QmpClient, qmp_client, QMP, CLIENT, GObject)

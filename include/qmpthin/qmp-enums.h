@@ -14,6 +14,16 @@
 G_BEGIN_DECLS
 
 /**
+ * SECTION:qmp-enums
+ * @Title: Enumerations
+ * @Short_description: Enumerations of the libqmpthin API
+ *
+ * Every enumeration is registered as a #GEnum type (for example
+ * QMP_TYPE_CLIENT_STATE), so that it can be used in properties and from
+ * bindings.
+ */
+
+/**
  * QmpClientState:
  * @QMP_CLIENT_STATE_DISCONNECTED: not connected yet
  * @QMP_CLIENT_STATE_CONNECTING: opening the connection and waiting for
@@ -39,5 +49,118 @@ typedef enum {
   QMP_CLIENT_STATE_READY,
   QMP_CLIENT_STATE_CLOSED,
 } QmpClientState;
+
+/**
+ * QmpIoStatus:
+ * @QMP_IO_STATUS_NONE: QEMU reported no I/O status: the device has no
+ *   error policy that stops the VM (werror and rerror are `report` or
+ *   `ignore`), so QEMU does not track it
+ * @QMP_IO_STATUS_OK: no error since the status was last reset
+ * @QMP_IO_STATUS_FAILED: an I/O error other than a full disk
+ * @QMP_IO_STATUS_NOSPACE: a write failed because the storage is full
+ * @QMP_IO_STATUS_UNKNOWN: a status this version of the library does not know
+ *
+ * The `io-status` of a block device in `query-block`.
+ *
+ * With `-blockdev` and `-device`, QEMU 7.2 never resets the status of the
+ * device's anonymous block backend: it stays %QMP_IO_STATUS_NOSPACE after
+ * a successful `cont`, and a later error of another kind still shows
+ * %QMP_IO_STATUS_NOSPACE. Trust it only while the VM is paused on an I/O
+ * error, and prefer the `BLOCK_IO_ERROR` event when one was received.
+ *
+ * Since: 1.0
+ */
+typedef enum {
+  QMP_IO_STATUS_NONE,
+  QMP_IO_STATUS_OK,
+  QMP_IO_STATUS_FAILED,
+  QMP_IO_STATUS_NOSPACE,
+  QMP_IO_STATUS_UNKNOWN,
+} QmpIoStatus;
+
+/**
+ * QmpIoOperation:
+ * @QMP_IO_OPERATION_READ: a read failed
+ * @QMP_IO_OPERATION_WRITE: a write failed
+ * @QMP_IO_OPERATION_UNKNOWN: an operation this version of the library does
+ *   not know, or QEMU sent none
+ *
+ * The operation of a `BLOCK_IO_ERROR` event.
+ *
+ * Since: 1.0
+ */
+typedef enum {
+  QMP_IO_OPERATION_READ,
+  QMP_IO_OPERATION_WRITE,
+  QMP_IO_OPERATION_UNKNOWN,
+} QmpIoOperation;
+
+/**
+ * QmpBlockErrorAction:
+ * @QMP_BLOCK_ERROR_ACTION_REPORT: the error was reported to the guest
+ * @QMP_BLOCK_ERROR_ACTION_IGNORE: the error was ignored
+ * @QMP_BLOCK_ERROR_ACTION_STOP: the VM was paused; the request waits to be
+ *   retried on `cont`
+ * @QMP_BLOCK_ERROR_ACTION_UNKNOWN: an action this version of the library
+ *   does not know, or QEMU sent none
+ *
+ * What QEMU did about the error of a `BLOCK_IO_ERROR` event.
+ *
+ * Since: 1.0
+ */
+typedef enum {
+  QMP_BLOCK_ERROR_ACTION_REPORT,
+  QMP_BLOCK_ERROR_ACTION_IGNORE,
+  QMP_BLOCK_ERROR_ACTION_STOP,
+  QMP_BLOCK_ERROR_ACTION_UNKNOWN,
+} QmpBlockErrorAction;
+
+/**
+ * QmpRunState:
+ * @QMP_RUN_STATE_DEBUG: stopped by a debugger
+ * @QMP_RUN_STATE_INMIGRATE: waiting for an incoming migration
+ * @QMP_RUN_STATE_INTERNAL_ERROR: stopped by an internal error (for example
+ *   a KVM failure)
+ * @QMP_RUN_STATE_IO_ERROR: paused by a disk error whose error policy is
+ *   `stop` or `enospc`
+ * @QMP_RUN_STATE_PAUSED: paused by a `stop` command or the monitor
+ * @QMP_RUN_STATE_POSTMIGRATE: paused after migrating away
+ * @QMP_RUN_STATE_PRELAUNCH: started with `-S` and not resumed yet
+ * @QMP_RUN_STATE_FINISH_MIGRATE: paused to finish a migration
+ * @QMP_RUN_STATE_RESTORE_VM: paused while a snapshot is loaded
+ * @QMP_RUN_STATE_RUNNING: running
+ * @QMP_RUN_STATE_SAVE_VM: paused while a snapshot is saved
+ * @QMP_RUN_STATE_SHUTDOWN: shut down (with `-no-shutdown`)
+ * @QMP_RUN_STATE_SUSPENDED: suspended by the guest (ACPI S3)
+ * @QMP_RUN_STATE_WATCHDOG: paused by a watchdog
+ * @QMP_RUN_STATE_GUEST_PANICKED: the guest panicked
+ * @QMP_RUN_STATE_COLO: paused for a COLO checkpoint
+ * @QMP_RUN_STATE_PRECONFIG: waiting for configuration (`--preconfig`)
+ * @QMP_RUN_STATE_UNKNOWN: a state this version of the library does not know
+ *
+ * The run state of a VM, as `query-status` reports it.
+ *
+ * Since: 1.0
+ */
+typedef enum {
+  QMP_RUN_STATE_DEBUG,
+  QMP_RUN_STATE_INMIGRATE,
+  QMP_RUN_STATE_INTERNAL_ERROR,
+  QMP_RUN_STATE_IO_ERROR,
+  QMP_RUN_STATE_PAUSED,
+  QMP_RUN_STATE_POSTMIGRATE,
+  QMP_RUN_STATE_PRELAUNCH,
+  QMP_RUN_STATE_FINISH_MIGRATE,
+  QMP_RUN_STATE_RESTORE_VM,
+  QMP_RUN_STATE_RUNNING,
+  QMP_RUN_STATE_SAVE_VM,
+  QMP_RUN_STATE_SHUTDOWN,
+  QMP_RUN_STATE_SUSPENDED,
+  QMP_RUN_STATE_WATCHDOG,
+  QMP_RUN_STATE_GUEST_PANICKED,
+  QMP_RUN_STATE_COLO,
+  QMP_RUN_STATE_PRECONFIG,
+  QMP_RUN_STATE_UNKNOWN,
+} QmpRunState;
 
 G_END_DECLS

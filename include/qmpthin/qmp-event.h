@@ -15,7 +15,22 @@
 
 G_BEGIN_DECLS
 
+/**
+ * QMP_TYPE_EVENT:
+ *
+ * The #GType of #QmpEvent.
+ *
+ * Since: 1.0
+ */
 #define QMP_TYPE_EVENT (qmp_event_get_type ())
+
+/**
+ * QmpEvent:
+ *
+ * An event QEMU sent. The structure is opaque; see the properties.
+ *
+ * Since: 1.0
+ */
 
 QMP_AVAILABLE_IN_1_0
 G_DECLARE_DERIVABLE_TYPE (QmpEvent, qmp_event, QMP, EVENT, GObject)

@@ -16,6 +16,9 @@
 #include <qmpthin/qmp-enum-types.h>
 #include <qmpthin/qmp-errors.h>
 #include <qmpthin/qmp-event.h>
+#include <qmpthin/qmp-events.h>
 #include <qmpthin/qmp-client.h>
+#include <qmpthin/qmp-status.h>
+#include <qmpthin/qmp-block.h>
 
 #undef __QMPTHIN_INSIDE__

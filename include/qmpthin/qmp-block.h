@@ -1,0 +1,190 @@
+/* qmp-block.h: block devices and nodes, their state and write thresholds
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#pragma once
+
+#if !defined(__QMPTHIN_INSIDE__) && !defined(QMPTHIN_COMPILATION)
+#error "Only <qmpthin/qmpthin.h> can be included directly."
+#endif
+
+#include <gio/gio.h>
+#include <json-glib/json-glib.h>
+#include <qmpthin/qmp-version.h>
+#include <qmpthin/qmp-enums.h>
+#include <qmpthin/qmp-client.h>
+
+G_BEGIN_DECLS
+
+/**
+ * QMP_TYPE_BLOCK_INFO:
+ *
+ * The #GType of #QmpBlockInfo.
+ *
+ * Since: 1.0
+ */
+#define QMP_TYPE_BLOCK_INFO (qmp_block_info_get_type ())
+
+/**
+ * QmpBlockInfo:
+ *
+ * One block device of `query-block`. The structure is opaque; see the
+ * properties.
+ *
+ * Since: 1.0
+ */
+QMP_AVAILABLE_IN_1_0
+G_DECLARE_FINAL_TYPE (QmpBlockInfo, qmp_block_info, QMP, BLOCK_INFO, GObject)
+
+QMP_AVAILABLE_IN_1_0
+QmpBlockInfo *qmp_block_info_new_from_json        (JsonObject    *object,
+                                                   GError       **error);
+QMP_AVAILABLE_IN_1_0
+const char   *qmp_block_info_get_device           (QmpBlockInfo  *info);
+QMP_AVAILABLE_IN_1_0
+const char   *qmp_block_info_get_qdev             (QmpBlockInfo  *info);
+QMP_AVAILABLE_IN_1_0
+const char   *qmp_block_info_get_node_name        (QmpBlockInfo  *info);
+QMP_AVAILABLE_IN_1_0
+gboolean      qmp_block_info_get_inserted         (QmpBlockInfo  *info);
+QMP_AVAILABLE_IN_1_0
+QmpIoStatus   qmp_block_info_get_io_status        (QmpBlockInfo  *info);
+QMP_AVAILABLE_IN_1_0
+const char   *qmp_block_info_get_io_status_string (QmpBlockInfo  *info);
+QMP_AVAILABLE_IN_1_0
+guint64       qmp_block_info_get_write_threshold  (QmpBlockInfo  *info);
+QMP_AVAILABLE_IN_1_0
+JsonObject   *qmp_block_info_get_json             (QmpBlockInfo  *info);
+
+/**
+ * QMP_TYPE_BLOCK_STATS:
+ *
+ * The #GType of #QmpBlockStats.
+ *
+ * Since: 1.0
+ */
+#define QMP_TYPE_BLOCK_STATS (qmp_block_stats_get_type ())
+
+/**
+ * QmpBlockStats:
+ *
+ * The statistics of one device or node of `query-blockstats`. The
+ * structure is opaque; see the properties.
+ *
+ * Since: 1.0
+ */
+QMP_AVAILABLE_IN_1_0
+G_DECLARE_FINAL_TYPE (QmpBlockStats, qmp_block_stats, QMP, BLOCK_STATS, GObject)
+
+QMP_AVAILABLE_IN_1_0
+QmpBlockStats *qmp_block_stats_new_from_json         (JsonObject     *object,
+                                                      GError        **error);
+QMP_AVAILABLE_IN_1_0
+const char    *qmp_block_stats_get_device            (QmpBlockStats  *stats);
+QMP_AVAILABLE_IN_1_0
+const char    *qmp_block_stats_get_node_name         (QmpBlockStats  *stats);
+QMP_AVAILABLE_IN_1_0
+const char    *qmp_block_stats_get_qdev              (QmpBlockStats  *stats);
+QMP_AVAILABLE_IN_1_0
+guint64        qmp_block_stats_get_wr_highest_offset (QmpBlockStats  *stats);
+QMP_AVAILABLE_IN_1_0
+JsonObject    *qmp_block_stats_get_json              (QmpBlockStats  *stats);
+
+/**
+ * QMP_TYPE_BLOCK_NODE:
+ *
+ * The #GType of #QmpBlockNode.
+ *
+ * Since: 1.0
+ */
+#define QMP_TYPE_BLOCK_NODE (qmp_block_node_get_type ())
+
+/**
+ * QmpBlockNode:
+ *
+ * One named block node of `query-named-block-nodes`. The structure is
+ * opaque; see the properties.
+ *
+ * Since: 1.0
+ */
+QMP_AVAILABLE_IN_1_0
+G_DECLARE_FINAL_TYPE (QmpBlockNode, qmp_block_node, QMP, BLOCK_NODE, GObject)
+
+QMP_AVAILABLE_IN_1_0
+QmpBlockNode *qmp_block_node_new_from_json       (JsonObject    *object,
+                                                  GError       **error);
+QMP_AVAILABLE_IN_1_0
+const char   *qmp_block_node_get_node_name       (QmpBlockNode  *node);
+QMP_AVAILABLE_IN_1_0
+const char   *qmp_block_node_get_driver          (QmpBlockNode  *node);
+QMP_AVAILABLE_IN_1_0
+const char   *qmp_block_node_get_filename        (QmpBlockNode  *node);
+QMP_AVAILABLE_IN_1_0
+guint64       qmp_block_node_get_write_threshold (QmpBlockNode  *node);
+QMP_AVAILABLE_IN_1_0
+JsonObject   *qmp_block_node_get_json            (QmpBlockNode  *node);
+
+QMP_AVAILABLE_IN_1_0
+void       qmp_client_query_block_async                (QmpClient            *client,
+                                                        GCancellable         *cancellable,
+                                                        GAsyncReadyCallback   callback,
+                                                        gpointer              user_data);
+QMP_AVAILABLE_IN_1_0
+GPtrArray *qmp_client_query_block_finish               (QmpClient            *client,
+                                                        GAsyncResult         *result,
+                                                        GError              **error);
+QMP_AVAILABLE_IN_1_0
+GPtrArray *qmp_client_query_block_sync                 (QmpClient            *client,
+                                                        GCancellable         *cancellable,
+                                                        GError              **error);
+
+QMP_AVAILABLE_IN_1_0
+void       qmp_client_query_blockstats_async           (QmpClient            *client,
+                                                        gboolean              query_nodes,
+                                                        GCancellable         *cancellable,
+                                                        GAsyncReadyCallback   callback,
+                                                        gpointer              user_data);
+QMP_AVAILABLE_IN_1_0
+GPtrArray *qmp_client_query_blockstats_finish          (QmpClient            *client,
+                                                        GAsyncResult         *result,
+                                                        GError              **error);
+QMP_AVAILABLE_IN_1_0
+GPtrArray *qmp_client_query_blockstats_sync            (QmpClient            *client,
+                                                        gboolean              query_nodes,
+                                                        GCancellable         *cancellable,
+                                                        GError              **error);
+
+QMP_AVAILABLE_IN_1_0
+void       qmp_client_query_named_block_nodes_async    (QmpClient            *client,
+                                                        GCancellable         *cancellable,
+                                                        GAsyncReadyCallback   callback,
+                                                        gpointer              user_data);
+QMP_AVAILABLE_IN_1_0
+GPtrArray *qmp_client_query_named_block_nodes_finish   (QmpClient            *client,
+                                                        GAsyncResult         *result,
+                                                        GError              **error);
+QMP_AVAILABLE_IN_1_0
+GPtrArray *qmp_client_query_named_block_nodes_sync     (QmpClient            *client,
+                                                        GCancellable         *cancellable,
+                                                        GError              **error);
+
+QMP_AVAILABLE_IN_1_0
+void       qmp_client_set_write_threshold_async        (QmpClient            *client,
+                                                        const char           *node_name,
+                                                        guint64               write_threshold,
+                                                        GCancellable         *cancellable,
+                                                        GAsyncReadyCallback   callback,
+                                                        gpointer              user_data);
+QMP_AVAILABLE_IN_1_0
+gboolean   qmp_client_set_write_threshold_finish       (QmpClient            *client,
+                                                        GAsyncResult         *result,
+                                                        GError              **error);
+QMP_AVAILABLE_IN_1_0
+gboolean   qmp_client_set_write_threshold_sync         (QmpClient            *client,
+                                                        const char           *node_name,
+                                                        guint64               write_threshold,
+                                                        GCancellable         *cancellable,
+                                                        GError              **error);
+
+G_END_DECLS

@@ -1,0 +1,207 @@
+/* qmp-json.c: reading QEMU's JSON into typed values, and typed commands
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include <qmpthin/qmpthin.h>
+
+#include "qmp-client-private.h"
+
+const char *
+_qmp_json_get_string (JsonObject *object,
+                      const char *member)
+{
+  JsonNode *node = json_object_get_member (object, member);
+
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
+      json_node_get_value_type (node) != G_TYPE_STRING)
+    return NULL;
+  return json_node_get_string (node);
+}
+
+gboolean
+_qmp_json_get_boolean (JsonObject *object,
+                       const char *member,
+                       gboolean    default_value)
+{
+  JsonNode *node = json_object_get_member (object, member);
+
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
+      json_node_get_value_type (node) != G_TYPE_BOOLEAN)
+    return default_value;
+  return json_node_get_boolean (node);
+}
+
+/* Sizes and offsets: a negative integer, a number json-glib could only
+ * read as a double (past 2^63) or anything else gives the default. */
+guint64
+_qmp_json_get_uint64 (JsonObject *object,
+                      const char *member,
+                      guint64     default_value)
+{
+  JsonNode *node = json_object_get_member (object, member);
+  gint64 value;
+
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
+      json_node_get_value_type (node) != G_TYPE_INT64)
+    return default_value;
+  value = json_node_get_int (node);
+  return value < 0 ? default_value : (guint64) value;
+}
+
+JsonObject *
+_qmp_json_get_object (JsonObject *object,
+                      const char *member)
+{
+  JsonNode *node = json_object_get_member (object, member);
+
+  if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
+    return NULL;
+  return json_node_get_object (node);
+}
+
+/* The GEnum nicks are QEMU's own spellings ("io-error", "nospace"). */
+int
+_qmp_enum_from_string (GType       enum_type,
+                       const char *nick,
+                       int         absent_value,
+                       int         unknown_value)
+{
+  g_autoptr(GEnumClass) klass = NULL;
+  GEnumValue *value;
+
+  if (nick == NULL)
+    return absent_value;
+
+  klass = g_type_class_ref (enum_type);
+  value = g_enum_get_value_by_nick (klass, nick);
+  if (value == NULL || value->value == absent_value || value->value == unknown_value)
+    return unknown_value;
+  return value->value;
+}
+
+GPtrArray *
+_qmp_parse_object_array (JsonNode    *value,
+                         const char  *command,
+                         gpointer   (*new_from_json) (JsonObject *object,
+                                                      GError    **error),
+                         GError     **error)
+{
+  g_autoptr(GPtrArray) result = g_ptr_array_new_with_free_func (g_object_unref);
+  JsonArray *array;
+
+  if (!JSON_NODE_HOLDS_ARRAY (value))
+    {
+      g_set_error (error, QMP_ERROR, QMP_ERROR_PROTOCOL,
+                   "The reply to %s is not an array", command);
+      return NULL;
+    }
+  array = json_node_get_array (value);
+  for (guint i = 0; i < json_array_get_length (array); i++)
+    {
+      JsonNode *element = json_array_get_element (array, i);
+      gpointer item;
+
+      if (!JSON_NODE_HOLDS_OBJECT (element))
+        {
+          g_set_error (error, QMP_ERROR, QMP_ERROR_PROTOCOL,
+                       "Entry %u of the reply to %s is not an object", i, command);
+          return NULL;
+        }
+      item = new_from_json (json_node_get_object (element), error);
+      if (item == NULL)
+        {
+          g_prefix_error (error, "Entry %u of the reply to %s: ", i, command);
+          return NULL;
+        }
+      g_ptr_array_add (result, item);
+    }
+  return g_steal_pointer (&result);
+}
+
+typedef struct
+{
+  QmpResultParser parser;
+  GDestroyNotify result_free;
+} CallData;
+
+static void
+call_ready (GObject      *source,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  CallData *data = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) value = NULL;
+  gpointer parsed;
+
+  value = qmp_client_execute_finish (QMP_CLIENT (source), result, &error);
+  if (value == NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  if (data->parser == NULL)
+    {
+      g_task_return_pointer (task, g_steal_pointer (&value), (GDestroyNotify) json_node_unref);
+      return;
+    }
+  parsed = data->parser (value, &error);
+  if (parsed == NULL)
+    g_task_return_error (task, g_steal_pointer (&error));
+  else
+    g_task_return_pointer (task, parsed, data->result_free);
+}
+
+void
+_qmp_client_call_async (QmpClient           *client,
+                        const char          *command,
+                        JsonObject          *arguments,
+                        QmpResultParser      parser,
+                        GDestroyNotify       result_free,
+                        gpointer             source_tag,
+                        GCancellable        *cancellable,
+                        GAsyncReadyCallback  callback,
+                        gpointer             user_data)
+{
+  GTask *task = g_task_new (client, cancellable, callback, user_data);
+  CallData *data = g_new0 (CallData, 1);
+
+  data->parser = parser;
+  data->result_free = result_free;
+  g_task_set_task_data (task, data, g_free);
+  g_task_set_source_tag (task, source_tag);
+  qmp_client_execute_async (client, command, arguments, cancellable, call_ready, task);
+}
+
+gpointer
+_qmp_client_call_finish (QmpClient     *client,
+                         GAsyncResult  *result,
+                         gpointer       source_tag,
+                         GError       **error)
+{
+  g_return_val_if_fail (QMP_IS_CLIENT (client), NULL);
+  g_return_val_if_fail (g_task_is_valid (result, client), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == source_tag, NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+gpointer
+_qmp_client_call_sync (QmpClient     *client,
+                       const char    *command,
+                       JsonObject    *arguments,
+                       QmpResultParser parser,
+                       GCancellable  *cancellable,
+                       GError       **error)
+{
+  g_autoptr(JsonNode) value = qmp_client_execute_sync (client, command, arguments,
+                                                       cancellable, error);
+
+  if (value == NULL)
+    return NULL;
+  if (parser == NULL)
+    return g_steal_pointer (&value);
+  return parser (value, error);
+}
