@@ -35,6 +35,7 @@ struct _QmpStream
   guint depth;
   gboolean in_string;
   gboolean escaped;
+  gboolean value_closed;        /* a top-level array or object ended */
 
   /* Set once a limit was broken: the stream is out of sync for good. */
   GError *error;
@@ -93,6 +94,7 @@ reset_line_state (QmpStream *stream)
   stream->depth = 0;
   stream->in_string = FALSE;
   stream->escaped = FALSE;
+  stream->value_closed = FALSE;
 }
 
 void
@@ -139,6 +141,7 @@ scan (QmpStream   *stream,
   guint depth = stream->depth;
   gboolean in_string = stream->in_string;
   gboolean escaped = stream->escaped;
+  gboolean value_closed = stream->value_closed;
   gsize i;
 
   for (i = from; i < to; i++)
@@ -156,6 +159,15 @@ scan (QmpStream   *stream,
           else if (c == '\n')
             break;    /* invalid JSON; the parser will say so */
           continue;
+        }
+
+      /* json-glib would accept a second value after the first one: QMP
+       * sends exactly one per line. */
+      if (value_closed && c != ' ' && c != '\t' && c != '\r' && c != '\n')
+        {
+          g_set_error_literal (error, QMP_ERROR, QMP_ERROR_PROTOCOL,
+                               "More than one JSON value on one line");
+          return G_MAXSIZE;
         }
 
       switch (c)
@@ -177,8 +189,8 @@ scan (QmpStream   *stream,
           break;
         case '}':
         case ']':
-          if (depth > 0)
-            depth--;
+          if (depth > 0 && --depth == 0)
+            value_closed = TRUE;
           break;
         default:
           break;
@@ -189,6 +201,7 @@ out:
   stream->depth = depth;
   stream->in_string = in_string;
   stream->escaped = escaped;
+  stream->value_closed = value_closed;
   return i;
 }
 
@@ -259,8 +272,16 @@ feed_bytes (QmpStream          *stream,
           return TRUE;
         }
 
-      if (!check_size (stream, content_length (data + pos, nl - pos) + buffered, &local_error))
-        return poison (stream, local_error, error);
+      {
+        gsize total = buffered + (nl - pos);
+        char last = nl > pos ? data[nl - 1] : (buffered > 0 ? (char) stream->buffer->data[buffered - 1] : 0);
+
+        /* A CR right before the LF is part of the terminator. */
+        if (last == '\r')
+          total--;
+        if (!check_size (stream, total, &local_error))
+          return poison (stream, local_error, error);
+      }
 
       reset_line_state (stream);
       if (buffered > 0)

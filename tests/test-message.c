@@ -1,0 +1,293 @@
+/* test-message.c: the message layer alone
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include <string.h>
+
+#include <qmpthin/qmpthin.h>
+
+#include "qmp-message.h"
+#include "qmp-test-util.h"
+
+static QmpMessage *
+parse (QmpMessageParser *parser,
+       const char       *text,
+       GError          **error)
+{
+  return qmp_message_parser_parse (parser, text, -1, error);
+}
+
+static void
+test_greeting (void)
+{
+  g_autoptr(QmpMessageParser) parser = qmp_message_parser_new ();
+  g_autoptr(GPtrArray) records = qmp_test_load_transcript ("s1_greeting-tcg.jsonl");
+  QmpTestRecord *first = records->pdata[0];
+  g_autoptr(QmpMessage) message = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_false (first->sent);
+  message = qmp_message_parser_parse (parser, first->raw, strlen (first->raw) - 2, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (message->kind, ==, QMP_MESSAGE_GREETING);
+  g_assert_cmpuint (message->qemu_major, ==, 7);
+  g_assert_cmpuint (message->qemu_minor, ==, 2);
+  g_assert_cmpuint (message->qemu_micro, ==, 22);
+  g_assert_cmpstr (message->qemu_package, ==, "Debian 1:7.2+dfsg-7+deb12u18+b3");
+  g_assert_cmpuint (json_array_get_length (message->capabilities), ==, 1);
+  g_assert_cmpstr (json_array_get_string_element (message->capabilities, 0), ==, "oob");
+  g_assert_null (message->id);
+}
+
+/* Every line QEMU sent in the recordings is classified as the raw JSON
+ * says, with its id, error class, event name and timestamp. */
+static void
+test_recorded (void)
+{
+  const char *names[] = {
+    "s1_greeting-tcg.jsonl", "s2_write_threshold-tcg.jsonl", "s3_enospc_pause-tcg-virtio.jsonl",
+    "s3_enospc_pause-tcg-drive.jsonl", "s4_extend_resume-tcg-virtio.jsonl",
+    "s4b_blkdebug-tcg-blockdev.jsonl", "s5_reconnect-tcg-virtio.jsonl", "s7_storage_daemon-qsd.jsonl",
+  };
+  g_autoptr(QmpMessageParser) parser = qmp_message_parser_new ();
+  guint counts[4] = { 0, };
+
+  for (gsize n = 0; n < G_N_ELEMENTS (names); n++)
+    {
+      g_autoptr(GPtrArray) records = qmp_test_load_transcript (names[n]);
+
+      for (guint i = 0; i < records->len; i++)
+        {
+          QmpTestRecord *record = records->pdata[i];
+          g_autoptr(QmpMessage) message = NULL;
+          g_autoptr(JsonNode) node = NULL;
+          g_autoptr(GError) error = NULL;
+          JsonObject *object;
+
+          if (record->sent)
+            continue;
+          node = json_from_string (record->raw, &error);
+          g_assert_no_error (error);
+          object = json_node_get_object (node);
+          message = qmp_message_parser_parse (parser, record->raw, strlen (record->raw) - 2, &error);
+          g_assert_no_error (error);
+          counts[message->kind]++;
+
+          if (json_object_has_member (object, "QMP"))
+            {
+              g_assert_cmpint (message->kind, ==, QMP_MESSAGE_GREETING);
+            }
+          else if (json_object_has_member (object, "event"))
+            {
+              JsonObject *ts = json_object_get_object_member (object, "timestamp");
+
+              g_assert_cmpint (message->kind, ==, QMP_MESSAGE_EVENT);
+              g_assert_cmpstr (message->event_name, ==, json_object_get_string_member (object, "event"));
+              g_assert_cmpint (message->timestamp_usec, ==,
+                               json_object_get_int_member (ts, "seconds") * G_USEC_PER_SEC +
+                               json_object_get_int_member (ts, "microseconds"));
+              g_assert_true ((message->event_data != NULL) == json_object_has_member (object, "data"));
+            }
+          else if (json_object_has_member (object, "return"))
+            {
+              g_assert_cmpint (message->kind, ==, QMP_MESSAGE_RETURN);
+              g_assert_true (qmp_message_id_equal (message->id, json_object_get_member (object, "id")));
+              g_assert_true (json_node_equal (message->value, json_object_get_member (object, "return")));
+            }
+          else
+            {
+              JsonObject *err = json_object_get_object_member (object, "error");
+
+              g_assert_cmpint (message->kind, ==, QMP_MESSAGE_ERROR);
+              g_assert_cmpstr (message->error_class, ==, json_object_get_string_member (err, "class"));
+              g_assert_cmpstr (message->error_desc, ==, json_object_get_string_member (err, "desc"));
+              if (json_object_has_member (object, "id"))
+                g_assert_true (qmp_message_id_equal (message->id, json_object_get_member (object, "id")));
+              else
+                g_assert_null (message->id);
+            }
+        }
+    }
+  /* The recordings hold all four kinds. */
+  for (guint k = 0; k < 4; k++)
+    g_assert_cmpuint (counts[k], >, 0);
+}
+
+static void
+test_member_order (void)
+{
+  g_autoptr(QmpMessageParser) parser = qmp_message_parser_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(QmpMessage) a = parse (parser, "{\"id\": 7, \"error\": {\"desc\": \"d\", \"class\": \"C\"}}", &error);
+  g_autoptr(QmpMessage) b = parse (parser, "{\"return\": [1], \"id\": \"7\", \"extra\": true}", &error);
+  g_autoptr(QmpMessage) c = parse (parser, "{\"data\": {}, \"event\": \"X\"}", &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpint (a->kind, ==, QMP_MESSAGE_ERROR);
+  g_assert_cmpstr (a->error_class, ==, "C");
+  g_assert_cmpint (json_node_get_int (a->id), ==, 7);
+  g_assert_cmpint (b->kind, ==, QMP_MESSAGE_RETURN);
+  g_assert_cmpstr (json_node_get_string (b->id), ==, "7");
+  /* The integer 7 and the string "7" are different ids. */
+  g_assert_false (qmp_message_id_equal (a->id, b->id));
+  g_assert_cmpint (c->kind, ==, QMP_MESSAGE_EVENT);
+  g_assert_cmpint (c->timestamp_usec, ==, -1);
+}
+
+static void
+test_id_equal (void)
+{
+  const char *ids[] = { "7", "\"7\"", "7.5", "null", "true", "[1, 2]", "{\"a\": [1]}", "\"x\"" };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (ids); i++)
+    for (gsize j = 0; j < G_N_ELEMENTS (ids); j++)
+      {
+        g_autoptr(JsonNode) a = json_from_string (ids[i], NULL);
+        g_autoptr(JsonNode) b = json_from_string (ids[j], NULL);
+
+        g_assert_cmpint (qmp_message_id_equal (a, b), ==, i == j);
+      }
+  g_assert_true (qmp_message_id_equal (NULL, NULL));
+  {
+    g_autoptr(JsonNode) a = json_from_string ("{\"a\": [1]}", NULL);
+    g_autoptr(JsonNode) b = json_from_string ("{ \"a\" : [ 1 ] }", NULL);
+    g_autofree char *text = qmp_message_id_to_string (a);
+
+    g_assert_true (qmp_message_id_equal (a, b));
+    g_assert_false (qmp_message_id_equal (a, NULL));
+    g_assert_cmpstr (text, ==, "{\"a\":[1]}");
+  }
+}
+
+static void
+test_invalid (void)
+{
+  const struct {
+    const char *text;
+    int code;
+  } cases[] = {
+    { "", QMP_ERROR_PROTOCOL },
+    { "   ", QMP_ERROR_PROTOCOL },
+    { "[1, 2]", QMP_ERROR_PROTOCOL },
+    { "null", QMP_ERROR_PROTOCOL },
+    { "42", QMP_ERROR_PROTOCOL },
+    { "{}", QMP_ERROR_PROTOCOL },
+    { "{\"return\": 1, \"id\":", QMP_ERROR_PROTOCOL },
+    { "{\"event\": 5}", QMP_ERROR_PROTOCOL },
+    { "{\"event\": \"X\", \"data\": [1]}", QMP_ERROR_PROTOCOL },
+    { "{\"event\": \"X\", \"timestamp\": {\"seconds\": \"1\", \"microseconds\": 2}}", QMP_ERROR_PROTOCOL },
+    { "{\"event\": \"X\", \"timestamp\": 5}", QMP_ERROR_PROTOCOL },
+    { "{\"error\": \"bad\"}", QMP_ERROR_PROTOCOL },
+    { "{\"error\": {\"class\": \"GenericError\"}}", QMP_ERROR_PROTOCOL },
+    { "{\"error\": {\"desc\": \"d\", \"class\": 3}}", QMP_ERROR_PROTOCOL },
+    { "{\"QMP\": {\"capabilities\": []}}", QMP_ERROR_INVALID_GREETING },
+    { "{\"QMP\": 1}", QMP_ERROR_INVALID_GREETING },
+    { "{\"QMP\": {\"version\": {\"qemu\": {\"major\": -1, \"minor\": 2, \"micro\": 0}}, \"capabilities\": []}}",
+      QMP_ERROR_INVALID_GREETING },
+    { "{\"QMP\": {\"version\": {\"qemu\": {\"major\": 7, \"minor\": 2, \"micro\": 0}}, \"capabilities\": [1]}}",
+      QMP_ERROR_INVALID_GREETING },
+    { "{\"event\": \"\xff\xfe\"}", QMP_ERROR_PROTOCOL },
+  };
+  g_autoptr(QmpMessageParser) parser = qmp_message_parser_new ();
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(QmpMessage) message = parse (parser, cases[i].text, &error);
+
+      g_test_message ("case %zu: %s", i, cases[i].text);
+      g_assert_null (message);
+      g_assert_error (error, QMP_ERROR, cases[i].code);
+    }
+
+  /* A NUL byte is refused, not read as the end of the text. */
+  {
+    const char text[] = "{\"return\": {}}\0garbage";
+    g_autoptr(GError) error = NULL;
+    g_autoptr(QmpMessage) message = qmp_message_parser_parse (parser, text, sizeof text - 1, &error);
+
+    g_assert_null (message);
+    g_assert_error (error, QMP_ERROR, QMP_ERROR_PROTOCOL);
+  }
+
+  /* The parser is still good afterwards. */
+  {
+    g_autoptr(GError) error = NULL;
+    g_autoptr(QmpMessage) message = parse (parser, "{\"return\": {}, \"id\": 1}", &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpint (message->kind, ==, QMP_MESSAGE_RETURN);
+  }
+}
+
+static void
+test_greeting_variants (void)
+{
+  g_autoptr(QmpMessageParser) parser = qmp_message_parser_new ();
+  g_autoptr(GError) error = NULL;
+  /* No package, an extra member, and a capability QEMU may add later. */
+  g_autoptr(QmpMessage) message =
+    parse (parser, "{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 0, \"minor\": 0, \"major\": 10}, \"extra\": 1},"
+                   " \"capabilities\": [\"oob\", \"future\"]}}", &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpint (message->kind, ==, QMP_MESSAGE_GREETING);
+  g_assert_cmpuint (message->qemu_major, ==, 10);
+  g_assert_null (message->qemu_package);
+  g_assert_cmpuint (json_array_get_length (message->capabilities), ==, 2);
+}
+
+static void
+test_build_command (void)
+{
+  g_autoptr(QmpMessageParser) parser = qmp_message_parser_new ();
+  g_autoptr(JsonObject) arguments = json_object_new ();
+  g_autoptr(JsonObject) nested = json_object_new ();
+  g_autoptr(JsonNode) parsed = NULL;
+  g_autofree char *line = NULL;
+  g_autofree char *bare = NULL;
+  JsonObject *object;
+  gsize length;
+
+  json_object_set_string_member (nested, "driver", "raw");
+  json_object_set_int_member (nested, "size", G_GINT64_CONSTANT (8589934592));
+  json_object_set_string_member (arguments, "node-name", "disque-é-\"quoted\"\n");
+  json_object_set_object_member (arguments, "options", json_object_ref (nested));
+
+  line = qmp_message_build_command ("blockdev-reopen", arguments, "qmpthin-5", &length);
+  g_assert_cmpuint (length, ==, strlen (line));
+  g_assert_true (g_str_has_suffix (line, "\n"));
+  /* One line: the newline in the argument is escaped. */
+  g_assert_null (memchr (line, '\n', length - 1));
+
+  parsed = json_from_string (line, NULL);
+  object = json_node_get_object (parsed);
+  g_assert_cmpstr (json_object_get_string_member (object, "execute"), ==, "blockdev-reopen");
+  g_assert_cmpstr (json_object_get_string_member (object, "id"), ==, "qmpthin-5");
+  g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member (object, "arguments"),
+                                                  "node-name"), ==, "disque-é-\"quoted\"\n");
+  g_assert_cmpint (json_object_get_int_member (json_object_get_object_member (
+                     json_object_get_object_member (object, "arguments"), "options"), "size"),
+                   ==, G_GINT64_CONSTANT (8589934592));
+
+  bare = qmp_message_build_command ("query-status", NULL, "qmpthin-6", NULL);
+  g_assert_cmpstr (bare, ==, "{\"execute\":\"query-status\",\"id\":\"qmpthin-6\"}\n");
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/qmp/message/greeting", test_greeting);
+  g_test_add_func ("/qmp/message/greeting-variants", test_greeting_variants);
+  g_test_add_func ("/qmp/message/recorded", test_recorded);
+  g_test_add_func ("/qmp/message/member-order", test_member_order);
+  g_test_add_func ("/qmp/message/id-equal", test_id_equal);
+  g_test_add_func ("/qmp/message/invalid", test_invalid);
+  g_test_add_func ("/qmp/message/build-command", test_build_command);
+
+  return g_test_run ();
+}
