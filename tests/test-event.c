@@ -1,0 +1,308 @@
+/* test-event.c: QmpEvent and the typed events, alone and through a client
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include <string.h>
+
+#include <qmpthin/qmpthin.h>
+
+#include "qmp-fake-server.h"
+#include "qmp-test-util.h"
+
+static JsonObject *
+object_from (const char *text)
+{
+  g_autoptr(JsonNode) node = json_from_string (text, NULL);
+
+  g_assert_nonnull (node);
+  return json_object_ref (json_node_get_object (node));
+}
+
+static void
+test_base (void)
+{
+  g_autoptr(JsonObject) data = object_from ("{\"guest\": false, \"reason\": \"host-qmp-quit\"}");
+  g_autoptr(QmpEvent) event = qmp_event_new ("SHUTDOWN", G_GINT64_CONSTANT (1795358840569524), data);
+  g_autofree char *text = NULL;
+  GDateTime *timestamp;
+
+  g_assert_true (G_TYPE_FROM_INSTANCE (event) == QMP_TYPE_EVENT);
+  g_assert_cmpstr (qmp_event_get_name (event), ==, "SHUTDOWN");
+  g_assert_false (qmp_event_get_derived (event));
+  g_assert_cmpint (qmp_event_get_timestamp_usec (event), ==, G_GINT64_CONSTANT (1795358840569524));
+  timestamp = qmp_event_get_timestamp (event);
+  g_assert_cmpint (g_date_time_to_unix (timestamp), ==, 1795358840);
+  g_assert_cmpint (g_date_time_get_microsecond (timestamp), ==, 569524);
+  g_assert_cmpint (g_date_time_get_utc_offset (timestamp), ==, 0);
+  g_assert_true (qmp_event_get_data (event) == data);
+  /* Sealed: handlers share it. */
+  g_assert_true (json_object_is_immutable (qmp_event_get_data (event)));
+
+  text = qmp_event_to_string (event);
+  g_assert_cmpstr (text, ==, "{\"event\":\"SHUTDOWN\",\"data\":{\"guest\":false,\"reason\":\"host-qmp-quit\"},"
+                             "\"timestamp\":{\"seconds\":1795358840,\"microseconds\":569524}}");
+}
+
+static void
+test_no_timestamp (void)
+{
+  g_autoptr(QmpEvent) event = qmp_event_new ("STOP", -1, NULL);
+
+  g_assert_null (qmp_event_get_timestamp (event));
+  g_assert_cmpint (qmp_event_get_timestamp_usec (event), ==, -1);
+  g_assert_cmpuint (json_object_get_size (qmp_event_get_data (event)), ==, 0);
+}
+
+/* Every BLOCK_IO_ERROR and BLOCK_WRITE_THRESHOLD QEMU sent in the
+ * recordings becomes the typed event the raw JSON says. */
+static void
+test_recorded_typed (void)
+{
+  const char *names[] = {
+    "s2_write_threshold-tcg.jsonl", "s3_enospc_pause-tcg-virtio.jsonl", "s3_enospc_pause-tcg-drive.jsonl",
+    "s4_extend_resume-tcg-virtio.jsonl", "s4b_blkdebug-tcg-blockdev.jsonl", "s5_reconnect-tcg-virtio.jsonl",
+    "s6_event_rate-tcg-virtio.head3000.jsonl",
+  };
+  guint n_io_errors = 0, n_thresholds = 0, n_nospace = 0, n_report = 0;
+
+  for (gsize n = 0; n < G_N_ELEMENTS (names); n++)
+    {
+      g_autoptr(GPtrArray) records = qmp_test_load_transcript (names[n]);
+
+      for (guint i = 0; i < records->len; i++)
+        {
+          QmpTestRecord *record = records->pdata[i];
+          g_autoptr(JsonNode) node = NULL;
+          g_autoptr(QmpEvent) event = NULL;
+          JsonObject *object, *data, *ts;
+          const char *name;
+
+          if (record->sent)
+            continue;
+          node = json_from_string (record->raw, NULL);
+          object = json_node_get_object (node);
+          if (!json_object_has_member (object, "event"))
+            continue;
+          name = json_object_get_string_member (object, "event");
+          data = json_object_has_member (object, "data") ?
+                 json_object_get_object_member (object, "data") : NULL;
+          ts = json_object_get_object_member (object, "timestamp");
+          event = qmp_event_new (name, json_object_get_int_member (ts, "seconds") * G_USEC_PER_SEC +
+                                 json_object_get_int_member (ts, "microseconds"), data);
+
+          if (g_str_equal (name, "BLOCK_IO_ERROR"))
+            {
+              QmpBlockIoErrorEvent *e = QMP_BLOCK_IO_ERROR_EVENT (event);
+              const char *action = json_object_get_string_member (data, "action");
+              const char *operation = json_object_get_string_member (data, "operation");
+              gboolean nospace = json_object_get_boolean_member_with_default (data, "nospace", FALSE);
+
+              n_io_errors++;
+              g_assert_cmpstr (qmp_block_io_error_event_get_device (e), ==,
+                               json_object_get_string_member (data, "device"));
+              g_assert_cmpstr (qmp_block_io_error_event_get_node_name (e), ==,
+                               json_object_get_string_member (data, "node-name"));
+              g_assert_cmpstr (qmp_block_io_error_event_get_reason (e), ==,
+                               json_object_get_string_member (data, "reason"));
+              g_assert_cmpstr (qmp_block_io_error_event_get_action_string (e), ==, action);
+              g_assert_cmpstr (qmp_block_io_error_event_get_operation_string (e), ==, operation);
+              g_assert_cmpint (qmp_block_io_error_event_get_action (e), ==,
+                               g_str_equal (action, "stop") ? QMP_BLOCK_ERROR_ACTION_STOP :
+                               g_str_equal (action, "report") ? QMP_BLOCK_ERROR_ACTION_REPORT :
+                               QMP_BLOCK_ERROR_ACTION_IGNORE);
+              g_assert_cmpint (qmp_block_io_error_event_get_operation (e), ==,
+                               g_str_equal (operation, "write") ? QMP_IO_OPERATION_WRITE : QMP_IO_OPERATION_READ);
+              g_assert_cmpint (qmp_block_io_error_event_get_nospace (e), ==, nospace);
+              g_assert_null (qmp_block_io_error_event_get_qom_path (e));
+              n_nospace += nospace;
+              n_report += g_str_equal (action, "report");
+            }
+          else if (g_str_equal (name, "BLOCK_WRITE_THRESHOLD"))
+            {
+              QmpWriteThresholdEvent *e = QMP_WRITE_THRESHOLD_EVENT (event);
+              gint64 threshold = json_object_get_int_member (data, "write-threshold");
+              gint64 amount = json_object_get_int_member (data, "amount-exceeded");
+
+              n_thresholds++;
+              g_assert_cmpstr (qmp_write_threshold_event_get_node_name (e), ==,
+                               json_object_get_string_member (data, "node-name"));
+              g_assert_cmpuint (qmp_write_threshold_event_get_write_threshold (e), ==, threshold);
+              g_assert_cmpuint (qmp_write_threshold_event_get_amount_exceeded (e), ==, amount);
+              g_assert_cmpuint (qmp_write_threshold_event_get_end_offset (e), ==, threshold + amount);
+            }
+          else
+            {
+              g_assert_true (G_TYPE_FROM_INSTANCE (event) == QMP_TYPE_EVENT);
+            }
+        }
+    }
+  /* The recordings hold nospace pauses, werror=report storms and thresholds. */
+  g_assert_cmpuint (n_io_errors, >, 2000);
+  g_assert_cmpuint (n_nospace, >, 0);
+  g_assert_cmpuint (n_report, >, 2000);
+  g_assert_cmpuint (n_thresholds, >, 3);
+}
+
+static void
+test_unusual_payloads (void)
+{
+  /* A QEMU 9.2 payload with qom-path, unknown values and extra members. */
+  {
+    g_autoptr(JsonObject) data = object_from (
+      "{\"device\": \"\", \"qom-path\": \"/machine/peripheral/datadisk/virtio-backend\","
+      " \"node-name\": \"data-fmt\", \"operation\": \"trim\", \"action\": \"explode\","
+      " \"nospace\": true, \"reason\": \"No space left on device\", \"new-member\": [1, 2]}");
+    g_autoptr(QmpEvent) event = qmp_event_new ("BLOCK_IO_ERROR", 1, data);
+    QmpBlockIoErrorEvent *e = QMP_BLOCK_IO_ERROR_EVENT (event);
+
+    g_assert_cmpstr (qmp_block_io_error_event_get_qom_path (e), ==,
+                     "/machine/peripheral/datadisk/virtio-backend");
+    g_assert_cmpint (qmp_block_io_error_event_get_operation (e), ==, QMP_IO_OPERATION_UNKNOWN);
+    g_assert_cmpstr (qmp_block_io_error_event_get_operation_string (e), ==, "trim");
+    g_assert_cmpint (qmp_block_io_error_event_get_action (e), ==, QMP_BLOCK_ERROR_ACTION_UNKNOWN);
+    g_assert_cmpstr (qmp_block_io_error_event_get_action_string (e), ==, "explode");
+    g_assert_true (qmp_block_io_error_event_get_nospace (e));
+  }
+
+  /* Missing members and wrong types: documented defaults, no crash. */
+  {
+    g_autoptr(JsonObject) data = object_from (
+      "{\"device\": 5, \"node-name\": null, \"nospace\": \"yes\", \"action\": [\"stop\"]}");
+    g_autoptr(QmpEvent) event = qmp_event_new ("BLOCK_IO_ERROR", 1, data);
+    QmpBlockIoErrorEvent *e = QMP_BLOCK_IO_ERROR_EVENT (event);
+
+    g_assert_null (qmp_block_io_error_event_get_device (e));
+    g_assert_null (qmp_block_io_error_event_get_node_name (e));
+    g_assert_null (qmp_block_io_error_event_get_reason (e));
+    g_assert_false (qmp_block_io_error_event_get_nospace (e));
+    g_assert_cmpint (qmp_block_io_error_event_get_action (e), ==, QMP_BLOCK_ERROR_ACTION_UNKNOWN);
+    g_assert_null (qmp_block_io_error_event_get_action_string (e));
+    g_assert_cmpint (qmp_block_io_error_event_get_operation (e), ==, QMP_IO_OPERATION_UNKNOWN);
+  }
+
+  /* Thresholds: negative, past 2^63 and absent numbers. */
+  {
+    const char *payloads[] = {
+      "{\"node-name\": \"n\", \"write-threshold\": -1, \"amount-exceeded\": 18446744073709551616}",
+      "{\"node-name\": \"n\", \"write-threshold\": 1e30}",
+      "{}",
+    };
+
+    for (gsize i = 0; i < G_N_ELEMENTS (payloads); i++)
+      {
+        g_autoptr(JsonObject) data = object_from (payloads[i]);
+        g_autoptr(QmpEvent) event = qmp_event_new ("BLOCK_WRITE_THRESHOLD", 1, data);
+        QmpWriteThresholdEvent *e = QMP_WRITE_THRESHOLD_EVENT (event);
+
+        g_assert_cmpuint (qmp_write_threshold_event_get_write_threshold (e), ==, 0);
+        g_assert_cmpuint (qmp_write_threshold_event_get_amount_exceeded (e), ==, QMP_AMOUNT_EXCEEDED_UNKNOWN);
+        g_assert_cmpuint (qmp_write_threshold_event_get_end_offset (e), ==, 0);
+      }
+  }
+}
+
+/* The s6 storm (3000 unthrottled BLOCK_IO_ERROR) replayed in big writes:
+ * every event delivered, in order, on both signals. */
+typedef struct {
+  GPtrArray *log;
+  guint n_typed;
+} StormLog;
+
+static void
+on_storm_event (QmpClient *client,
+                QmpEvent  *event,
+                gpointer   user_data)
+{
+  StormLog *log = user_data;
+
+  g_ptr_array_add (log->log, g_object_ref (event));
+}
+
+static void
+on_storm_typed (QmpClient            *client,
+                QmpBlockIoErrorEvent *event,
+                gpointer              user_data)
+{
+  StormLog *log = user_data;
+
+  /* Right after its generic emission. */
+  g_assert_true (log->log->len > 0 && log->log->pdata[log->log->len - 1] == (gpointer) event);
+  log->n_typed++;
+}
+
+static void
+test_storm (void)
+{
+  g_autoptr(QmpFakeServer) server = qmp_fake_server_new ();
+  g_autoptr(QmpClient) client = qmp_client_new (qmp_fake_server_get_address (server));
+  g_autoptr(GPtrArray) records = qmp_test_load_transcript ("s6_event_rate-tcg-virtio.head3000.jsonl");
+  g_autoptr(GPtrArray) expected = g_ptr_array_new_with_free_func ((GDestroyNotify) json_node_unref);
+  g_autoptr(GString) chunk = g_string_new (NULL);
+  g_autoptr(GError) error = NULL;
+  StormLog log = { g_ptr_array_new_with_free_func (g_object_unref), 0 };
+  gint64 deadline;
+
+  g_signal_connect (client, "event", G_CALLBACK (on_storm_event), &log);
+  g_signal_connect (client, "block-io-error", G_CALLBACK (on_storm_typed), &log);
+  g_assert_true (qmp_client_connect_sync (client, NULL, &error));
+  g_assert_no_error (error);
+
+  for (guint i = 0; i < records->len; i++)
+    {
+      QmpTestRecord *record = records->pdata[i];
+      JsonNode *node;
+
+      if (record->sent || strstr (record->raw, "\"event\"") == NULL)
+        continue;
+      node = json_from_string (record->raw, NULL);
+      g_ptr_array_add (expected, node);
+      g_string_append (chunk, record->raw);
+      if (chunk->len > 200 * 1024)
+        {
+          qmp_fake_server_send (server, chunk->str);
+          g_string_truncate (chunk, 0);
+        }
+    }
+  qmp_fake_server_send (server, chunk->str);
+  g_assert_cmpuint (expected->len, >, 2500);
+
+  deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+  while (log.log->len < expected->len)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_main_context_iteration (NULL, TRUE);
+    }
+
+  for (guint i = 0; i < expected->len; i++)
+    {
+      JsonObject *object = json_node_get_object (expected->pdata[i]);
+      JsonObject *ts = json_object_get_object_member (object, "timestamp");
+      QmpEvent *event = log.log->pdata[i];
+
+      g_assert_cmpstr (qmp_event_get_name (event), ==, json_object_get_string_member (object, "event"));
+      g_assert_cmpint (qmp_event_get_timestamp_usec (event), ==,
+                       json_object_get_int_member (ts, "seconds") * G_USEC_PER_SEC +
+                       json_object_get_int_member (ts, "microseconds"));
+      if (json_object_has_member (object, "data"))
+        g_assert_true (json_object_equal (qmp_event_get_data (event),
+                                          json_object_get_object_member (object, "data")));
+    }
+  g_assert_cmpuint (log.n_typed, >, 2500);
+  g_ptr_array_unref (log.log);
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/qmp/event/base", test_base);
+  g_test_add_func ("/qmp/event/no-timestamp", test_no_timestamp);
+  g_test_add_func ("/qmp/event/recorded-typed", test_recorded_typed);
+  g_test_add_func ("/qmp/event/unusual-payloads", test_unusual_payloads);
+  g_test_add_func ("/qmp/event/storm", test_storm);
+
+  return g_test_run ();
+}
