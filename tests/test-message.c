@@ -196,7 +196,7 @@ test_invalid (void)
       g_autoptr(GError) error = NULL;
       g_autoptr(QmpMessage) message = parse (parser, cases[i].text, &error);
 
-      g_test_message ("case %zu: %s", i, cases[i].text);
+      g_test_message ("invalid case %zu", i);
       g_assert_null (message);
       g_assert_error (error, QMP_ERROR, cases[i].code);
     }
