@@ -4,15 +4,8 @@
 #
 # SPDX-License-Identifier: LGPL-2.1-or-later
 
-import ctypes
 import os
-import shutil
-import signal
-import socket
-import subprocess
 import sys
-import tempfile
-import time
 import unittest
 
 import gi
@@ -21,52 +14,8 @@ gi.require_version("Qmp", "1.0")
 gi.require_version("Json", "1.0")
 from gi.repository import GLib, Json, Qmp  # noqa: E402
 
-PR_SET_PDEATHSIG = 1
-
-
-def die_with_parent():
-    # QEMU must not outlive a test run that is killed.
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
-class Qemu:
-    """A QEMU with a QMP socket in its own temporary directory."""
-
-    def __init__(self, *extra):
-        self.dir = tempfile.mkdtemp(prefix="qmpthin-py-")
-        self.socket = os.path.join(self.dir, "qmp.sock")
-        log = open(os.path.join(self.dir, "qemu.log"), "wb")
-        self.process = subprocess.Popen(
-            [QEMU, "-nodefaults", "-no-user-config", "-display", "none",
-             "-chardev", f"socket,id=qmp0,path={self.socket},server=on,wait=off",
-             "-mon", "chardev=qmp0,mode=control", *extra],
-            stdout=log, stderr=log, preexec_fn=die_with_parent)
-        log.close()
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                with socket.socket(socket.AF_UNIX) as probe:
-                    probe.connect(self.socket)
-                break
-            except OSError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    self.close()
-                    raise RuntimeError("QEMU did not open its QMP socket")
-                time.sleep(0.01)
-
-    @property
-    def address(self):
-        return "unix:" + self.socket
-
-    def close(self):
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        shutil.rmtree(self.dir, ignore_errors=True)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from qmptest import Qemu, require_qemu  # noqa: E402
 
 
 class SmokeTest(unittest.TestCase):
@@ -152,13 +101,6 @@ class SmokeTest(unittest.TestCase):
         self.assertEqual(seen, ["resumed", Qmp.RunState.PAUSED, "resumed"])
 
 
-QEMU = shutil.which(os.environ.get("QMP_TEST_QEMU") or "qemu-system-x86_64")
-
 if __name__ == "__main__":
-    if QEMU is None:
-        if os.environ.get("CI") == "true":
-            print("qemu-system-x86_64 is missing, and CI must run these tests", file=sys.stderr)
-            sys.exit(1)
-        print("qemu-system-x86_64 is not installed: skipped", file=sys.stderr)
-        sys.exit(77)
+    require_qemu()
     unittest.main(verbosity=2)

@@ -1,0 +1,557 @@
+/* test-thin.c: thin provisioning against a real QEMU whose storage runs out
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * The data disk is qcow2 on a raw node with size= on a file: writes past
+ * the raw node's size fail with ENOSPC like a full logical volume, and a
+ * blockdev-reopen with a larger size grows it (QEMU-FACTS §3-§4). A
+ * boot-sector guest (guest/boot.S) fills the disk.
+ */
+
+#include <string.h>
+
+#include <glib/gstdio.h>
+#include <qmpthin/qmpthin.h>
+
+#include "qemu-rig.h"
+
+#define WAIT_LIMIT_MS 60000
+#define MiB (1024 * 1024)
+
+typedef struct {
+  QmpEvent *event;
+  gint64 received;              /* monotonic time of the signal */
+} Seen;
+
+typedef struct {
+  QmpTestQemu *qemu;
+  QmpClient *client;
+  GArray *seen;                 /* Seen */
+  guint n_typed_io_errors;
+  guint n_typed_thresholds;
+} Fixture;
+
+static void
+seen_clear (Seen *seen)
+{
+  g_clear_object (&seen->event);
+}
+
+static void
+on_event (QmpClient *client,
+          QmpEvent  *event,
+          gpointer   user_data)
+{
+  Fixture *f = user_data;
+  Seen seen = { g_object_ref (event), g_get_monotonic_time () };
+
+  g_array_append_val (f->seen, seen);
+}
+
+static void
+on_io_error (QmpClient            *client,
+             QmpBlockIoErrorEvent *event,
+             gpointer              user_data)
+{
+  ((Fixture *) user_data)->n_typed_io_errors++;
+}
+
+static void
+on_threshold (QmpClient              *client,
+              QmpWriteThresholdEvent *event,
+              gpointer                user_data)
+{
+  ((Fixture *) user_data)->n_typed_thresholds++;
+}
+
+static void
+run_tool (const char * const *argv)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  int status;
+
+  g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
+                               &out, &err, &status, &error));
+  g_assert_no_error (error);
+  if (!g_spawn_check_wait_status (status, &error))
+    g_error ("%s failed: %s\n%s%s", argv[0], error->message, out, err);
+}
+
+/* The data disk: @virtual_mib of qcow2 in a sparse @container_mib file. */
+static void
+make_data_disk (const char *dir,
+                guint       virtual_mib,
+                guint       container_mib)
+{
+  g_autofree char *path = g_build_filename (dir, "data.qcow2", NULL);
+  g_autofree char *size = g_strdup_printf ("%uM", virtual_mib);
+  const char *create[] = { "qemu-img", "create", "-q", "-f", "qcow2", path, size, NULL };
+
+  run_tool (create);
+  g_assert_cmpint (truncate (path, (off_t) container_mib * MiB), ==, 0);
+}
+
+static void
+make_boot_disk (const char *dir)
+{
+  const char *guest = g_getenv ("QMP_TEST_GUEST_BOOT");
+  g_autofree char *path = g_build_filename (dir, "boot.img", NULL);
+  g_autofree char *sector = NULL;
+  gsize length;
+
+  g_assert_nonnull (guest);
+  g_assert_true (g_file_get_contents (guest, &sector, &length, NULL));
+  g_assert_cmpuint (length, ==, 512);
+  g_assert_cmpuint ((guchar) sector[510], ==, 0x55);
+  g_assert_cmpuint ((guchar) sector[511], ==, 0xaa);
+  g_assert_true (g_file_set_contents (path, sector, length, NULL));
+  g_assert_cmpint (truncate (path, MiB), ==, 0);
+}
+
+/* Starts QEMU paused in its own directory, with the disks made first. */
+static gboolean
+fixture_start (Fixture            *f,
+               const char * const *args,
+               gboolean            with_guest,
+               guint               virtual_mib)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = NULL;
+
+  f->seen = g_array_new (FALSE, TRUE, sizeof (Seen));
+  g_array_set_clear_func (f->seen, (GDestroyNotify) seen_clear);
+  if (!qmp_test_qemu_require ())
+    return FALSE;
+
+  /* The rig makes the directory; the disks must exist before QEMU opens
+   * them, so they are made in a directory of ours that QEMU then uses. */
+  dir = g_dir_make_tmp ("qmpthin-disks-XXXXXX", &error);
+  g_assert_no_error (error);
+  make_data_disk (dir, virtual_mib, 64);
+  if (with_guest)
+    make_boot_disk (dir);
+  {
+    g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
+
+    for (guint i = 0; args[i] != NULL; i++)
+      {
+        g_auto(GStrv) parts = g_strsplit (args[i], "@DISKS@", -1);
+
+        g_ptr_array_add (argv, g_strjoinv (dir, parts));
+      }
+    g_ptr_array_add (argv, NULL);
+    f->qemu = qmp_test_qemu_start ((const char * const *) argv->pdata);
+  }
+  /* Move the disks under the rig's directory so that it cleans them up;
+   * QEMU keeps its open files. */
+  {
+    const char *names[] = { "data.qcow2", "boot.img" };
+
+    for (gsize i = 0; i < G_N_ELEMENTS (names); i++)
+      {
+        g_autofree char *from = g_build_filename (dir, names[i], NULL);
+        g_autofree char *to = g_build_filename (qmp_test_qemu_get_dir (f->qemu), names[i], NULL);
+
+        if (g_file_test (from, G_FILE_TEST_EXISTS))
+          g_assert_cmpint (g_rename (from, to), ==, 0);
+      }
+    g_assert_cmpint (g_rmdir (dir), ==, 0);
+  }
+
+  f->client = qmp_client_new (qmp_test_qemu_get_address (f->qemu));
+  g_signal_connect (f->client, "event", G_CALLBACK (on_event), f);
+  g_signal_connect (f->client, "block-io-error", G_CALLBACK (on_io_error), f);
+  g_signal_connect (f->client, "block-write-threshold", G_CALLBACK (on_threshold), f);
+  g_assert_true (qmp_client_connect_sync (f->client, NULL, &error));
+  g_assert_no_error (error);
+  return TRUE;
+}
+
+static void
+fixture_stop (Fixture *f)
+{
+  g_clear_object (&f->client);
+  g_clear_pointer (&f->qemu, qmp_test_qemu_free);
+  g_clear_pointer (&f->seen, g_array_unref);
+}
+
+/* Waits for an event named @name at or after index *from; returns it and
+ * moves *from past it. */
+static Seen *
+wait_event (Fixture    *f,
+            const char *name,
+            guint      *from)
+{
+  gint64 deadline = g_get_monotonic_time () + WAIT_LIMIT_MS * 1000;
+
+  for (;;)
+    {
+      for (; *from < f->seen->len; (*from)++)
+        {
+          Seen *seen = &g_array_index (f->seen, Seen, *from);
+
+          if (g_str_equal (qmp_event_get_name (seen->event), name))
+            {
+              (*from)++;
+              return seen;
+            }
+        }
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_main_context_iteration (NULL, TRUE);
+    }
+}
+
+static void
+hmp (QmpClient  *client,
+     const char *command_line)
+{
+  g_autoptr(JsonObject) arguments = json_object_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) value = NULL;
+
+  json_object_set_string_member (arguments, "command-line", command_line);
+  value = qmp_client_execute_sync (client, "human-monitor-command", arguments, NULL, &error);
+  g_assert_no_error (error);
+}
+
+static guint64
+node_threshold (QmpClient  *client,
+                const char *node_name)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) nodes = qmp_client_query_named_block_nodes_sync (client, NULL, &error);
+
+  g_assert_no_error (error);
+  for (guint i = 0; i < nodes->len; i++)
+    if (g_str_equal (qmp_block_node_get_node_name (nodes->pdata[i]), node_name))
+      return qmp_block_node_get_write_threshold (nodes->pdata[i]);
+  g_assert_not_reached ();
+}
+
+static guint64
+node_highest_offset (QmpClient  *client,
+                     const char *node_name)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) stats = qmp_client_query_blockstats_sync (client, TRUE, NULL, &error);
+
+  g_assert_no_error (error);
+  for (guint i = 0; i < stats->len; i++)
+    if (g_strcmp0 (qmp_block_stats_get_node_name (stats->pdata[i]), node_name) == 0)
+      return qmp_block_stats_get_wr_highest_offset (stats->pdata[i]);
+  g_assert_not_reached ();
+}
+
+static void
+reopen_limit (QmpClient *client,
+              guint64    size)
+{
+  g_autoptr(JsonObject) arguments = json_object_new ();
+  g_autoptr(JsonArray) options = json_array_new ();
+  g_autoptr(JsonObject) raw = json_object_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) value = NULL;
+
+  /* blockdev-reopen resets whatever is left out: restate every option. */
+  json_object_set_string_member (raw, "driver", "raw");
+  json_object_set_string_member (raw, "node-name", "data-lim");
+  json_object_set_string_member (raw, "file", "data-file");
+  json_object_set_int_member (raw, "size", (gint64) size);
+  json_array_add_object_element (options, g_steal_pointer (&raw));
+  json_object_set_array_member (arguments, "options", g_steal_pointer (&options));
+  value = qmp_client_execute_sync (client, "blockdev-reopen", arguments, NULL, &error);
+  g_assert_no_error (error);
+}
+
+#define DATA_STACK(limit) \
+  "-blockdev", "driver=file,node-name=data-file,filename=@DISKS@/data.qcow2", \
+  "-blockdev", "driver=raw,node-name=data-lim,file=data-file,size=" limit, \
+  "-blockdev", "driver=qcow2,node-name=data-fmt,file=data-lim"
+
+#define GUEST \
+  "-machine", "pc,accel=tcg", "-m", "32", "-S", "-serial", "file:@DIR@/serial.log", \
+  "-blockdev", "driver=file,node-name=boot-file,filename=@DISKS@/boot.img", \
+  "-blockdev", "driver=raw,node-name=boot-fmt,file=boot-file", \
+  "-device", "ide-hd,bus=ide.0,unit=0,drive=boot-fmt,id=bootdisk,bootindex=0"
+
+/* 1. Thresholds without a guest: qemu-io writes through the monitor. */
+static void
+test_threshold (void)
+{
+  const char *args[] = { "-machine", "none", DATA_STACK ("33554432"), NULL };
+  Fixture f = { 0, };
+  g_autoptr(GError) error = NULL;
+  QmpWriteThresholdEvent *event;
+  guint from = 0;
+
+  if (!fixture_start (&f, args, FALSE, 64))
+    return;
+
+  g_assert_true (qmp_client_set_write_threshold_sync (f.client, "data-file", 1 * MiB, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (node_threshold (f.client, "data-file"), ==, 1 * MiB);
+
+  hmp (f.client, "qemu-io data-fmt \"write -P 0xab 0 2M\"");
+  event = QMP_WRITE_THRESHOLD_EVENT (wait_event (&f, "BLOCK_WRITE_THRESHOLD", &from)->event);
+  g_assert_cmpstr (qmp_write_threshold_event_get_node_name (event), ==, "data-file");
+  g_assert_cmpuint (qmp_write_threshold_event_get_write_threshold (event), ==, 1 * MiB);
+  /* On the storage node, the crossing write ends at the allocation's
+   * high-water mark. */
+  g_assert_cmpuint (qmp_write_threshold_event_get_amount_exceeded (event), >, 0);
+  g_assert_cmpuint (qmp_write_threshold_event_get_end_offset (event), ==,
+                    node_highest_offset (f.client, "data-file"));
+  g_assert_cmpuint (f.n_typed_thresholds, ==, 1);
+
+  /* One-shot: disarmed once fired. */
+  g_assert_cmpuint (node_threshold (f.client, "data-file"), ==, 0);
+
+  /* Re-arm above the allocation, cross it again. */
+  g_assert_true (qmp_client_set_write_threshold_sync (f.client, "data-file", 3 * MiB, NULL, &error));
+  g_assert_cmpuint (node_threshold (f.client, "data-file"), ==, 3 * MiB);
+  hmp (f.client, "qemu-io data-fmt \"write -P 0xab 2M 2M\"");
+  event = QMP_WRITE_THRESHOLD_EVENT (wait_event (&f, "BLOCK_WRITE_THRESHOLD", &from)->event);
+  g_assert_cmpuint (qmp_write_threshold_event_get_write_threshold (event), ==, 3 * MiB);
+  g_assert_cmpuint (f.n_typed_thresholds, ==, 2);
+
+  /* 0 disarms. */
+  g_assert_true (qmp_client_set_write_threshold_sync (f.client, "data-file", 5 * MiB, NULL, &error));
+  g_assert_true (qmp_client_set_write_threshold_sync (f.client, "data-file", 0, NULL, &error));
+  g_assert_cmpuint (node_threshold (f.client, "data-file"), ==, 0);
+
+  g_assert_false (qmp_client_set_write_threshold_sync (f.client, "nosuch", 1, NULL, &error));
+  g_assert_error (error, QMP_COMMAND_ERROR, QMP_COMMAND_ERROR_GENERIC_ERROR);
+  g_assert_cmpstr (error->message, ==, "Device 'nosuch' not found");
+
+  fixture_stop (&f);
+}
+
+static char *
+serial_log (Fixture *f)
+{
+  g_autofree char *path = g_build_filename (qmp_test_qemu_get_dir (f->qemu), "serial.log", NULL);
+  char *contents = NULL;
+
+  g_file_get_contents (path, &contents, NULL, NULL);
+  return contents ? contents : g_strdup ("");
+}
+
+static QmpBlockInfo *
+data_disk (Fixture *f)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) blocks = qmp_client_query_block_sync (f->client, NULL, &error);
+
+  g_assert_no_error (error);
+  for (guint i = 0; i < blocks->len; i++)
+    if (g_strcmp0 (qmp_block_info_get_node_name (blocks->pdata[i]), "data-fmt") == 0)
+      return g_object_ref (blocks->pdata[i]);
+  g_assert_not_reached ();
+}
+
+/* 2 and 3. A real ENOSPC pause, then extend and resume until the guest
+ * filled its disk, and check that every byte landed. */
+static void
+test_enospc (void)
+{
+  const char *args[] = {
+    GUEST, DATA_STACK ("2097152"),
+    "-device", "virtio-blk-pci,drive=data-fmt,id=datadisk,werror=enospc,rerror=stop",
+    NULL
+  };
+  const guint virtual_mib = 16;
+  Fixture f = { 0, };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(QmpStatusInfo) status = NULL;
+  g_autoptr(QmpBlockInfo) disk = NULL;
+  QmpBlockIoErrorEvent *io_error;
+  QmpWriteThresholdEvent *threshold;
+  Seen *seen;
+  guint64 limit = 2 * MiB;
+  guint from = 0, pauses = 0;
+  gint64 cont_time;
+  g_autofree char *image = NULL;
+
+  if (!fixture_start (&f, args, TRUE, virtual_mib))
+    return;
+
+  g_assert_true (qmp_client_set_write_threshold_sync (f.client, "data-file", 1 * MiB, NULL, &error));
+  g_assert_no_error (error);
+  cont_time = g_get_monotonic_time ();
+  g_assert_true (qmp_client_cont_sync (f.client, NULL, &error));
+  g_assert_no_error (error);
+
+  /* In order: RESUME, the threshold, the ENOSPC error, STOP. */
+  wait_event (&f, "RESUME", &from);
+  seen = wait_event (&f, "BLOCK_WRITE_THRESHOLD", &from);
+  threshold = QMP_WRITE_THRESHOLD_EVENT (seen->event);
+  g_assert_cmpstr (qmp_write_threshold_event_get_node_name (threshold), ==, "data-file");
+  g_assert_cmpuint (qmp_write_threshold_event_get_write_threshold (threshold), ==, 1 * MiB);
+  g_test_message ("QEMU's threshold timestamp to the block-write-threshold signal: %.3f ms",
+                  (g_get_real_time () - (g_get_monotonic_time () - seen->received) -
+                   qmp_event_get_timestamp_usec (seen->event)) / 1000.0);
+
+  seen = wait_event (&f, "BLOCK_IO_ERROR", &from);
+  io_error = QMP_BLOCK_IO_ERROR_EVENT (seen->event);
+  g_test_message ("cont to block-io-error: %.3f s", (seen->received - cont_time) / 1e6);
+  g_assert_true (qmp_block_io_error_event_get_nospace (io_error));
+  g_assert_cmpint (qmp_block_io_error_event_get_action (io_error), ==, QMP_BLOCK_ERROR_ACTION_STOP);
+  g_assert_cmpint (qmp_block_io_error_event_get_operation (io_error), ==, QMP_IO_OPERATION_WRITE);
+  g_assert_cmpstr (qmp_block_io_error_event_get_node_name (io_error), ==, "data-fmt");
+  g_assert_cmpstr (qmp_block_io_error_event_get_device (io_error), ==, "");
+  g_assert_cmpstr (qmp_block_io_error_event_get_reason (io_error), ==, "No space left on device");
+  wait_event (&f, "STOP", &from);
+  g_assert_cmpuint (f.n_typed_io_errors, >=, 1);
+
+  status = qmp_client_query_status_sync (f.client, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (qmp_status_info_get_status (status), ==, QMP_RUN_STATE_IO_ERROR);
+  disk = data_disk (&f);
+  g_assert_cmpint (qmp_block_info_get_io_status (disk), ==, QMP_IO_STATUS_NOSPACE);
+  g_assert_cmpstr (qmp_block_info_get_device (disk), ==, "");
+  /* The pause came exactly at the limit of the storage. */
+  g_assert_cmpuint (node_highest_offset (f.client, "data-file"), <=, limit);
+
+  /* Extend, re-arm, resume, until the guest is done. */
+  for (;;)
+    {
+      g_autofree char *log = NULL;
+
+      pauses++;
+      g_assert_cmpuint (pauses, <, 40);
+      limit += 4 * MiB;
+      reopen_limit (f.client, limit);
+      g_assert_true (qmp_client_set_write_threshold_sync (f.client, "data-file", limit - 1 * MiB,
+                                                          NULL, &error));
+      g_assert_true (qmp_client_cont_sync (f.client, NULL, &error));
+      g_assert_no_error (error);
+      wait_event (&f, "RESUME", &from);
+
+      /* Either the guest finishes, or it pauses again. */
+      for (;;)
+        {
+          g_autoptr(QmpStatusInfo) now = NULL;
+
+          g_clear_pointer (&log, g_free);
+          log = serial_log (&f);
+          if (strstr (log, "DONE") != NULL)
+            break;
+          now = qmp_client_query_status_sync (f.client, NULL, &error);
+          g_assert_no_error (error);
+          if (qmp_status_info_get_status (now) == QMP_RUN_STATE_IO_ERROR)
+            break;
+          g_usleep (20 * 1000);
+          while (g_main_context_iteration (NULL, FALSE))
+            ;
+        }
+      if (strstr (log, "DONE") != NULL)
+        break;
+    }
+  g_test_message ("the guest filled %u MiB after %u ENOSPC pauses", virtual_mib, f.n_typed_io_errors);
+  g_assert_cmpuint (f.n_typed_io_errors, >=, 2);
+
+  /* Every byte the guest wrote landed: a clean image, all 0x5A. */
+  {
+    g_autoptr(JsonNode) value = qmp_client_execute_sync (f.client, "quit", NULL, NULL, NULL);
+
+    g_assert_true (qmp_test_qemu_wait_exit (f.qemu, 10000));
+  }
+  image = g_build_filename (qmp_test_qemu_get_dir (f.qemu), "data.qcow2", NULL);
+  {
+    const char *check[] = { "qemu-img", "check", "-q", image, NULL };
+    g_autofree char *pattern = g_strdup_printf ("read -P 0x5a 0 %uM", virtual_mib);
+    const char *read[] = { "qemu-io", "-f", "qcow2", "-r", "-c", pattern, image, NULL };
+
+    run_tool (check);
+    run_tool (read);
+  }
+  fixture_stop (&f);
+}
+
+/* 4. The -drive front end names the device; werror=report reports the
+ * error to the guest: no nospace member, no io-status, no pause. */
+static void
+test_drive_report (void)
+{
+  const char *args[] = {
+    GUEST,
+    "-drive", "if=none,id=drive-data,driver=qcow2,node-name=data-fmt,file.driver=raw,"
+              "file.node-name=data-lim,file.file.driver=file,file.file.node-name=data-file,"
+              "file.file.filename=@DISKS@/data.qcow2,file.size=2097152,werror=report,rerror=report",
+    "-device", "virtio-blk-pci,drive=drive-data,id=datadisk",
+    NULL
+  };
+  Fixture f = { 0, };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(QmpStatusInfo) status = NULL;
+  g_autoptr(QmpBlockInfo) disk = NULL;
+  QmpBlockIoErrorEvent *io_error;
+  guint from = 0;
+
+  if (!fixture_start (&f, args, TRUE, 16))
+    return;
+  g_assert_true (qmp_client_cont_sync (f.client, NULL, &error));
+  g_assert_no_error (error);
+
+  io_error = QMP_BLOCK_IO_ERROR_EVENT (wait_event (&f, "BLOCK_IO_ERROR", &from)->event);
+  g_assert_cmpstr (qmp_block_io_error_event_get_device (io_error), ==, "drive-data");
+  g_assert_cmpint (qmp_block_io_error_event_get_action (io_error), ==, QMP_BLOCK_ERROR_ACTION_REPORT);
+  g_assert_false (qmp_block_io_error_event_get_nospace (io_error));
+  g_assert_false (json_object_has_member (qmp_event_get_data (QMP_EVENT (io_error)), "nospace"));
+  g_assert_cmpstr (qmp_block_io_error_event_get_reason (io_error), ==, "No space left on device");
+
+  /* The guest retries: more errors, the VM keeps running. */
+  wait_event (&f, "BLOCK_IO_ERROR", &from);
+  status = qmp_client_query_status_sync (f.client, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (qmp_status_info_get_running (status));
+  disk = data_disk (&f);
+  g_assert_cmpstr (qmp_block_info_get_device (disk), ==, "drive-data");
+  g_assert_cmpint (qmp_block_info_get_io_status (disk), ==, QMP_IO_STATUS_NONE);
+  fixture_stop (&f);
+}
+
+/* 4'. -drive with werror=enospc: the device has a name in the pause. */
+static void
+test_drive_enospc (void)
+{
+  const char *args[] = {
+    GUEST,
+    "-drive", "if=none,id=drive-data,driver=qcow2,node-name=data-fmt,file.driver=raw,"
+              "file.node-name=data-lim,file.file.driver=file,file.file.node-name=data-file,"
+              "file.file.filename=@DISKS@/data.qcow2,file.size=2097152,werror=enospc,rerror=stop",
+    "-device", "virtio-blk-pci,drive=drive-data,id=datadisk",
+    NULL
+  };
+  Fixture f = { 0, };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(QmpBlockInfo) disk = NULL;
+  QmpBlockIoErrorEvent *io_error;
+  guint from = 0;
+
+  if (!fixture_start (&f, args, TRUE, 16))
+    return;
+  g_assert_true (qmp_client_cont_sync (f.client, NULL, &error));
+  io_error = QMP_BLOCK_IO_ERROR_EVENT (wait_event (&f, "BLOCK_IO_ERROR", &from)->event);
+  g_assert_cmpstr (qmp_block_io_error_event_get_device (io_error), ==, "drive-data");
+  g_assert_true (qmp_block_io_error_event_get_nospace (io_error));
+  wait_event (&f, "STOP", &from);
+  disk = data_disk (&f);
+  g_assert_cmpint (qmp_block_info_get_io_status (disk), ==, QMP_IO_STATUS_NOSPACE);
+  fixture_stop (&f);
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/qmp/thin/threshold", test_threshold);
+  g_test_add_func ("/qmp/thin/enospc-extend-resume", test_enospc);
+  g_test_add_func ("/qmp/thin/drive-report", test_drive_report);
+  g_test_add_func ("/qmp/thin/drive-enospc", test_drive_enospc);
+
+  return g_test_run ();
+}

@@ -1,0 +1,79 @@
+# qmptest.py: a real QEMU for the Python tests
+#
+# SPDX-License-Identifier: LGPL-2.1-or-later
+
+import ctypes
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent():
+    # QEMU must not outlive a test run that is killed.
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+class Qemu:
+    """A QEMU with a QMP socket in its own temporary directory."""
+
+    def __init__(self, *extra, prepare=None):
+        """Starts QEMU with extra arguments ("@DIR@" is its directory);
+        prepare(directory) runs first, to make disks."""
+        self.dir = tempfile.mkdtemp(prefix="qmpthin-py-")
+        if prepare is not None:
+            prepare(self.dir)
+        extra = [arg.replace("@DIR@", self.dir) for arg in extra]
+        self.socket = os.path.join(self.dir, "qmp.sock")
+        log = open(os.path.join(self.dir, "qemu.log"), "wb")
+        self.process = subprocess.Popen(
+            [QEMU, "-nodefaults", "-no-user-config", "-display", "none",
+             "-chardev", f"socket,id=qmp0,path={self.socket},server=on,wait=off",
+             "-mon", "chardev=qmp0,mode=control", *extra],
+            stdout=log, stderr=log, preexec_fn=die_with_parent)
+        log.close()
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with socket.socket(socket.AF_UNIX) as probe:
+                    probe.connect(self.socket)
+                break
+            except OSError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    self.close()
+                    raise RuntimeError("QEMU did not open its QMP socket")
+                time.sleep(0.01)
+
+    @property
+    def address(self):
+        return "unix:" + self.socket
+
+    def close(self):
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+QEMU = shutil.which(os.environ.get("QMP_TEST_QEMU") or "qemu-system-x86_64")
+
+
+def require_qemu():
+    """Exits 77 (skip) when QEMU is missing, or 1 under CI, which must run it."""
+    if QEMU is not None:
+        return
+    if os.environ.get("CI") == "true":
+        print("qemu-system-x86_64 is missing, and CI must run these tests", file=sys.stderr)
+        sys.exit(1)
+    print("qemu-system-x86_64 is not installed: skipped", file=sys.stderr)
+    sys.exit(77)

@@ -1,0 +1,113 @@
+#!/usr/bin/python3
+# test_thin.py: a real ENOSPC pause seen from Python through GObject
+# introspection, with typed event properties; extend and resume.
+#
+# SPDX-License-Identifier: LGPL-2.1-or-later
+
+import os
+import shutil
+import subprocess
+import sys
+import unittest
+
+import gi
+
+gi.require_version("Qmp", "1.0")
+gi.require_version("Json", "1.0")
+from gi.repository import GLib, Json, Qmp  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from qmptest import Qemu, require_qemu  # noqa: E402
+
+MiB = 1024 * 1024
+
+
+def make_disks(directory):
+    data = os.path.join(directory, "data.qcow2")
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", data, "8M"], check=True)
+    os.truncate(data, 64 * MiB)
+    boot = os.path.join(directory, "boot.img")
+    shutil.copyfile(os.environ["QMP_TEST_GUEST_BOOT"], boot)
+    os.truncate(boot, MiB)
+
+
+class ThinTest(unittest.TestCase):
+    def setUp(self):
+        self.qemu = Qemu(
+            "-machine", "pc,accel=tcg", "-m", "32", "-S", "-serial", "file:@DIR@/serial.log",
+            "-blockdev", "driver=file,node-name=boot-file,filename=@DIR@/boot.img",
+            "-blockdev", "driver=raw,node-name=boot-fmt,file=boot-file",
+            "-device", "ide-hd,bus=ide.0,unit=0,drive=boot-fmt,id=bootdisk,bootindex=0",
+            "-blockdev", "driver=file,node-name=data-file,filename=@DIR@/data.qcow2",
+            "-blockdev", "driver=raw,node-name=data-lim,file=data-file,size=2097152",
+            "-blockdev", "driver=qcow2,node-name=data-fmt,file=data-lim",
+            "-device", "virtio-blk-pci,drive=data-fmt,id=datadisk,werror=enospc,rerror=stop",
+            prepare=make_disks)
+        self.addCleanup(self.qemu.close)
+        self.client = Qmp.Client.new(self.qemu.address)
+        self.client.connect_sync(None)
+
+    def reopen(self, size):
+        options = Json.from_string(
+            '{"options": [{"driver": "raw", "node-name": "data-lim", "file": "data-file", "size": %d}]}' % size)
+        self.client.execute_sync("blockdev-reopen", options.get_object(), None)
+
+    def serial(self):
+        with open(os.path.join(self.qemu.dir, "serial.log")) as log:
+            return log.read()
+
+    def test_enospc_extend_resume(self):
+        loop = GLib.MainLoop()
+        state = {"limit": 2 * MiB, "errors": [], "thresholds": []}
+
+        def on_threshold(client, event):
+            state["thresholds"].append((event.props.node_name, event.props.write_threshold,
+                                        event.props.amount_exceeded, event.props.end_offset))
+
+        def on_io_error(client, event):
+            state["errors"].append((event.props.node_name, event.props.nospace,
+                                    event.props.action, event.props.operation, event.props.device))
+
+        def on_stop(client, event):
+            # An agent's handler: extend, re-arm, resume, all synchronously.
+            status = client.query_status_sync(None)
+            self.assertEqual(status.props.status, Qmp.RunState.IO_ERROR)
+            disks = [b for b in client.query_block_sync(None) if b.props.node_name == "data-fmt"]
+            self.assertEqual(disks[0].props.io_status, Qmp.IoStatus.NOSPACE)
+            state["limit"] += 2 * MiB
+            self.reopen(state["limit"])
+            client.set_write_threshold_sync("data-file", state["limit"] - MiB, None)
+            client.cont_sync(None)
+
+        def poll_done():
+            if "DONE" in self.serial():
+                loop.quit()
+                return GLib.SOURCE_REMOVE
+            return GLib.SOURCE_CONTINUE
+
+        self.client.connect("block-write-threshold", on_threshold)
+        self.client.connect("block-io-error", on_io_error)
+        self.client.connect("stop", on_stop)
+        self.client.set_write_threshold_sync("data-file", MiB, None)
+        self.client.cont_sync(None)
+        GLib.timeout_add(20, poll_done)
+        GLib.timeout_add_seconds(120, loop.quit)
+        loop.run()
+
+        self.assertIn("DONE", self.serial())
+        self.assertGreaterEqual(len(state["errors"]), 2)
+        for node, nospace, action, operation, device in state["errors"]:
+            self.assertEqual(node, "data-fmt")
+            self.assertTrue(nospace)
+            self.assertEqual(action, Qmp.BlockErrorAction.STOP)
+            self.assertEqual(operation, Qmp.IoOperation.WRITE)
+            self.assertEqual(device, "")
+        self.assertEqual(state["thresholds"][0][:2], ("data-file", MiB))
+        for node, threshold, amount, end in state["thresholds"]:
+            self.assertEqual(node, "data-file")
+            self.assertEqual(end, threshold + amount)
+
+
+if __name__ == "__main__":
+    require_qemu()
+    unittest.main(verbosity=2)
