@@ -155,6 +155,8 @@ typedef struct
   ConnectStep step;
   GSource *timeout_source;      /* owned; in the task's context */
   GSource *cancel_source;       /* owned, nullable */
+  GSource *retry_source;        /* owned, nullable: the next attempt to open */
+  guint retry_delay;            /* ms before the next attempt */
 } ConnectContext;
 
 struct _QmpClient
@@ -1152,6 +1154,11 @@ connect_context_free (ConnectContext *ctx)
       g_source_destroy (ctx->cancel_source);
       g_source_unref (ctx->cancel_source);
     }
+  if (ctx->retry_source != NULL)
+    {
+      g_source_destroy (ctx->retry_source);
+      g_source_unref (ctx->retry_source);
+    }
   g_free (ctx);
 }
 
@@ -1280,6 +1287,40 @@ parse_address (const char  *address,
   return NULL;
 }
 
+static gboolean
+on_connect_retry (gpointer user_data)
+{
+  GTask *task = user_data;
+  ConnectContext *ctx = g_task_get_task_data (task);
+
+  g_clear_pointer (&ctx->retry_source, g_source_unref);
+  connect_step (task);
+  return G_SOURCE_REMOVE;
+}
+
+/* A QEMU monitor listens with a backlog of one: right after QEMU started,
+ * or while it is still closing the previous client, a UNIX socket refuses
+ * connections for a moment. Try again until the connect timeout. */
+static gboolean
+connect_retry_later (GTask        *task,
+                     const GError *error)
+{
+  QmpClient *self = g_task_get_source_object (task);
+  ConnectContext *ctx = g_task_get_task_data (task);
+
+  if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED) ||
+      g_str_has_prefix (self->address, "tcp:") || self->connect_timeout == 0)
+    return FALSE;
+
+  ctx->retry_delay = ctx->retry_delay == 0 ? 10 : MIN (ctx->retry_delay * 2, 500);
+  g_debug ("%s: %s; trying again in %u ms", client_name (self), error->message, ctx->retry_delay);
+  ctx->retry_source = g_timeout_source_new (ctx->retry_delay);
+  g_source_set_callback (ctx->retry_source, on_connect_retry, task, NULL);
+  g_source_set_static_name (ctx->retry_source, "[qmpthin] connect retry");
+  g_source_attach (ctx->retry_source, g_task_get_context (task));
+  return TRUE;
+}
+
 static void
 connect_open_ready (GObject      *source,
                     GAsyncResult *result,
@@ -1294,6 +1335,8 @@ connect_open_ready (GObject      *source,
   connection = g_socket_client_connect_finish (G_SOCKET_CLIENT (source), result, &error);
   if (self->connect_task != task)
     return;   /* timed out or cancelled meanwhile */
+  if (connection == NULL && connect_retry_later (task, error))
+    return;
   if (connection == NULL)
     {
       g_prefix_error (&error, "Could not connect to %s: ", client_name (self));
@@ -1473,7 +1516,10 @@ connect_step (GTask *task)
  * The whole sequence must finish within #QmpClient:connect-timeout. A QMP
  * monitor serves one client at a time: while another client is connected,
  * QEMU accepts the connection but sends no greeting, and the call fails
- * with %G_IO_ERROR_TIMED_OUT.
+ * with %G_IO_ERROR_TIMED_OUT. A UNIX socket that refuses the connection
+ * (QEMU is still starting, or still closing the previous client: it
+ * listens with a backlog of one) is tried again, with a growing delay,
+ * until the timeout; a socket path that does not exist fails at once.
  *
  * A client that failed to connect, or whose connection was closed, can be
  * connected again, except one made with qmp_client_new_for_stream().

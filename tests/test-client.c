@@ -5,6 +5,8 @@
 
 #include <string.h>
 
+#include <glib/gstdio.h>
+
 #include <qmpthin/qmpthin.h>
 
 #include "qmp-fake-server.h"
@@ -217,6 +219,52 @@ test_missing_socket (void)
   g_assert_false (qmp_client_connect_sync (client, NULL, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
   g_assert_cmpint (qmp_client_get_state (client), ==, QMP_CLIENT_STATE_DISCONNECTED);
+}
+
+/* A socket that exists but is not listening refuses connections, as
+ * QEMU's monitor briefly does: the client keeps trying until its connect
+ * timeout, and connects once the socket listens. */
+static gboolean
+start_listening (gpointer user_data)
+{
+  g_assert_true (g_socket_listen (G_SOCKET (user_data), NULL));
+  return G_SOURCE_REMOVE;
+}
+
+static void
+test_refused_retry (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("qmpthin-refused-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "qmp.sock", NULL);
+  g_autofree char *address = g_strconcat ("unix:", path, NULL);
+  g_autoptr(GSocketAddress) socket_address = g_unix_socket_address_new (path);
+  g_autoptr(GSocket) socket = g_socket_new (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM,
+                                            G_SOCKET_PROTOCOL_DEFAULT, NULL);
+  g_autoptr(QmpClient) client = qmp_client_new (address);
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  gint64 start = g_get_monotonic_time ();
+
+  g_assert_true (g_socket_bind (socket, socket_address, TRUE, NULL));
+
+  /* Refused until the timeout. */
+  qmp_client_set_connect_timeout (client, 300);
+  g_assert_false (qmp_client_connect_sync (client, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_assert_cmpint (g_get_monotonic_time () - start, >=, 290 * 1000);
+  g_clear_error (&error);
+
+  /* Listening after a while: the connection goes through (no greeting
+   * comes, so it ends in the greeting step). */
+  g_timeout_add (150, start_listening, socket);
+  qmp_client_connect_async (client, NULL, set_true, &result);
+  g_assert_false (qmp_client_connect_finish (client, wait_result (&result), &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_assert_nonnull (strstr (error->message, "greeting"));
+
+  g_socket_close (socket, NULL);
+  g_unlink (path);
+  g_rmdir (dir);
 }
 
 /* A TCP peer served from this thread's main context. */
@@ -1046,6 +1094,7 @@ main (int    argc,
   g_test_add_func ("/qmp/client/address/invalid", test_invalid_address);
   g_test_add_func ("/qmp/client/address/missing-socket", test_missing_socket);
   g_test_add_func ("/qmp/client/address/tcp", test_tcp);
+  g_test_add_func ("/qmp/client/connect/refused-retry", test_refused_retry);
   ADD_UNCONNECTED ("address/stream", test_for_stream);
   ADD ("pipeline", test_pipeline);
   ADD ("timeout", test_timeout);
