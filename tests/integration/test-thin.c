@@ -270,6 +270,13 @@ reopen_limit (QmpClient *client,
   "-blockdev", "driver=raw,node-name=data-lim,file=data-file,size=" limit, \
   "-blockdev", "driver=qcow2,node-name=data-fmt,file=data-lim"
 
+/* The same stack through -drive, which names the device "drive-data". */
+#define DRIVE_STACK(policy) \
+  "-drive", "if=none,id=drive-data,driver=qcow2,node-name=data-fmt,file.driver=raw," \
+            "file.node-name=data-lim,file.file.driver=file,file.file.node-name=data-file," \
+            "file.file.filename=@DISKS@/data.qcow2,file.size=2097152," policy, \
+  "-device", "virtio-blk-pci,drive=drive-data,id=datadisk"
+
 #define GUEST \
   "-machine", "pc,accel=tcg", "-m", "32", "-S", "-serial", "file:@DIR@/serial.log", \
   "-blockdev", "driver=file,node-name=boot-file,filename=@DISKS@/boot.img", \
@@ -476,10 +483,7 @@ test_drive_report (void)
 {
   const char *args[] = {
     GUEST,
-    "-drive", "if=none,id=drive-data,driver=qcow2,node-name=data-fmt,file.driver=raw,"
-              "file.node-name=data-lim,file.file.driver=file,file.file.node-name=data-file,"
-              "file.file.filename=@DISKS@/data.qcow2,file.size=2097152,werror=report,rerror=report",
-    "-device", "virtio-blk-pci,drive=drive-data,id=datadisk",
+    DRIVE_STACK ("werror=report,rerror=report"),
     NULL
   };
   Fixture f = { 0, };
@@ -518,10 +522,7 @@ test_drive_enospc (void)
 {
   const char *args[] = {
     GUEST,
-    "-drive", "if=none,id=drive-data,driver=qcow2,node-name=data-fmt,file.driver=raw,"
-              "file.node-name=data-lim,file.file.driver=file,file.file.node-name=data-file,"
-              "file.file.filename=@DISKS@/data.qcow2,file.size=2097152,werror=enospc,rerror=stop",
-    "-device", "virtio-blk-pci,drive=drive-data,id=datadisk",
+    DRIVE_STACK ("werror=enospc,rerror=stop"),
     NULL
   };
   Fixture f = { 0, };
