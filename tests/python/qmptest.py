@@ -20,6 +20,16 @@ def die_with_parent():
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+def tool_env():
+    """The environment for QEMU and its tools: without the sanitizer
+    runtime a sanitized build of this library preloads into Python
+    (qemu-img hangs with it)."""
+    env = dict(os.environ)
+    for name in ("LD_PRELOAD", "ASAN_OPTIONS", "UBSAN_OPTIONS"):
+        env.pop(name, None)
+    return env
+
+
 class Qemu:
     """A QEMU with a QMP socket in its own temporary directory."""
 
@@ -36,7 +46,7 @@ class Qemu:
             [QEMU, "-nodefaults", "-no-user-config", "-display", "none",
              "-chardev", f"socket,id=qmp0,path={self.socket},server=on,wait=off",
              "-mon", "chardev=qmp0,mode=control", *extra],
-            stdout=log, stderr=log, preexec_fn=die_with_parent)
+            stdout=log, stderr=log, preexec_fn=die_with_parent, env=tool_env())
         log.close()
         deadline = time.monotonic() + 10
         while True:

@@ -17,14 +17,14 @@ gi.require_version("Json", "1.0")
 from gi.repository import GLib, Json, Qmp  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from qmptest import Qemu, require_qemu  # noqa: E402
+from qmptest import Qemu, require_qemu, tool_env  # noqa: E402
 
 MiB = 1024 * 1024
 
 
 def make_disks(directory):
     data = os.path.join(directory, "data.qcow2")
-    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", data, "8M"], check=True)
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", data, "8M"], check=True, env=tool_env())
     os.truncate(data, 64 * MiB)
     boot = os.path.join(directory, "boot.img")
     shutil.copyfile(os.environ["QMP_TEST_GUEST_BOOT"], boot)
