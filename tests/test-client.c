@@ -460,6 +460,36 @@ test_pipeline (Fixture       *f,
   g_assert_cmpuint (n_done, ==, n);
 }
 
+/* 1000 commands in flight, answered as they come: the figure is reported
+ * for comparison with a real QEMU, never asserted. */
+static void
+test_pipeline_answered (Fixture       *f,
+                        gconstpointer  data)
+{
+  const guint n = 1000;
+  guint n_done = 0;
+  g_autoptr(GPtrArray) order = g_ptr_array_new ();
+  gint64 start;
+  double elapsed;
+
+  qmp_fake_server_set_reply (f->server, "echo", "{\"return\": {\"n\": 0}}");
+  start = g_get_monotonic_time ();
+  for (guint i = 0; i < n; i++)
+    {
+      PipelineCall *call = g_new0 (PipelineCall, 1);
+
+      call->n_done = &n_done;
+      call->order = order;
+      qmp_client_execute_async (f->client, "echo", NULL, NULL, pipeline_ready, call);
+    }
+  while (n_done < n)
+    g_main_context_iteration (NULL, TRUE);
+  elapsed = (g_get_monotonic_time () - start) / 1e6;
+  g_test_message ("1000 pipelined commands against the fake server: %.3f s (%.0f commands/s)",
+                  elapsed, n / elapsed);
+  g_assert_cmpuint (qmp_client_get_n_pending (f->client), ==, 0);
+}
+
 /* ------------------------------------------------------------------------ */
 
 static void
@@ -612,6 +642,32 @@ test_error_classes (Fixture       *f,
     g_assert_cmpstr (error->message, ==, "The command no-such-command has not been found");
   }
   g_assert_cmpuint (f->n_disconnected, ==, 0);
+}
+
+/* QMP_DEBUG=wire logs every line, both ways, with g_debug(). */
+static void
+test_wire_trace (void)
+{
+  g_autoptr(QmpFakeServer) server = qmp_fake_server_new ();
+  g_autoptr(QmpClient) client = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) value = NULL;
+
+  g_setenv ("QMP_DEBUG", "wire", TRUE);
+  client = qmp_client_new (qmp_fake_server_get_address (server));
+  g_unsetenv ("QMP_DEBUG");
+
+  g_test_expect_message ("Qmp", G_LOG_LEVEL_DEBUG, "*<- {\"QMP\": {\"version\"*");
+  g_test_expect_message ("Qmp", G_LOG_LEVEL_DEBUG, "*-> {\"execute\":\"qmp_capabilities\",\"id\":*}");
+  g_test_expect_message ("Qmp", G_LOG_LEVEL_DEBUG, "*<- {\"return\": {}, \"id\": *}");
+  g_assert_true (qmp_client_connect_sync (client, NULL, &error));
+  g_test_assert_expected_messages ();
+
+  g_test_expect_message ("Qmp", G_LOG_LEVEL_DEBUG, "*-> {\"execute\":\"ping\",\"id\":*}");
+  g_test_expect_message ("Qmp", G_LOG_LEVEL_DEBUG, "*<- {*\"error\": {\"class\": \"CommandNotFound\"*");
+  value = qmp_client_execute_sync (client, "ping", NULL, NULL, NULL);
+  g_test_assert_expected_messages ();
+  g_assert_null (value);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1097,10 +1153,12 @@ main (int    argc,
   g_test_add_func ("/qmp/client/connect/refused-retry", test_refused_retry);
   ADD_UNCONNECTED ("address/stream", test_for_stream);
   ADD ("pipeline", test_pipeline);
+  ADD ("pipeline-answered", test_pipeline_answered);
   ADD ("timeout", test_timeout);
   ADD ("cancel", test_cancel);
   ADD ("unknown-id", test_unknown_id);
   ADD ("error-classes", test_error_classes);
+  g_test_add_func ("/qmp/client/wire-trace", test_wire_trace);
   ADD ("broken/close-mid-line", test_close_mid_line);
   ADD ("broken/malformed-json", test_malformed);
   ADD ("broken/non-object", test_non_object);
