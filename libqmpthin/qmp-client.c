@@ -116,11 +116,16 @@ struct _QmpPending
   gboolean has_callback;
   guint timeout;                /* ms, 0 for none */
   guint generation;             /* connection it was sent on */
+  /* For block-set-write-threshold: what is armed once QEMU accepts it. */
+  char *threshold_node;         /* owned, nullable */
+  guint64 threshold;
 };
 
 typedef enum {
   INCOMING_MESSAGE,
   INCOMING_CLOSED,
+  INCOMING_DERIVED,             /* an event derived by resync */
+  INCOMING_STOP_REASON,         /* announce the stop reason resync found */
 } IncomingKind;
 
 /* One entry of QmpClient.incoming, in wire order. */
@@ -129,6 +134,7 @@ typedef struct
   IncomingKind kind;
   QmpMessage *message;          /* INCOMING_MESSAGE */
   GError *error;                /* INCOMING_CLOSED: why (never NULL) */
+  QmpEvent *event;              /* INCOMING_DERIVED */
   guint generation;             /* connection it was read from */
 } Incoming;
 
@@ -147,6 +153,7 @@ typedef enum {
   CONNECT_STEP_OPEN,
   CONNECT_STEP_GREETING,
   CONNECT_STEP_NEGOTIATE,
+  CONNECT_STEP_SYNC,
   CONNECT_STEP_LAST,
 } ConnectStep;
 
@@ -157,6 +164,13 @@ typedef struct
   GSource *cancel_source;       /* owned, nullable */
   GSource *retry_source;        /* owned, nullable: the next attempt to open */
   guint retry_delay;            /* ms before the next attempt */
+  /* What resync read. */
+  QmpStatusInfo *status;        /* owned, nullable: no run state */
+  GPtrArray *blocks;            /* owned, nullable: QmpBlockInfo */
+  GPtrArray *nodes;             /* owned, nullable: QmpBlockNode */
+  gboolean asked_status;
+  gboolean asked_blocks;
+  gboolean asked_nodes;
 } ConnectContext;
 
 struct _QmpClient
@@ -209,6 +223,14 @@ struct _QmpClient
 
   GTask *connect_task;          /* owned, nullable: the connect in progress */
   GSList *sync_waits;           /* SyncWait*, unowned, innermost first */
+
+  /* What QEMU is and was doing, kept across connections. */
+  GHashTable *commands;         /* owned, nullable (unknown): names QEMU offers */
+  GHashTable *armed;            /* owned: node name -> guint64* armed threshold */
+  QmpStopReason *stop_reason;   /* owned, nullable before the first resync */
+  GPtrArray *stopping_errors;   /* owned: QmpBlockIoErrorEvent* with action stop, before STOP */
+  const char *stop_cause;       /* static, nullable: event that announced a stop */
+  gboolean stop_requested;      /* a stop command was sent, its STOP not seen */
 };
 
 enum {
@@ -225,6 +247,7 @@ enum {
   PROP_COMMAND_TIMEOUT,
   PROP_CONNECT_TIMEOUT,
   PROP_MAX_MESSAGE_SIZE,
+  PROP_STOP_REASON,
   N_PROPS
 };
 
@@ -234,6 +257,7 @@ enum {
   SIGNAL_BLOCK_WRITE_THRESHOLD,
   SIGNAL_STOP,
   SIGNAL_RESUME,
+  SIGNAL_STOP_REASON_CHANGED,
   SIGNAL_DISCONNECTED,
   N_SIGNALS
 };
@@ -245,6 +269,14 @@ G_DEFINE_FINAL_TYPE (QmpClient, qmp_client, G_TYPE_OBJECT)
 
 static void connection_lost (QmpClient *self,
                              GError    *error);
+static void execute_internal (QmpClient    *self,
+                              const char   *command,
+                              JsonObject   *arguments,
+                              int           timeout_msec,
+                              gboolean      direct,
+                              gboolean      has_callback,
+                              GCancellable *cancellable,
+                              GTask        *task);
 static void connect_step (GTask *task);
 static void update_read_source (QmpClient *self);
 
@@ -285,6 +317,7 @@ pending_free (QmpPending *pending)
       g_source_unref (pending->cancel_source);
     }
   g_clear_object (&pending->task);
+  g_free (pending->threshold_node);
   g_free (pending->command);
   g_free (pending->id);
   g_free (pending);
@@ -467,13 +500,15 @@ incoming_free (Incoming *incoming)
 {
   g_clear_pointer (&incoming->message, qmp_message_free);
   g_clear_error (&incoming->error);
+  g_clear_object (&incoming->event);
   g_free (incoming);
 }
 
 static void
 schedule_dispatch (QmpClient *self)
 {
-  if (self->dispatch_blocker == NULL && self->incoming.length > 0)
+  if (self->dispatch_blocker == NULL && self->incoming.length > 0 &&
+      self->state != QMP_CLIENT_STATE_SYNCING)
     g_source_set_ready_time (self->dispatch_source, 0);
 }
 
@@ -556,11 +591,27 @@ static void handle_greeting (QmpClient  *self,
                              QmpMessage *message);
 
 static void
+remember_threshold (QmpClient  *self,
+                    const char *node_name,
+                    guint64     threshold)
+{
+  if (threshold == 0)
+    g_hash_table_remove (self->armed, node_name);
+  else
+    g_hash_table_insert (self->armed, g_strdup (node_name), g_memdup2 (&threshold, sizeof threshold));
+}
+
+static void
 complete_from_message (QmpClient  *self,
                        QmpPending *pending,
                        QmpMessage *message)
 {
   g_autoptr(GTask) task = NULL;
+
+  /* The client remembers what it armed, to tell after a reconnection
+   * which thresholds fired while it was away. */
+  if (message->kind == QMP_MESSAGE_RETURN && pending->threshold_node != NULL)
+    remember_threshold (self, pending->threshold_node, pending->threshold);
 
   if (message->kind == QMP_MESSAGE_RETURN)
     task = pending_complete (self, pending, json_node_ref (message->value), NULL);
@@ -835,16 +886,118 @@ dispatch_reply (QmpClient  *self,
 }
 
 static void
-emit_event (QmpClient  *self,
-            QmpMessage *message)
+set_stop_reason (QmpClient     *self,
+                 QmpStopReason *reason,
+                 gboolean       announce)
 {
-  g_autoptr(QmpEvent) event = _qmp_event_new_full (message->event_name,
-                                                   message->timestamp_usec,
-                                                   message->event_data, FALSE);
+  g_autoptr(QmpStopReason) old = g_steal_pointer (&self->stop_reason);
+
+  self->stop_reason = reason;
+  if (announce)
+    {
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STOP_REASON]);
+      g_signal_emit (self, signals[SIGNAL_STOP_REASON_CHANGED], 0, reason);
+    }
+}
+
+static QmpStopReason *
+stop_reason_for_stop (QmpClient *self,
+                      gint64     since)
+{
+  g_autoptr(GStrvBuilder) nodes = g_strv_builder_new ();
+  g_auto(GStrv) names = NULL;
+  gboolean nospace = FALSE;
+
+  if (self->stopping_errors->len > 0)
+    {
+      for (guint i = 0; i < self->stopping_errors->len; i++)
+        {
+          QmpBlockIoErrorEvent *error = self->stopping_errors->pdata[i];
+          const char *node = qmp_block_io_error_event_get_node_name (error);
+
+          nospace |= qmp_block_io_error_event_get_nospace (error);
+          if (node == NULL)
+            node = qmp_block_io_error_event_get_device (error);
+          if (node != NULL)
+            g_strv_builder_add (nodes, node);
+        }
+      names = g_strv_builder_end (nodes);
+      return qmp_stop_reason_new (nospace ? QMP_STOP_KIND_NOSPACE : QMP_STOP_KIND_IO_ERROR,
+                                  "io-error", (const char * const *) names, since, FALSE);
+    }
+  if (g_strcmp0 (self->stop_cause, "SHUTDOWN") == 0)
+    return qmp_stop_reason_new (QMP_STOP_KIND_SHUTDOWN, "shutdown", NULL, since, FALSE);
+  if (g_strcmp0 (self->stop_cause, "GUEST_PANICKED") == 0)
+    return qmp_stop_reason_new (QMP_STOP_KIND_GUEST_PANICKED, "guest-panicked", NULL, since, FALSE);
+  if (g_strcmp0 (self->stop_cause, "WATCHDOG") == 0)
+    return qmp_stop_reason_new (QMP_STOP_KIND_WATCHDOG, "watchdog", NULL, since, FALSE);
+  if (self->stop_requested)
+    return qmp_stop_reason_new (QMP_STOP_KIND_PAUSED_BY_USER, "paused", NULL, since, FALSE);
+  return qmp_stop_reason_new (QMP_STOP_KIND_UNKNOWN, NULL, NULL, since, FALSE);
+}
+
+static void
+clear_stop_tracking (QmpClient *self)
+{
+  g_ptr_array_set_size (self->stopping_errors, 0);
+  self->stop_cause = NULL;
+  self->stop_requested = FALSE;
+}
+
+/* Keeps the stop reason and the armed thresholds current from live events. */
+static void
+track_event (QmpClient *self,
+             QmpEvent  *event)
+{
+  const char *name = qmp_event_get_name (event);
+
+  if (QMP_IS_BLOCK_IO_ERROR_EVENT (event))
+    {
+      if (qmp_block_io_error_event_get_action (QMP_BLOCK_IO_ERROR_EVENT (event)) == QMP_BLOCK_ERROR_ACTION_STOP)
+        g_ptr_array_add (self->stopping_errors, g_object_ref (event));
+    }
+  else if (QMP_IS_WRITE_THRESHOLD_EVENT (event))
+    {
+      const char *node = qmp_write_threshold_event_get_node_name (QMP_WRITE_THRESHOLD_EVENT (event));
+
+      if (node != NULL)
+        g_hash_table_remove (self->armed, node);   /* one-shot */
+    }
+  else if (g_str_equal (name, "SHUTDOWN"))
+    self->stop_cause = "SHUTDOWN";
+  else if (g_str_equal (name, "GUEST_PANICKED"))
+    self->stop_cause = "GUEST_PANICKED";
+  else if (g_str_equal (name, "WATCHDOG"))
+    self->stop_cause = "WATCHDOG";
+  else if (g_str_equal (name, "STOP"))
+    {
+      QmpStopReason *reason = stop_reason_for_stop (self, qmp_event_get_timestamp_usec (event));
+
+      /* A STOP nothing explained (another client's stop, a migration)
+       * stays UNKNOWN until the next resync reads the run state. */
+      clear_stop_tracking (self);
+      set_stop_reason (self, reason, TRUE);
+    }
+  else if (g_str_equal (name, "RESUME"))
+    {
+      clear_stop_tracking (self);
+      set_stop_reason (self, qmp_stop_reason_new (QMP_STOP_KIND_RUNNING, "running", NULL, -1, FALSE), TRUE);
+    }
+  else if (g_str_equal (name, "SUSPEND"))
+    {
+      set_stop_reason (self, qmp_stop_reason_new (QMP_STOP_KIND_SUSPENDED, "suspended", NULL,
+                                                  qmp_event_get_timestamp_usec (event), FALSE), TRUE);
+    }
+}
+
+static void
+emit_signals (QmpClient *self,
+              QmpEvent  *event)
+{
+  const char *name = qmp_event_get_name (event);
   /* Only names some handler was connected for have a quark already: do
    * not let a peer grow the quark table with invented names. */
-  GQuark detail = g_quark_try_string (message->event_name);
-  const char *name = message->event_name;
+  GQuark detail = g_quark_try_string (name);
 
   g_signal_emit (self, signals[SIGNAL_EVENT], detail, event);
 
@@ -856,6 +1009,18 @@ emit_event (QmpClient  *self,
     g_signal_emit (self, signals[SIGNAL_STOP], 0, event);
   else if (g_str_equal (name, "RESUME"))
     g_signal_emit (self, signals[SIGNAL_RESUME], 0, event);
+}
+
+static void
+emit_event (QmpClient  *self,
+            QmpMessage *message)
+{
+  g_autoptr(QmpEvent) event = _qmp_event_new_full (message->event_name,
+                                                   message->timestamp_usec,
+                                                   message->event_data, FALSE);
+
+  track_event (self, event);
+  emit_signals (self, event);
 }
 
 static void
@@ -875,10 +1040,24 @@ dispatch_one (QmpClient *self,
 {
   QmpMessage *message = incoming->message;
 
-  if (incoming->kind == INCOMING_CLOSED)
+  switch (incoming->kind)
     {
+    case INCOMING_CLOSED:
       dispatch_closed (self, incoming);
       return;
+    case INCOMING_DERIVED:
+      emit_signals (self, incoming->event);
+      return;
+    case INCOMING_STOP_REASON:
+      if (self->stop_reason != NULL)
+        {
+          g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STOP_REASON]);
+          g_signal_emit (self, signals[SIGNAL_STOP_REASON_CHANGED], 0, self->stop_reason);
+        }
+      return;
+    case INCOMING_MESSAGE:
+    default:
+      break;
     }
 
   switch (message->kind)
@@ -905,6 +1084,10 @@ dispatch_incoming (gpointer user_data)
   guint budget = DISPATCH_BUDGET;
 
   g_source_set_ready_time (self->dispatch_source, -1);
+
+  /* Events that arrive while resync reads QEMU's state wait for it. */
+  if (self->state == QMP_CLIENT_STATE_SYNCING)
+    return G_SOURCE_CONTINUE;
 
   /* Handlers may run a nested main loop, which dispatches this source
    * again (it may recurse): each level takes the next message, so delivery
@@ -1042,6 +1225,22 @@ execute_internal (QmpClient    *self,
     }
 
   pending = pending_new (self, command, timeout_msec, direct, has_callback, cancellable, task);
+  if (g_str_equal (command, "block-set-write-threshold") && arguments != NULL)
+    {
+      const char *node = _qmp_json_get_string (arguments, "node-name");
+      JsonNode *threshold = json_object_get_member (arguments, "write-threshold");
+
+      if (node != NULL && threshold != NULL && JSON_NODE_HOLDS_VALUE (threshold) &&
+          json_node_get_value_type (threshold) == G_TYPE_INT64 && json_node_get_int (threshold) >= 0)
+        {
+          pending->threshold_node = g_strdup (node);
+          pending->threshold = json_node_get_int (threshold);
+        }
+    }
+  else if (g_str_equal (command, "stop"))
+    {
+      self->stop_requested = TRUE;
+    }
   line = qmp_message_build_command (command, arguments, pending->id, &length);
   queue_output (self, line, length);
 }
@@ -1159,6 +1358,9 @@ connect_context_free (ConnectContext *ctx)
       g_source_destroy (ctx->retry_source);
       g_source_unref (ctx->retry_source);
     }
+  g_clear_object (&ctx->status);
+  g_clear_pointer (&ctx->blocks, g_ptr_array_unref);
+  g_clear_pointer (&ctx->nodes, g_ptr_array_unref);
   g_free (ctx);
 }
 
@@ -1423,6 +1625,306 @@ handle_greeting (QmpClient  *self,
   connect_step (task);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Resync: QEMU never replays events, so after every negotiation the client
+ * reads what it may have missed before it declares itself ready. */
+
+static void sync_step (GTask *task);
+
+static void
+sync_send (GTask               *task,
+           const char          *command,
+           JsonObject          *arguments,
+           GAsyncReadyCallback  callback)
+{
+  QmpClient *self = g_task_get_source_object (task);
+  g_autoptr(GTask) command_task = NULL;
+
+  /* Completes in the connect's context, which may be a _sync call's. */
+  g_main_context_push_thread_default (g_task_get_context (task));
+  command_task = g_task_new (self, NULL, callback, g_object_ref (task));
+  g_main_context_pop_thread_default (g_task_get_context (task));
+  g_task_set_source_tag (command_task, qmp_client_execute_async);
+  execute_internal (self, command, arguments, QMP_TIMEOUT_NONE, TRUE, TRUE, NULL, command_task);
+}
+
+/* Returns the reply, or NULL: QEMU refused the command (the server lacks
+ * it, an answer in itself), or the connect failed and ended. */
+static JsonNode *
+sync_reply (GTask        *task,
+            GObject      *source,
+            GAsyncResult *result,
+            gboolean     *failed)
+{
+  QmpClient *self = QMP_CLIENT (source);
+  g_autoptr(GError) error = NULL;
+  JsonNode *value = qmp_client_execute_finish (self, result, &error);
+
+  *failed = FALSE;
+  if (self->connect_task != task)
+    {
+      *failed = TRUE;
+      g_clear_pointer (&value, json_node_unref);
+      return NULL;
+    }
+  if (value == NULL && error->domain != QMP_COMMAND_ERROR)
+    {
+      *failed = TRUE;
+      connect_fail (self, g_steal_pointer (&error));
+    }
+  return value;
+}
+
+static void
+sync_commands_ready (GObject      *source,
+                     GAsyncResult *result,
+                     gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  QmpClient *self = QMP_CLIENT (source);
+  gboolean failed;
+  g_autoptr(JsonNode) value = sync_reply (task, source, result, &failed);
+
+  if (failed)
+    return;
+  g_clear_pointer (&self->commands, g_hash_table_unref);
+  if (value != NULL && JSON_NODE_HOLDS_ARRAY (value))
+    {
+      JsonArray *array = json_node_get_array (value);
+
+      self->commands = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+      for (guint i = 0; i < json_array_get_length (array); i++)
+        {
+          JsonNode *element = json_array_get_element (array, i);
+          const char *name = JSON_NODE_HOLDS_OBJECT (element) ?
+                             _qmp_json_get_string (json_node_get_object (element), "name") : NULL;
+
+          if (name != NULL)
+            g_hash_table_add (self->commands, g_strdup (name));
+        }
+    }
+  sync_step (task);
+}
+
+static void
+sync_status_ready (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  ConnectContext *ctx = g_task_get_task_data (task);
+  gboolean failed;
+  g_autoptr(JsonNode) value = sync_reply (task, source, result, &failed);
+
+  if (failed)
+    return;
+  /* No query-status: a server without run states (qemu-storage-daemon). */
+  if (value != NULL && JSON_NODE_HOLDS_OBJECT (value))
+    ctx->status = qmp_status_info_new_from_json (json_node_get_object (value), NULL);
+  sync_step (task);
+}
+
+static void
+sync_block_ready (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  ConnectContext *ctx = g_task_get_task_data (task);
+  gboolean failed;
+  g_autoptr(JsonNode) value = sync_reply (task, source, result, &failed);
+
+  if (failed)
+    return;
+  if (value != NULL)
+    ctx->blocks = _qmp_parse_object_array (value, "query-block",
+                                           (gpointer) qmp_block_info_new_from_json, NULL);
+  sync_step (task);
+}
+
+static void
+sync_nodes_ready (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  ConnectContext *ctx = g_task_get_task_data (task);
+  gboolean failed;
+  g_autoptr(JsonNode) value = sync_reply (task, source, result, &failed);
+
+  if (failed)
+    return;
+  if (value != NULL)
+    ctx->nodes = _qmp_parse_object_array (value, "query-named-block-nodes",
+                                          (gpointer) qmp_block_node_new_from_json, NULL);
+  sync_step (task);
+}
+
+static QmpEvent *
+derived_event (const char *name,
+               JsonObject *data)
+{
+  return _qmp_event_new_full (name, g_get_real_time (), data, TRUE);
+}
+
+/* What the state read says happened while nobody was connected. */
+static void
+sync_derive (QmpClient *self,
+             ConnectContext *ctx)
+{
+  g_autoptr(GPtrArray) derived = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GStrvBuilder) nodes = g_strv_builder_new ();
+  g_auto(GStrv) names = NULL;
+  QmpStopReason *reason;
+  QmpStopKind kind;
+  gint64 since = -1;
+  Incoming *incoming;
+
+  if (ctx->status == NULL)
+    {
+      reason = qmp_stop_reason_new (QMP_STOP_KIND_NOT_APPLICABLE, NULL, NULL, -1, TRUE);
+    }
+  else
+    {
+      kind = qmp_stop_kind_from_run_state (qmp_status_info_get_status (ctx->status));
+
+      /* io-status is stale with -blockdev once a pause ended (QEMU never
+       * resets it): trust it only while the VM is paused on an error. */
+      if (kind == QMP_STOP_KIND_IO_ERROR && ctx->blocks != NULL)
+        {
+          gboolean nospace = FALSE;
+
+          for (guint i = 0; i < ctx->blocks->len; i++)
+            {
+              QmpBlockInfo *block = ctx->blocks->pdata[i];
+              QmpIoStatus io_status = qmp_block_info_get_io_status (block);
+              const char *node = qmp_block_info_get_node_name (block);
+              g_autoptr(JsonObject) data = NULL;
+
+              if (io_status != QMP_IO_STATUS_NOSPACE && io_status != QMP_IO_STATUS_FAILED)
+                continue;
+              nospace |= io_status == QMP_IO_STATUS_NOSPACE;
+              g_strv_builder_add (nodes, node != NULL ? node : qmp_block_info_get_device (block));
+
+              data = json_object_new ();
+              json_object_set_string_member (data, "device", qmp_block_info_get_device (block));
+              if (node != NULL)
+                json_object_set_string_member (data, "node-name", node);
+              json_object_set_string_member (data, "action", "stop");
+              json_object_set_boolean_member (data, "nospace", io_status == QMP_IO_STATUS_NOSPACE);
+              json_object_set_string_member (data, "reason",
+                                             io_status == QMP_IO_STATUS_NOSPACE ?
+                                             "No space left on device" : "I/O error");
+              g_ptr_array_add (derived, derived_event ("BLOCK_IO_ERROR", data));
+            }
+          if (nospace)
+            kind = QMP_STOP_KIND_NOSPACE;
+        }
+
+      /* The same pause seen before the connection was lost keeps its start. */
+      if (self->stop_reason != NULL && qmp_stop_reason_get_kind (self->stop_reason) == kind)
+        since = qmp_stop_reason_get_since_usec (self->stop_reason);
+      names = g_strv_builder_end (nodes);
+      reason = qmp_stop_reason_new (kind, qmp_status_info_get_status_string (ctx->status),
+                                    (const char * const *) names, since, TRUE);
+    }
+
+  /* A threshold the client armed that now reads 0 fired meanwhile. */
+  if (ctx->nodes != NULL)
+    for (guint i = 0; i < ctx->nodes->len; i++)
+      {
+        QmpBlockNode *node = ctx->nodes->pdata[i];
+        const char *name = qmp_block_node_get_node_name (node);
+        guint64 *armed = g_hash_table_lookup (self->armed, name);
+        g_autoptr(JsonObject) data = NULL;
+
+        if (armed == NULL)
+          continue;
+        if (qmp_block_node_get_write_threshold (node) != 0)
+          {
+            /* Still armed, or re-armed by someone else: remember that. */
+            *armed = qmp_block_node_get_write_threshold (node);
+            continue;
+          }
+        data = json_object_new ();
+        json_object_set_string_member (data, "node-name", name);
+        json_object_set_int_member (data, "write-threshold", (gint64) *armed);
+        g_ptr_array_add (derived, derived_event ("BLOCK_WRITE_THRESHOLD", data));
+        g_hash_table_remove (self->armed, name);
+      }
+
+  clear_stop_tracking (self);
+  set_stop_reason (self, reason, FALSE);
+
+  /* Delivered first, before the events that arrived during resync. */
+  for (guint i = derived->len; i-- > 0;)
+    {
+      incoming = g_new0 (Incoming, 1);
+      incoming->kind = INCOMING_DERIVED;
+      incoming->event = g_object_ref (derived->pdata[i]);
+      incoming->generation = self->generation;
+      g_queue_push_head (&self->incoming, incoming);
+    }
+  incoming = g_new0 (Incoming, 1);
+  incoming->kind = INCOMING_STOP_REASON;
+  incoming->generation = self->generation;
+  g_queue_push_head (&self->incoming, incoming);
+}
+
+static void
+sync_step (GTask *task)
+{
+  QmpClient *self = g_task_get_source_object (task);
+  ConnectContext *ctx = g_task_get_task_data (task);
+
+  if (self->state != QMP_CLIENT_STATE_SYNCING)
+    {
+      set_state (self, QMP_CLIENT_STATE_SYNCING);
+      if (self->connect_task != task)
+        return;
+      sync_send (task, "query-commands", NULL, sync_commands_ready);
+      return;
+    }
+
+  if (ctx->status == NULL && !ctx->asked_status)
+    {
+      ctx->asked_status = TRUE;
+      if (qmp_client_has_command (self, "query-status"))
+        {
+          sync_send (task, "query-status", NULL, sync_status_ready);
+          return;
+        }
+    }
+
+  if (ctx->status != NULL && !qmp_status_info_get_running (ctx->status) &&
+      ctx->blocks == NULL && !ctx->asked_blocks)
+    {
+      ctx->asked_blocks = TRUE;
+      if (qmp_client_has_command (self, "query-block"))
+        {
+          sync_send (task, "query-block", NULL, sync_block_ready);
+          return;
+        }
+    }
+
+  if (g_hash_table_size (self->armed) > 0 && !ctx->asked_nodes)
+    {
+      ctx->asked_nodes = TRUE;
+      if (qmp_client_has_command (self, "query-named-block-nodes"))
+        {
+          g_autoptr(JsonObject) arguments = json_object_new ();
+
+          json_object_set_boolean_member (arguments, "flat", TRUE);
+          sync_send (task, "query-named-block-nodes", arguments, sync_nodes_ready);
+          return;
+        }
+    }
+
+  sync_derive (self, ctx);
+  ctx->step++;
+  connect_step (task);
+}
+
 static void
 connect_step (GTask *task)
 {
@@ -1485,6 +1987,10 @@ connect_step (GTask *task)
         return;
       }
 
+    case CONNECT_STEP_SYNC:
+      sync_step (task);
+      return;
+
     case CONNECT_STEP_LAST:
       {
         g_autoptr(GTask) done = g_steal_pointer (&self->connect_task);
@@ -1492,6 +1998,7 @@ connect_step (GTask *task)
         /* Drops the timeout and cancellation sources. */
         g_task_set_task_data (done, NULL, NULL);
         set_state (self, QMP_CLIENT_STATE_READY);
+        schedule_dispatch (self);
         g_task_return_boolean (done, TRUE);
         return;
       }
@@ -1969,6 +2476,10 @@ qmp_client_finalize (GObject *object)
   g_clear_object (&self->initial_stream);
   g_clear_pointer (&self->parser, qmp_message_parser_free);
   g_free (self->read_buffer);
+  g_clear_pointer (&self->commands, g_hash_table_unref);
+  g_hash_table_unref (self->armed);
+  g_clear_object (&self->stop_reason);
+  g_ptr_array_unref (self->stopping_errors);
   clear_greeting (self);
   g_free (self->address);
   g_main_context_unref (self->context);
@@ -2021,6 +2532,9 @@ qmp_client_get_property (GObject    *object,
       break;
     case PROP_MAX_MESSAGE_SIZE:
       g_value_set_uint64 (value, self->max_message_size);
+      break;
+    case PROP_STOP_REASON:
+      g_value_set_object (value, self->stop_reason);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -2231,7 +2745,38 @@ qmp_client_class_init (QmpClientClass *klass)
                          G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_EXPLICIT_NOTIFY |
                          G_PARAM_STATIC_STRINGS);
 
+  /**
+   * QmpClient:stop-reason:
+   *
+   * Whether the VM runs and, if not, why; %NULL until the first
+   * connection was resynchronised. See #QmpStopReason and the section on
+   * resynchronisation.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_STOP_REASON] =
+    g_param_spec_object ("stop-reason", "Stop reason", "Why the VM is not running",
+                         QMP_TYPE_STOP_REASON,
+                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
   g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  /**
+   * QmpClient::stop-reason-changed:
+   * @client: the #QmpClient
+   * @reason: the new #QmpClient:stop-reason
+   *
+   * Emitted when #QmpClient:stop-reason changes: after every resync, and
+   * before the `STOP` or `RESUME` event that changed it is delivered.
+   *
+   * Since: 1.0
+   */
+  signals[SIGNAL_STOP_REASON_CHANGED] =
+    g_signal_new ("stop-reason-changed",
+                  G_TYPE_FROM_CLASS (klass),
+                  G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 1, QMP_TYPE_STOP_REASON);
 
   /**
    * QmpClient::event:
@@ -2363,6 +2908,8 @@ qmp_client_init (QmpClient *self)
   self->read_buffer = g_malloc (QMP_STREAM_READ_SIZE);
   self->next_serial = 1;
   g_queue_init (&self->incoming);
+  self->armed = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->stopping_errors = g_ptr_array_new_with_free_func (g_object_unref);
 
   if (debug != NULL)
     {
@@ -2718,4 +3265,70 @@ qmp_client_get_n_pending (QmpClient *client)
 {
   g_return_val_if_fail (QMP_IS_CLIENT (client), 0);
   return g_hash_table_size (client->pending);
+}
+
+/**
+ * qmp_client_get_stop_reason:
+ * @client: a #QmpClient
+ *
+ * Gets #QmpClient:stop-reason.
+ *
+ * Returns: (transfer none) (nullable): why the VM is not running, or %NULL
+ *   before the first resync
+ *
+ * Since: 1.0
+ */
+QmpStopReason *
+qmp_client_get_stop_reason (QmpClient *client)
+{
+  g_return_val_if_fail (QMP_IS_CLIENT (client), NULL);
+  return client->stop_reason;
+}
+
+/**
+ * qmp_client_has_command:
+ * @client: a #QmpClient
+ * @command: a QMP command name
+ *
+ * Tells whether the server offers @command, from the `query-commands` of
+ * the last resync: qemu-storage-daemon, for one, has no `query-status`
+ * or `cont`. When the list is not known (before the first connection, or
+ * the server refused `query-commands`) every command is assumed to exist.
+ *
+ * Returns: %TRUE if the server offers @command (or the list is unknown)
+ *
+ * Since: 1.0
+ */
+gboolean
+qmp_client_has_command (QmpClient  *client,
+                        const char *command)
+{
+  g_return_val_if_fail (QMP_IS_CLIENT (client), FALSE);
+  g_return_val_if_fail (command != NULL, FALSE);
+  return client->commands == NULL || g_hash_table_contains (client->commands, command);
+}
+
+/**
+ * qmp_client_declare_write_threshold:
+ * @client: a #QmpClient
+ * @node_name: a block node
+ * @write_threshold: the threshold that was armed on it, 0 for none
+ *
+ * Tells the client that a write threshold is armed on @node_name, as if it
+ * had armed it itself. The client remembers the thresholds it arms, across
+ * reconnections, to tell on resync which of them fired while it was away;
+ * a restarted agent has no such memory, so it declares the thresholds it
+ * had persisted before connecting, and gets the same derived
+ * #QmpClient::block-write-threshold events.
+ *
+ * Since: 1.0
+ */
+void
+qmp_client_declare_write_threshold (QmpClient  *client,
+                                    const char *node_name,
+                                    guint64     write_threshold)
+{
+  g_return_if_fail (QMP_IS_CLIENT (client));
+  g_return_if_fail (node_name != NULL);
+  remember_threshold (client, node_name, write_threshold);
 }

@@ -101,6 +101,21 @@ fixture_new_client (Fixture    *f,
   g_signal_connect (f->client, "disconnected", G_CALLBACK (on_disconnected), f);
 }
 
+/* The commands resync sends to a server that knows none of them. */
+static void
+drain_resync (QmpFakeServer *server)
+{
+  const char *expected[] = { "query-commands", "query-status" };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (expected); i++)
+    {
+      g_autoptr(JsonObject) request = qmp_fake_server_pop_request (server, WAIT_LIMIT_MS);
+
+      g_assert_nonnull (request);
+      g_assert_cmpstr (json_object_get_string_member (request, "execute"), ==, expected[i]);
+    }
+}
+
 static void
 fixture_setup_unconnected (Fixture       *f,
                            gconstpointer  data)
@@ -124,6 +139,7 @@ fixture_setup (Fixture       *f,
   request = qmp_fake_server_pop_request (f->server, WAIT_LIMIT_MS);
   g_assert_nonnull (request);
   g_assert_cmpstr (json_object_get_string_member (request, "execute"), ==, "qmp_capabilities");
+  drain_resync (f->server);
   g_ptr_array_set_size (f->states, 0);
 }
 
@@ -154,10 +170,11 @@ test_negotiate (Fixture       *f,
   g_assert_true (qmp_client_connect_finish (f->client, wait_result (&result), &error));
   g_assert_no_error (error);
 
-  g_assert_cmpuint (f->states->len, ==, 3);
+  g_assert_cmpuint (f->states->len, ==, 4);
   g_assert_cmpint (GPOINTER_TO_INT (f->states->pdata[0]), ==, QMP_CLIENT_STATE_CONNECTING);
   g_assert_cmpint (GPOINTER_TO_INT (f->states->pdata[1]), ==, QMP_CLIENT_STATE_NEGOTIATING);
-  g_assert_cmpint (GPOINTER_TO_INT (f->states->pdata[2]), ==, QMP_CLIENT_STATE_READY);
+  g_assert_cmpint (GPOINTER_TO_INT (f->states->pdata[2]), ==, QMP_CLIENT_STATE_SYNCING);
+  g_assert_cmpint (GPOINTER_TO_INT (f->states->pdata[3]), ==, QMP_CLIENT_STATE_READY);
 
   g_assert_cmpstr (qmp_client_get_qemu_version (f->client), ==, "7.2.22");
   g_assert_cmpuint (qmp_client_get_qemu_major (f->client), ==, 7);
@@ -267,49 +284,35 @@ test_refused_retry (void)
   g_rmdir (dir);
 }
 
-/* A TCP peer served from this thread's main context. */
-static gboolean
-on_tcp_incoming (GSocketService    *service,
-                 GSocketConnection *connection,
-                 GObject           *source,
-                 gpointer           user_data)
-{
-  GOutputStream *out = g_io_stream_get_output_stream (G_IO_STREAM (connection));
-  GInputStream *in = g_io_stream_get_input_stream (G_IO_STREAM (connection));
-  g_autoptr(GDataInputStream) data = g_data_input_stream_new (in);
-  g_autofree char *line = NULL;
-  g_autoptr(JsonNode) node = NULL;
-  g_autofree char *reply = NULL;
-  g_autofree char *id = NULL;
-
-  g_filter_input_stream_set_close_base_stream (G_FILTER_INPUT_STREAM (data), FALSE);
-  g_assert_true (g_output_stream_write_all (out, QMP_FAKE_GREETING, strlen (QMP_FAKE_GREETING),
-                                            NULL, NULL, NULL));
-  line = g_data_input_stream_read_line (data, NULL, NULL, NULL);
-  g_assert_nonnull (line);
-  node = json_from_string (line, NULL);
-  id = json_to_string (json_object_get_member (json_node_get_object (node), "id"), FALSE);
-  reply = g_strdup_printf ("{\"return\": {}, \"id\": %s}\r\n", id);
-  g_assert_true (g_output_stream_write_all (out, reply, strlen (reply), NULL, NULL, NULL));
-  *(GSocketConnection **) user_data = g_object_ref (connection);
-  return TRUE;
-}
-
+/* A minimal TCP peer in its own thread: the greeting, then an answer to
+ * every command (only qmp_capabilities succeeds), until the client leaves. */
 static gpointer
 tcp_peer_thread (gpointer data)
 {
   GSocketListener *listener = data;
   g_autoptr(GSocketConnection) connection = g_socket_listener_accept (listener, NULL, NULL, NULL);
-  GSocketConnection *kept = NULL;
+  GOutputStream *out = g_io_stream_get_output_stream (G_IO_STREAM (connection));
+  g_autoptr(GDataInputStream) in =
+    g_data_input_stream_new (g_io_stream_get_input_stream (G_IO_STREAM (connection)));
+  char *line;
 
-  g_assert_nonnull (connection);
-  on_tcp_incoming (NULL, connection, NULL, &kept);
-  /* Keep it open until the client closed its end. */
-  {
-    char c;
-    g_input_stream_read (g_io_stream_get_input_stream (G_IO_STREAM (kept)), &c, 1, NULL, NULL);
-  }
-  g_object_unref (kept);
+  g_assert_true (g_output_stream_write_all (out, QMP_FAKE_GREETING, strlen (QMP_FAKE_GREETING),
+                                            NULL, NULL, NULL));
+  while ((line = g_data_input_stream_read_line (in, NULL, NULL, NULL)) != NULL)
+    {
+      g_autoptr(JsonNode) node = json_from_string (line, NULL);
+      JsonObject *request = json_node_get_object (node);
+      g_autofree char *id = json_to_string (json_object_get_member (request, "id"), FALSE);
+      g_autofree char *reply = NULL;
+
+      if (g_str_equal (json_object_get_string_member (request, "execute"), "qmp_capabilities"))
+        reply = g_strdup_printf ("{\"return\": {}, \"id\": %s}\r\n", id);
+      else
+        reply = g_strdup_printf ("{\"id\": %s, \"error\": {\"class\": \"CommandNotFound\", "
+                                 "\"desc\": \"not here\"}}\r\n", id);
+      g_assert_true (g_output_stream_write_all (out, reply, strlen (reply), NULL, NULL, NULL));
+      g_free (line);
+    }
   return NULL;
 }
 

@@ -241,7 +241,9 @@ test_wrappers (void)
   JsonObject *arguments;
 
   g_assert_true (qmp_client_connect_sync (client, NULL, &error));
-  json_object_unref (qmp_fake_server_pop_request (server, 5000));
+  /* qmp_capabilities, then resync's query-commands and query-status. */
+  for (guint i = 0; i < 3; i++)
+    json_object_unref (qmp_fake_server_pop_request (server, 5000));
 
   qmp_fake_server_set_reply (server, "query-status",
                              "{\"return\": {\"status\": \"io-error\", \"singlestep\": false, \"running\": false}}");

@@ -14,6 +14,7 @@
 #include <qmpthin/qmp-version.h>
 #include <qmpthin/qmp-enums.h>
 #include <qmpthin/qmp-event.h>
+#include <qmpthin/qmp-stop-reason.h>
 
 G_BEGIN_DECLS
 
@@ -187,5 +188,15 @@ void                qmp_client_set_max_message_size  (QmpClient            *clie
                                                       gsize                 max_message_size);
 QMP_AVAILABLE_IN_1_0
 guint               qmp_client_get_n_pending         (QmpClient            *client);
+
+QMP_AVAILABLE_IN_1_0
+QmpStopReason      *qmp_client_get_stop_reason       (QmpClient            *client);
+QMP_AVAILABLE_IN_1_0
+gboolean            qmp_client_has_command           (QmpClient            *client,
+                                                      const char           *command);
+QMP_AVAILABLE_IN_1_0
+void                qmp_client_declare_write_threshold (QmpClient          *client,
+                                                      const char           *node_name,
+                                                      guint64               write_threshold);
 
 G_END_DECLS

@@ -163,4 +163,45 @@ typedef enum {
   QMP_RUN_STATE_UNKNOWN,
 } QmpRunState;
 
+/**
+ * QmpStopKind:
+ * @QMP_STOP_KIND_RUNNING: the VM runs
+ * @QMP_STOP_KIND_NOSPACE: paused because a disk's storage is full: extend
+ *   it, then resume
+ * @QMP_STOP_KIND_IO_ERROR: paused by a disk error other than a full disk
+ * @QMP_STOP_KIND_PAUSED_BY_USER: paused by a `stop` command
+ * @QMP_STOP_KIND_SHUTDOWN: the guest shut down (QEMU runs with
+ *   `-no-shutdown`)
+ * @QMP_STOP_KIND_GUEST_PANICKED: the guest panicked
+ * @QMP_STOP_KIND_WATCHDOG: a watchdog paused the VM
+ * @QMP_STOP_KIND_MIGRATION: paused for, or after, a migration
+ * @QMP_STOP_KIND_DEBUG: stopped by a debugger
+ * @QMP_STOP_KIND_PRELAUNCH: started paused (`-S`) and not resumed yet
+ * @QMP_STOP_KIND_SUSPENDED: the guest suspended itself (ACPI S3)
+ * @QMP_STOP_KIND_INTERNAL_ERROR: stopped by an internal error
+ * @QMP_STOP_KIND_NOT_APPLICABLE: the server has no run state
+ *   (qemu-storage-daemon)
+ * @QMP_STOP_KIND_UNKNOWN: paused for a reason the library cannot tell
+ *
+ * Why a VM is not running, as #QmpStopReason tells.
+ *
+ * Since: 1.0
+ */
+typedef enum {
+  QMP_STOP_KIND_RUNNING,
+  QMP_STOP_KIND_NOSPACE,
+  QMP_STOP_KIND_IO_ERROR,
+  QMP_STOP_KIND_PAUSED_BY_USER,
+  QMP_STOP_KIND_SHUTDOWN,
+  QMP_STOP_KIND_GUEST_PANICKED,
+  QMP_STOP_KIND_WATCHDOG,
+  QMP_STOP_KIND_MIGRATION,
+  QMP_STOP_KIND_DEBUG,
+  QMP_STOP_KIND_PRELAUNCH,
+  QMP_STOP_KIND_SUSPENDED,
+  QMP_STOP_KIND_INTERNAL_ERROR,
+  QMP_STOP_KIND_NOT_APPLICABLE,
+  QMP_STOP_KIND_UNKNOWN,
+} QmpStopKind;
+
 G_END_DECLS

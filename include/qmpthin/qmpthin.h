@@ -17,6 +17,7 @@
 #include <qmpthin/qmp-errors.h>
 #include <qmpthin/qmp-event.h>
 #include <qmpthin/qmp-events.h>
+#include <qmpthin/qmp-stop-reason.h>
 #include <qmpthin/qmp-client.h>
 #include <qmpthin/qmp-status.h>
 #include <qmpthin/qmp-block.h>

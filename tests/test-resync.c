@@ -1,0 +1,371 @@
+/* test-resync.c: resync after connecting, derived events, the stop reason
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include <string.h>
+
+#include <qmpthin/qmpthin.h>
+
+#include "qmp-fake-server.h"
+
+#define WAIT_LIMIT_MS 10000
+
+#define COMMANDS \
+  "{\"return\": [{\"name\": \"query-status\"}, {\"name\": \"query-block\"}, " \
+  "{\"name\": \"query-named-block-nodes\"}, {\"name\": \"cont\"}, {\"name\": \"stop\"}]}"
+
+#define PAUSED_NOSPACE_BLOCKS "{\"return\": " PAUSED_NOSPACE_ARRAY "}"
+#define PAUSED_NOSPACE_ARRAY \
+  "[{\"io-status\": \"ok\", \"device\": \"\", \"qdev\": \"bootdisk\"," \
+  " \"inserted\": {\"node-name\": \"boot-fmt\", \"write_threshold\": 0}}," \
+  " {\"io-status\": \"nospace\", \"device\": \"\", \"qdev\": \"/machine/peripheral/datadisk/virtio-backend\"," \
+  " \"inserted\": {\"node-name\": \"data-fmt\", \"write_threshold\": 0}}]"
+
+typedef struct {
+  QmpFakeServer *server;
+  QmpClient *client;
+  GPtrArray *log;               /* "event NAME[ derived]", "reason KIND" */
+  guint tick;                   /* wakes blocking iterations to check deadlines */
+} Fixture;
+
+static gboolean
+tick (gpointer user_data)
+{
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+on_event (QmpClient *client,
+          QmpEvent  *event,
+          gpointer   user_data)
+{
+  Fixture *f = user_data;
+
+  g_ptr_array_add (f->log, g_strdup_printf ("event %s%s", qmp_event_get_name (event),
+                                            qmp_event_get_derived (event) ? " derived" : ""));
+}
+
+static void
+on_reason (QmpClient     *client,
+           QmpStopReason *reason,
+           gpointer       user_data)
+{
+  Fixture *f = user_data;
+  g_autoptr(GEnumClass) klass = g_type_class_ref (QMP_TYPE_STOP_KIND);
+
+  g_assert_true (reason == qmp_client_get_stop_reason (client));
+  g_ptr_array_add (f->log, g_strdup_printf ("reason %s",
+                                            g_enum_get_value (klass, qmp_stop_reason_get_kind (reason))->value_nick));
+}
+
+static void
+setup (Fixture       *f,
+       gconstpointer  data)
+{
+  f->server = qmp_fake_server_new ();
+  f->client = qmp_client_new (qmp_fake_server_get_address (f->server));
+  f->log = g_ptr_array_new_with_free_func (g_free);
+  g_signal_connect (f->client, "event", G_CALLBACK (on_event), f);
+  g_signal_connect (f->client, "stop-reason-changed", G_CALLBACK (on_reason), f);
+  qmp_fake_server_set_reply (f->server, "query-commands", COMMANDS);
+  f->tick = g_timeout_add (50, tick, NULL);
+}
+
+static void
+teardown (Fixture       *f,
+          gconstpointer  data)
+{
+  g_source_remove (f->tick);
+  g_clear_object (&f->client);
+  qmp_fake_server_free (f->server);
+  g_ptr_array_unref (f->log);
+}
+
+static void
+connect (Fixture *f)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (qmp_client_connect_sync (f->client, NULL, &error));
+  g_assert_no_error (error);
+}
+
+static void
+spin_until_log (Fixture *f,
+                guint    length)
+{
+  gint64 deadline = g_get_monotonic_time () + WAIT_LIMIT_MS * 1000;
+
+  while (f->log->len < length)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_main_context_iteration (NULL, TRUE);
+    }
+  /* And nothing more. */
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_assert_cmpuint (f->log->len, ==, length);
+}
+
+static void
+assert_log (Fixture            *f,
+            const char * const *expected)
+{
+  guint n = g_strv_length ((char **) expected);
+
+  spin_until_log (f, n);
+  for (guint i = 0; i < n; i++)
+    g_assert_cmpstr (f->log->pdata[i], ==, expected[i]);
+}
+
+static void
+test_not_applicable (Fixture       *f,
+                     gconstpointer  data)
+{
+  const char *expected[] = { "reason not-applicable", NULL };
+
+  /* A storage daemon: no query-status. */
+  qmp_fake_server_set_reply (f->server, "query-commands",
+                             "{\"return\": [{\"name\": \"query-block\"}, {\"name\": \"block-set-write-threshold\"}]}");
+  connect (f);
+  g_assert_false (qmp_client_has_command (f->client, "query-status"));
+  g_assert_true (qmp_client_has_command (f->client, "block-set-write-threshold"));
+  g_assert_cmpint (qmp_stop_reason_get_kind (qmp_client_get_stop_reason (f->client)), ==,
+                   QMP_STOP_KIND_NOT_APPLICABLE);
+  g_assert_false (qmp_stop_reason_is_paused (qmp_client_get_stop_reason (f->client)));
+  assert_log (f, expected);
+}
+
+static void
+test_running (Fixture       *f,
+              gconstpointer  data)
+{
+  const char *expected[] = { "reason running", NULL };
+  QmpStopReason *reason;
+
+  qmp_fake_server_set_reply (f->server, "query-status", "{\"return\": {\"status\": \"running\", \"running\": true}}");
+  g_assert_null (qmp_client_get_stop_reason (f->client));
+  connect (f);
+  reason = qmp_client_get_stop_reason (f->client);
+  g_assert_cmpint (qmp_stop_reason_get_kind (reason), ==, QMP_STOP_KIND_RUNNING);
+  g_assert_cmpint (qmp_stop_reason_get_run_state (reason), ==, QMP_RUN_STATE_RUNNING);
+  g_assert_true (qmp_stop_reason_get_derived (reason));
+  assert_log (f, expected);
+}
+
+/* Connecting to a VM already paused on a full disk: the stop reason names
+ * the disk, a derived block-io-error says it, and an event that arrived
+ * during the resync comes after them. */
+static void
+test_paused_nospace (Fixture       *f,
+                     gconstpointer  data)
+{
+  const char *expected[] = { "reason nospace", "event BLOCK_IO_ERROR derived", "event RTC_CHANGE", NULL };
+  g_autoptr(JsonObject) request = NULL;
+  QmpStopReason *reason;
+  const char * const *nodes;
+  gint64 deadline = g_get_monotonic_time () + WAIT_LIMIT_MS * 1000;
+
+  qmp_fake_server_set_reply (f->server, "query-status",
+                             "{\"return\": {\"status\": \"io-error\", \"running\": false}}");
+  qmp_fake_server_hold (f->server, "query-block");
+  qmp_client_connect_async (f->client, NULL, NULL, NULL);
+  while ((request = qmp_fake_server_pop_request (f->server, 10)) == NULL ||
+         !g_str_equal (json_object_get_string_member (request, "execute"), "query-block"))
+    {
+      g_clear_pointer (&request, json_object_unref);
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_main_context_iteration (NULL, FALSE);
+    }
+  g_assert_cmpint (qmp_client_get_state (f->client), ==, QMP_CLIENT_STATE_SYNCING);
+
+  /* An event during the resync, then the answer. */
+  qmp_fake_server_send_event (f->server, "RTC_CHANGE", "{\"offset\": 1}");
+  qmp_fake_server_flush (f->server);
+  qmp_fake_server_reply (f->server, request, PAUSED_NOSPACE_ARRAY);
+  while (qmp_client_get_state (f->client) != QMP_CLIENT_STATE_READY)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_main_context_iteration (NULL, TRUE);
+    }
+
+  reason = qmp_client_get_stop_reason (f->client);
+  g_assert_cmpint (qmp_stop_reason_get_kind (reason), ==, QMP_STOP_KIND_NOSPACE);
+  g_assert_cmpstr (qmp_stop_reason_get_run_state_string (reason), ==, "io-error");
+  g_assert_true (qmp_stop_reason_get_derived (reason));
+  g_assert_cmpint (qmp_stop_reason_get_since_usec (reason), ==, -1);
+  nodes = qmp_stop_reason_get_node_names (reason);
+  g_assert_cmpuint (g_strv_length ((char **) nodes), ==, 1);
+  g_assert_cmpstr (nodes[0], ==, "data-fmt");
+
+  assert_log (f, expected);
+}
+
+static void
+capture_io_error (QmpClient            *client,
+                  QmpBlockIoErrorEvent *event,
+                  gpointer              user_data)
+{
+  g_set_object ((QmpBlockIoErrorEvent **) user_data, event);
+}
+
+static void
+capture_threshold (QmpClient              *client,
+                   QmpWriteThresholdEvent *event,
+                   gpointer                user_data)
+{
+  g_set_object ((QmpWriteThresholdEvent **) user_data, event);
+}
+
+static void
+test_derived_payloads (Fixture       *f,
+                       gconstpointer  data)
+{
+  const char *expected[] = { "reason nospace", "event BLOCK_IO_ERROR derived",
+                             "event BLOCK_WRITE_THRESHOLD derived", NULL };
+  g_autoptr(QmpBlockIoErrorEvent) io_error = NULL;
+  g_autoptr(QmpWriteThresholdEvent) threshold = NULL;
+
+  qmp_fake_server_set_reply (f->server, "query-status",
+                             "{\"return\": {\"status\": \"io-error\", \"running\": false}}");
+  qmp_fake_server_set_reply (f->server, "query-block", PAUSED_NOSPACE_BLOCKS);
+  qmp_fake_server_set_reply (f->server, "query-named-block-nodes",
+                             "{\"return\": [{\"node-name\": \"data-file\", \"drv\": \"file\", \"write_threshold\": 0},"
+                             " {\"node-name\": \"other-file\", \"drv\": \"file\", \"write_threshold\": 4096}]}");
+  g_signal_connect (f->client, "block-io-error", G_CALLBACK (capture_io_error), &io_error);
+  g_signal_connect (f->client, "block-write-threshold", G_CALLBACK (capture_threshold), &threshold);
+
+  /* A restarted agent declares what it had armed. */
+  qmp_client_declare_write_threshold (f->client, "data-file", 1048576);
+  qmp_client_declare_write_threshold (f->client, "other-file", 4096);
+  connect (f);
+  assert_log (f, expected);
+
+  g_assert_true (qmp_event_get_derived (QMP_EVENT (io_error)));
+  g_assert_true (qmp_block_io_error_event_get_nospace (io_error));
+  g_assert_cmpint (qmp_block_io_error_event_get_action (io_error), ==, QMP_BLOCK_ERROR_ACTION_STOP);
+  g_assert_cmpstr (qmp_block_io_error_event_get_node_name (io_error), ==, "data-fmt");
+  g_assert_cmpint (qmp_block_io_error_event_get_operation (io_error), ==, QMP_IO_OPERATION_UNKNOWN);
+
+  g_assert_true (qmp_event_get_derived (QMP_EVENT (threshold)));
+  g_assert_cmpstr (qmp_write_threshold_event_get_node_name (threshold), ==, "data-file");
+  g_assert_cmpuint (qmp_write_threshold_event_get_write_threshold (threshold), ==, 1048576);
+  g_assert_cmpuint (qmp_write_threshold_event_get_amount_exceeded (threshold), ==, QMP_AMOUNT_EXCEEDED_UNKNOWN);
+
+  /* Reported once: the next resync has nothing to derive for it, while
+   * the still-armed node stays remembered. */
+  g_assert_true (qmp_client_close_sync (f->client, NULL, NULL));
+  g_ptr_array_set_size (f->log, 0);
+  qmp_fake_server_set_reply (f->server, "query-status", "{\"return\": {\"status\": \"running\", \"running\": true}}");
+  connect (f);
+  {
+    const char *after[] = { "reason running", NULL };
+    g_autoptr(JsonObject) request = NULL;
+    gboolean asked_nodes = FALSE;
+
+    assert_log (f, after);
+    while ((request = qmp_fake_server_pop_request (f->server, 20)) != NULL)
+      {
+        asked_nodes |= g_str_equal (json_object_get_string_member (request, "execute"), "query-named-block-nodes");
+        g_clear_pointer (&request, json_object_unref);
+      }
+    g_assert_true (asked_nodes);
+  }
+}
+
+static void
+test_live (Fixture       *f,
+           gconstpointer  data)
+{
+  const char *expected[] = {
+    "reason running",
+    "event BLOCK_IO_ERROR", "reason nospace", "event STOP",
+    "reason running", "event RESUME",
+    "reason paused-by-user", "event STOP",
+    "reason running", "event RESUME",
+    "reason unknown", "event STOP",
+    NULL
+  };
+  g_autoptr(GError) error = NULL;
+  QmpStopReason *reason;
+
+  qmp_fake_server_set_reply (f->server, "query-status", "{\"return\": {\"status\": \"running\", \"running\": true}}");
+  qmp_fake_server_set_reply (f->server, "stop", "{\"return\": {}}");
+  connect (f);
+
+  qmp_fake_server_send (f->server,
+                        "{\"timestamp\": {\"seconds\": 1795358840, \"microseconds\": 739874}, \"event\": \"BLOCK_IO_ERROR\","
+                        " \"data\": {\"device\": \"\", \"nospace\": true, \"node-name\": \"data-fmt\","
+                        " \"reason\": \"No space left on device\", \"operation\": \"write\", \"action\": \"stop\"}}\r\n"
+                        "{\"timestamp\": {\"seconds\": 1795358840, \"microseconds\": 740152}, \"event\": \"STOP\"}\r\n");
+  spin_until_log (f, 4);
+  reason = qmp_client_get_stop_reason (f->client);
+  g_assert_cmpint (qmp_stop_reason_get_kind (reason), ==, QMP_STOP_KIND_NOSPACE);
+  g_assert_cmpstr (qmp_stop_reason_get_node_names (reason)[0], ==, "data-fmt");
+  g_assert_cmpint (qmp_stop_reason_get_since_usec (reason), ==, G_GINT64_CONSTANT (1795358840740152));
+  g_assert_false (qmp_stop_reason_get_derived (reason));
+
+  qmp_fake_server_send_event (f->server, "RESUME", NULL);
+  spin_until_log (f, 6);
+
+  /* Our own stop. */
+  g_assert_true (qmp_client_stop_sync (f->client, NULL, &error));
+  qmp_fake_server_send_event (f->server, "STOP", NULL);
+  spin_until_log (f, 8);
+  qmp_fake_server_send_event (f->server, "RESUME", NULL);
+  spin_until_log (f, 10);
+
+  /* Somebody else's. */
+  qmp_fake_server_send_event (f->server, "STOP", NULL);
+  assert_log (f, expected);
+}
+
+static void
+test_armed_memory (Fixture       *f,
+                   gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(QmpWriteThresholdEvent) threshold = NULL;
+
+  qmp_fake_server_set_reply (f->server, "query-status", "{\"return\": {\"status\": \"running\", \"running\": true}}");
+  qmp_fake_server_set_reply (f->server, "block-set-write-threshold", "{\"return\": {}}");
+  qmp_fake_server_set_reply (f->server, "query-named-block-nodes",
+                             "{\"return\": [{\"node-name\": \"a\", \"write_threshold\": 0},"
+                             " {\"node-name\": \"b\", \"write_threshold\": 0}]}");
+  g_signal_connect (f->client, "block-write-threshold", G_CALLBACK (capture_threshold), &threshold);
+  connect (f);
+
+  /* Armed through the client: remembered. Node a fires live: forgotten. */
+  g_assert_true (qmp_client_set_write_threshold_sync (f->client, "a", 100, NULL, &error));
+  g_assert_true (qmp_client_set_write_threshold_sync (f->client, "b", 200, NULL, &error));
+  qmp_fake_server_send_event (f->server, "BLOCK_WRITE_THRESHOLD",
+                              "{\"node-name\": \"a\", \"write-threshold\": 100, \"amount-exceeded\": 5}");
+  spin_until_log (f, 2);
+  g_assert_false (qmp_event_get_derived (QMP_EVENT (threshold)));
+
+  /* Reconnecting: only b, which fired while away, is derived. */
+  g_assert_true (qmp_client_close_sync (f->client, NULL, NULL));
+  connect (f);
+  spin_until_log (f, 4);
+  g_assert_cmpstr (f->log->pdata[3], ==, "event BLOCK_WRITE_THRESHOLD derived");
+  g_assert_cmpstr (qmp_write_threshold_event_get_node_name (threshold), ==, "b");
+  g_assert_cmpuint (qmp_write_threshold_event_get_write_threshold (threshold), ==, 200);
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+#define ADD(path, func) g_test_add ("/qmp/resync/" path, Fixture, NULL, setup, func, teardown)
+  ADD ("not-applicable", test_not_applicable);
+  ADD ("running", test_running);
+  ADD ("paused-nospace", test_paused_nospace);
+  ADD ("derived-payloads", test_derived_payloads);
+  ADD ("live", test_live);
+  ADD ("armed-memory", test_armed_memory);
+
+  return g_test_run ();
+}
