@@ -543,6 +543,130 @@ test_drive_enospc (void)
   fixture_stop (&f);
 }
 
+static guint
+count_derived (Fixture    *f,
+               const char *name,
+               guint       from)
+{
+  guint n = 0;
+
+  for (guint i = from; i < f->seen->len; i++)
+    {
+      QmpEvent *event = g_array_index (f->seen, Seen, i).event;
+
+      if (g_str_equal (qmp_event_get_name (event), name) && qmp_event_get_derived (event))
+        n++;
+    }
+  return n;
+}
+
+static void
+spin (guint ms)
+{
+  gint64 deadline = g_get_monotonic_time () + ms * 1000;
+
+  while (g_get_monotonic_time () < deadline)
+    {
+      while (g_main_context_iteration (NULL, FALSE))
+        ;
+      g_usleep (10 * 1000);
+    }
+}
+
+/* Resync 1 and 2: the guest crosses the threshold and runs out of space
+ * while no client is connected. The same client reconnecting, then a new
+ * client told which threshold was armed, both learn what happened. */
+static void
+test_missed_while_away (void)
+{
+  const char *args[] = {
+    GUEST, DATA_STACK ("2097152"),
+    "-device", "virtio-blk-pci,drive=data-fmt,id=datadisk,werror=enospc,rerror=stop",
+    NULL
+  };
+  Fixture f = { 0, };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(QmpClient) restarted = NULL;
+  QmpStopReason *reason;
+  guint from;
+  gint64 start;
+
+  if (!fixture_start (&f, args, TRUE, 16))
+    return;
+  g_assert_cmpint (qmp_stop_reason_get_kind (qmp_client_get_stop_reason (f.client)), ==,
+                   QMP_STOP_KIND_PRELAUNCH);
+  g_assert_true (qmp_client_set_write_threshold_sync (f.client, "data-file", 1 * MiB, NULL, &error));
+  g_assert_true (qmp_client_cont_sync (f.client, NULL, &error));
+  g_assert_true (qmp_client_close_sync (f.client, NULL, &error));
+  spin (100);
+
+  /* Under TCG the pause comes within half a second; allow far more. */
+  spin (3000);
+  from = f.seen->len;
+  start = g_get_monotonic_time ();
+  g_assert_true (qmp_client_connect_sync (f.client, NULL, &error));
+  g_assert_no_error (error);
+  g_test_message ("connect and resync of a paused VM with 2 disks: %.1f ms",
+                  (g_get_monotonic_time () - start) / 1e3);
+  reason = qmp_client_get_stop_reason (f.client);
+  g_assert_cmpint (qmp_stop_reason_get_kind (reason), ==, QMP_STOP_KIND_NOSPACE);
+  g_assert_true (qmp_stop_reason_get_derived (reason));
+  g_assert_cmpstr (qmp_stop_reason_get_node_names (reason)[0], ==, "data-fmt");
+  spin (100);
+  g_assert_cmpuint (count_derived (&f, "BLOCK_IO_ERROR", from), ==, 1);
+  g_assert_cmpuint (count_derived (&f, "BLOCK_WRITE_THRESHOLD", from), ==, 1);
+
+  /* An agent restarted with no memory declares the threshold it persisted. */
+  g_assert_true (qmp_client_close_sync (f.client, NULL, &error));
+  restarted = qmp_client_new (qmp_test_qemu_get_address (f.qemu));
+  g_signal_connect (restarted, "event", G_CALLBACK (on_event), &f);
+  qmp_client_declare_write_threshold (restarted, "data-file", 1 * MiB);
+  from = f.seen->len;
+  g_assert_true (qmp_client_connect_sync (restarted, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (qmp_stop_reason_get_kind (qmp_client_get_stop_reason (restarted)), ==,
+                   QMP_STOP_KIND_NOSPACE);
+  spin (100);
+  g_assert_cmpuint (count_derived (&f, "BLOCK_IO_ERROR", from), ==, 1);
+  g_assert_cmpuint (count_derived (&f, "BLOCK_WRITE_THRESHOLD", from), ==, 1);
+
+  g_clear_object (&restarted);
+  fixture_stop (&f);
+}
+
+/* Resync 3: a user paused the VM while the agent was away. */
+static void
+test_paused_by_user_while_away (void)
+{
+  const char *args[] = { "-machine", "none", "-S", NULL };
+  Fixture f = { 0, };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(QmpClient) user = NULL;
+  guint from;
+
+  if (!fixture_start (&f, args, FALSE, 16))
+    return;
+  g_assert_true (qmp_client_cont_sync (f.client, NULL, &error));
+  g_assert_true (qmp_client_close_sync (f.client, NULL, &error));
+
+  user = qmp_client_new (qmp_test_qemu_get_address (f.qemu));
+  g_assert_true (qmp_client_connect_sync (user, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (qmp_stop_reason_get_kind (qmp_client_get_stop_reason (user)), ==, QMP_STOP_KIND_RUNNING);
+  g_assert_true (qmp_client_stop_sync (user, NULL, &error));
+  g_assert_true (qmp_client_close_sync (user, NULL, &error));
+
+  from = f.seen->len;
+  g_assert_true (qmp_client_connect_sync (f.client, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (qmp_stop_reason_get_kind (qmp_client_get_stop_reason (f.client)), ==,
+                   QMP_STOP_KIND_PAUSED_BY_USER);
+  spin (100);
+  g_assert_cmpuint (count_derived (&f, "BLOCK_IO_ERROR", from), ==, 0);
+  g_assert_cmpuint (f.seen->len, ==, from);
+  fixture_stop (&f);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -553,6 +677,8 @@ main (int    argc,
   g_test_add_func ("/qmp/thin/enospc-extend-resume", test_enospc);
   g_test_add_func ("/qmp/thin/drive-report", test_drive_report);
   g_test_add_func ("/qmp/thin/drive-enospc", test_drive_enospc);
+  g_test_add_func ("/qmp/thin/resync/missed-while-away", test_missed_while_away);
+  g_test_add_func ("/qmp/thin/resync/paused-by-user-while-away", test_paused_by_user_while_away);
 
   return g_test_run ();
 }
