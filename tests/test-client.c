@@ -10,6 +10,7 @@
 #include <qmpthin/qmpthin.h>
 
 #include "qmp-fake-server.h"
+#include "qmp-test-util.h"
 
 #define WAIT_LIMIT_MS 10000
 
@@ -68,27 +69,6 @@ on_disconnected (QmpClient *client,
   if (error != NULL)
     f->disconnect_error = g_error_copy (error);
   g_ptr_array_add (f->log, g_strdup ("disconnected"));
-}
-
-static void
-set_true (GObject      *source,
-          GAsyncResult *result,
-          gpointer      user_data)
-{
-  *(GAsyncResult **) user_data = g_object_ref (result);
-}
-
-static GAsyncResult *
-wait_result (GAsyncResult **slot)
-{
-  gint64 deadline = g_get_monotonic_time () + WAIT_LIMIT_MS * 1000;
-
-  while (*slot == NULL)
-    {
-      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
-      g_main_context_iteration (NULL, TRUE);
-    }
-  return *slot;
 }
 
 static void
@@ -166,8 +146,8 @@ test_negotiate (Fixture       *f,
   const char * const *caps;
 
   g_assert_cmpint (qmp_client_get_state (f->client), ==, QMP_CLIENT_STATE_DISCONNECTED);
-  qmp_client_connect_async (f->client, NULL, set_true, &result);
-  g_assert_true (qmp_client_connect_finish (f->client, wait_result (&result), &error));
+  qmp_client_connect_async (f->client, NULL, qmp_test_store_result, &result);
+  g_assert_true (qmp_client_connect_finish (f->client, qmp_test_wait_result (&result, WAIT_LIMIT_MS), &error));
   g_assert_no_error (error);
 
   g_assert_cmpuint (f->states->len, ==, 4);
@@ -274,8 +254,8 @@ test_refused_retry (void)
   /* Listening after a while: the connection goes through (no greeting
    * comes, so it ends in the greeting step). */
   g_timeout_add (150, start_listening, socket);
-  qmp_client_connect_async (client, NULL, set_true, &result);
-  g_assert_false (qmp_client_connect_finish (client, wait_result (&result), &error));
+  qmp_client_connect_async (client, NULL, qmp_test_store_result, &result);
+  g_assert_false (qmp_client_connect_finish (client, qmp_test_wait_result (&result, WAIT_LIMIT_MS), &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
   g_assert_nonnull (strstr (error->message, "greeting"));
 
@@ -511,8 +491,8 @@ test_timeout (Fixture       *f,
   g_assert_cmpuint (qmp_client_get_command_timeout (f->client), ==, 100);
 
   start = g_get_monotonic_time ();
-  qmp_client_execute_async (f->client, "slow", NULL, NULL, set_true, &result);
-  g_assert_null (qmp_client_execute_finish (f->client, wait_result (&result), &error));
+  qmp_client_execute_async (f->client, "slow", NULL, NULL, qmp_test_store_result, &result);
+  g_assert_null (qmp_client_execute_finish (f->client, qmp_test_wait_result (&result, WAIT_LIMIT_MS), &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
   g_assert_cmpint (g_get_monotonic_time () - start, >=, 90 * 1000);
   g_assert_nonnull (strstr (error->message, "slow"));
@@ -528,8 +508,8 @@ test_timeout (Fixture       *f,
   /* A per-call timeout overrides "none" on the client. */
   qmp_client_set_command_timeout (f->client, 0);
   start = g_get_monotonic_time ();
-  qmp_client_execute_full_async (f->client, "slow", NULL, 50, NULL, set_true, &result2);
-  g_assert_null (qmp_client_execute_finish (f->client, wait_result (&result2), &error));
+  qmp_client_execute_full_async (f->client, "slow", NULL, 50, NULL, qmp_test_store_result, &result2);
+  g_assert_null (qmp_client_execute_finish (f->client, qmp_test_wait_result (&result2, WAIT_LIMIT_MS), &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
   g_assert_cmpint (g_get_monotonic_time () - start, <, 5 * G_USEC_PER_SEC);
   g_clear_error (&error);
@@ -556,7 +536,7 @@ test_cancel (Fixture       *f,
   g_autoptr(JsonObject) none = NULL;
 
   qmp_fake_server_hold (f->server, "slow");
-  qmp_client_execute_async (f->client, "slow", NULL, cancellable, set_true, &result);
+  qmp_client_execute_async (f->client, "slow", NULL, cancellable, qmp_test_store_result, &result);
   request = qmp_fake_server_pop_request (f->server, 10);
   while (request == NULL)
     {
@@ -564,7 +544,7 @@ test_cancel (Fixture       *f,
       request = qmp_fake_server_pop_request (f->server, 10);
     }
   g_cancellable_cancel (cancellable);
-  g_assert_null (qmp_client_execute_finish (f->client, wait_result (&result), &error));
+  g_assert_null (qmp_client_execute_finish (f->client, qmp_test_wait_result (&result, WAIT_LIMIT_MS), &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_clear_error (&error);
 
@@ -575,8 +555,8 @@ test_cancel (Fixture       *f,
 
   /* Cancelled before: fails at once, nothing is sent. */
   g_cancellable_cancel (cancelled);
-  qmp_client_execute_async (f->client, "slow", NULL, cancelled, set_true, &result2);
-  g_assert_null (qmp_client_execute_finish (f->client, wait_result (&result2), &error));
+  qmp_client_execute_async (f->client, "slow", NULL, cancelled, qmp_test_store_result, &result2);
+  g_assert_null (qmp_client_execute_finish (f->client, qmp_test_wait_result (&result2, WAIT_LIMIT_MS), &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   spin_for (50);
   none = qmp_fake_server_pop_request (f->server, 50);
@@ -684,7 +664,7 @@ assert_closed_with (Fixture       *f,
 {
   g_autoptr(GError) error = NULL;
 
-  g_assert_null (qmp_client_execute_finish (f->client, wait_result (result), &error));
+  g_assert_null (qmp_client_execute_finish (f->client, qmp_test_wait_result (result, WAIT_LIMIT_MS), &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED);
   while (f->n_disconnected == 0)
     g_main_context_iteration (NULL, TRUE);
@@ -702,7 +682,7 @@ test_close_mid_line (Fixture       *f,
   g_autoptr(GAsyncResult) result = NULL;
 
   qmp_fake_server_hold (f->server, "slow");
-  qmp_client_execute_async (f->client, "slow", NULL, NULL, set_true, &result);
+  qmp_client_execute_async (f->client, "slow", NULL, NULL, qmp_test_store_result, &result);
   qmp_fake_server_send (f->server, "{\"return\": {}, \"id\"");
   qmp_fake_server_close_client (f->server);
   assert_closed_with (f, &result, G_IO_ERROR, G_IO_ERROR_CLOSED);
@@ -716,7 +696,7 @@ test_malformed (Fixture       *f,
   g_autoptr(GError) error = NULL;
 
   qmp_fake_server_hold (f->server, "slow");
-  qmp_client_execute_async (f->client, "slow", NULL, NULL, set_true, &result);
+  qmp_client_execute_async (f->client, "slow", NULL, NULL, qmp_test_store_result, &result);
   qmp_fake_server_send (f->server, "{\"return\": {], \"id\": 1}\r\n");
   assert_closed_with (f, &result, QMP_ERROR, QMP_ERROR_PROTOCOL);
 
@@ -732,7 +712,7 @@ test_non_object (Fixture       *f,
   g_autoptr(GAsyncResult) result = NULL;
 
   qmp_fake_server_hold (f->server, "slow");
-  qmp_client_execute_async (f->client, "slow", NULL, NULL, set_true, &result);
+  qmp_client_execute_async (f->client, "slow", NULL, NULL, qmp_test_store_result, &result);
   qmp_fake_server_send (f->server, "[1, 2]\r\n");
   assert_closed_with (f, &result, QMP_ERROR, QMP_ERROR_PROTOCOL);
 }
@@ -755,7 +735,7 @@ test_oversized (Fixture       *f,
   qmp_fake_server_hold (f->server, "big");
 
   /* Exactly at the limit (CRLF excluded): accepted. */
-  qmp_client_execute_async (f->client, "big", NULL, NULL, set_true, &result);
+  qmp_client_execute_async (f->client, "big", NULL, NULL, qmp_test_store_result, &result);
   while ((request = qmp_fake_server_pop_request (f->server, 10)) == NULL)
     g_main_context_iteration (NULL, FALSE);
   g_string_printf (line, "{\"return\": \"\", \"id\": \"%s\"}", json_object_get_string_member (request, "id"));
@@ -768,13 +748,13 @@ test_oversized (Fixture       *f,
   g_assert_cmpuint (line->len, ==, limit);
   g_string_append (line, "\r\n");
   qmp_fake_server_send (f->server, line->str);
-  value = qmp_client_execute_finish (f->client, wait_result (&result), &error);
+  value = qmp_client_execute_finish (f->client, qmp_test_wait_result (&result, WAIT_LIMIT_MS), &error);
   g_assert_no_error (error);
   g_assert_cmpuint (strlen (json_node_get_string (value)), ==, fill);
   g_clear_pointer (&request, json_object_unref);
 
   /* One byte over: the connection is closed. */
-  qmp_client_execute_async (f->client, "big", NULL, NULL, set_true, &result2);
+  qmp_client_execute_async (f->client, "big", NULL, NULL, qmp_test_store_result, &result2);
   while ((request = qmp_fake_server_pop_request (f->server, 10)) == NULL)
     g_main_context_iteration (NULL, FALSE);
   {
@@ -791,7 +771,7 @@ test_server_closes (Fixture       *f,
   g_autoptr(GAsyncResult) result = NULL;
 
   qmp_fake_server_hold (f->server, "slow");
-  qmp_client_execute_async (f->client, "slow", NULL, NULL, set_true, &result);
+  qmp_client_execute_async (f->client, "slow", NULL, NULL, qmp_test_store_result, &result);
   qmp_fake_server_send_event (f->server, "SHUTDOWN", "{\"guest\": false}");
   qmp_fake_server_close_client (f->server);
   assert_closed_with (f, &result, G_IO_ERROR, G_IO_ERROR_CLOSED);
@@ -852,12 +832,12 @@ test_close_mid_greeting (Fixture       *f,
   g_autoptr(GError) error = NULL;
 
   qmp_fake_server_set_greeting (f->server, NULL);
-  qmp_client_connect_async (f->client, NULL, set_true, &result);
+  qmp_client_connect_async (f->client, NULL, qmp_test_store_result, &result);
   while (qmp_fake_server_get_n_connections (f->server) == 0)
     g_main_context_iteration (NULL, FALSE);
   qmp_fake_server_send (f->server, "{\"QMP\": {\"version\": {\"qemu\":");
   qmp_fake_server_close_client (f->server);
-  g_assert_false (qmp_client_connect_finish (f->client, wait_result (&result), &error));
+  g_assert_false (qmp_client_connect_finish (f->client, qmp_test_wait_result (&result, WAIT_LIMIT_MS), &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED);
   g_assert_cmpint (qmp_client_get_state (f->client), ==, QMP_CLIENT_STATE_DISCONNECTED);
   g_assert_cmpuint (f->n_disconnected, ==, 0);
@@ -1100,8 +1080,8 @@ test_close_with_pending (Fixture       *f,
   qmp_fake_server_hold (f->server, "slow");
   for (guint i = 0; i < 3; i++)
     qmp_client_execute_async (f->client, "slow", NULL, NULL, count_closed, &n_failed);
-  qmp_client_close_async (f->client, NULL, set_true, &result);
-  g_assert_true (qmp_client_close_finish (f->client, wait_result (&result), &error));
+  qmp_client_close_async (f->client, NULL, qmp_test_store_result, &result);
+  g_assert_true (qmp_client_close_finish (f->client, qmp_test_wait_result (&result, WAIT_LIMIT_MS), &error));
   g_assert_no_error (error);
   while (n_failed < 3)
     g_main_context_iteration (NULL, TRUE);

@@ -319,14 +319,6 @@ test_wrappers (void)
 }
 
 static void
-store_result (GObject      *source,
-              GAsyncResult *result,
-              gpointer      user_data)
-{
-  *(GAsyncResult **) user_data = g_object_ref (result);
-}
-
-static void
 test_async_wrappers (void)
 {
   g_autoptr(QmpFakeServer) server = qmp_fake_server_new ();
@@ -340,8 +332,8 @@ test_async_wrappers (void)
   g_assert_true (qmp_client_connect_sync (client, NULL, &error));
   qmp_fake_server_set_reply (server, "query-status", "{\"return\": {\"status\": \"paused\", \"running\": false}}");
   qmp_fake_server_set_reply (server, "query-block", "{\"return\": []}");
-  qmp_client_query_status_async (client, NULL, store_result, &r1);
-  qmp_client_query_block_async (client, NULL, store_result, &r2);
+  qmp_client_query_status_async (client, NULL, qmp_test_store_result, &r1);
+  qmp_client_query_block_async (client, NULL, qmp_test_store_result, &r2);
   while (r1 == NULL || r2 == NULL)
     g_main_context_iteration (NULL, TRUE);
   status = qmp_client_query_status_finish (client, r1, &error);

@@ -8,6 +8,7 @@
 #include <qmpthin/qmpthin.h>
 
 #include "qemu-rig.h"
+#include "qmp-test-util.h"
 
 #define WAIT_LIMIT_MS 30000
 
@@ -39,14 +40,6 @@ on_disconnected (QmpClient *client,
   f->n_disconnected++;
   g_clear_error (&f->disconnect_error);
   f->disconnect_error = error ? g_error_copy (error) : NULL;
-}
-
-static void
-store_result (GObject      *source,
-              GAsyncResult *result,
-              gpointer      user_data)
-{
-  *(GAsyncResult **) user_data = g_object_ref (result);
 }
 
 static void
@@ -270,7 +263,7 @@ test_quit (Fixture       *f,
 
   if (f->client == NULL)
     return;
-  qmp_client_execute_async (f->client, "quit", NULL, NULL, store_result, &result);
+  qmp_client_execute_async (f->client, "quit", NULL, NULL, qmp_test_store_result, &result);
   iterate_until (is_disconnected, f);
   g_assert_nonnull (result);
 
