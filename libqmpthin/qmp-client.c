@@ -4,6 +4,7 @@
  */
 
 #include <string.h>
+#include <sys/stat.h>
 
 #include <qmpthin/qmpthin.h>
 
@@ -231,6 +232,22 @@ struct _QmpClient
   GPtrArray *stopping_errors;   /* owned: QmpBlockIoErrorEvent* with action stop, before STOP */
   const char *stop_cause;       /* static, nullable: event that announced a stop */
   gboolean stop_requested;      /* a stop command was sent, its STOP not seen */
+
+  /* Reconnecting after a lost connection. */
+  gboolean auto_reconnect;
+  guint reconnect_min_delay;    /* ms */
+  guint reconnect_max_delay;    /* ms */
+  guint reconnect_attempt;      /* attempts since the connection was lost */
+  GSource *reconnect_source;    /* owned, nullable: the next attempt; in context */
+  gboolean reconnecting;        /* the connect in progress is an automatic one */
+  gboolean closed_by_caller;    /* no automatic reconnection until connect */
+  /* Identity of the UNIX socket file of the last connection: QEMU creates
+   * it anew when it starts, so a different one is a different QEMU. */
+  gboolean have_socket_id;
+  dev_t socket_dev;
+  ino_t socket_ino;
+  struct timespec socket_ctime; /* inode numbers are reused at once */
+  gboolean new_instance;        /* the last connect reached a new server */
 };
 
 enum {
@@ -248,6 +265,9 @@ enum {
   PROP_CONNECT_TIMEOUT,
   PROP_MAX_MESSAGE_SIZE,
   PROP_STOP_REASON,
+  PROP_AUTO_RECONNECT,
+  PROP_RECONNECT_MIN_DELAY,
+  PROP_RECONNECT_MAX_DELAY,
   N_PROPS
 };
 
@@ -258,6 +278,7 @@ enum {
   SIGNAL_STOP,
   SIGNAL_RESUME,
   SIGNAL_STOP_REASON_CHANGED,
+  SIGNAL_RECONNECTED,
   SIGNAL_DISCONNECTED,
   N_SIGNALS
 };
@@ -1023,15 +1044,22 @@ emit_event (QmpClient  *self,
   emit_signals (self, event);
 }
 
+static void schedule_reconnect (QmpClient *self);
+static void cancel_reconnect (QmpClient *self);
+
 static void
 dispatch_closed (QmpClient *self,
                  Incoming  *incoming)
 {
+  g_autoptr(QmpClient) hold = g_object_ref (self);
+
   fail_pending (self, incoming->error, FALSE, incoming->generation);
   /* Unless the caller already connected again. */
   if (self->connection == NULL && self->connect_task == NULL)
     set_state (self, QMP_CLIENT_STATE_CLOSED);
   g_signal_emit (self, signals[SIGNAL_DISCONNECTED], 0, incoming->error);
+  if (self->connection == NULL && self->connect_task == NULL)
+    schedule_reconnect (self);
 }
 
 static void
@@ -1523,6 +1551,31 @@ connect_retry_later (GTask        *task,
   return TRUE;
 }
 
+/* Records the socket file's identity and whether it changed. */
+static void
+note_socket_identity (QmpClient *self)
+{
+  const char *path = NULL;
+  struct stat st;
+
+  if (g_str_has_prefix (self->address, "unix:"))
+    path = self->address + strlen ("unix:");
+  else if (self->address[0] == '/')
+    path = self->address;
+
+  self->new_instance = FALSE;
+  if (path == NULL || stat (path, &st) != 0)
+    return;
+  self->new_instance = self->have_socket_id &&
+                       (st.st_dev != self->socket_dev || st.st_ino != self->socket_ino ||
+                        st.st_ctim.tv_sec != self->socket_ctime.tv_sec ||
+                        st.st_ctim.tv_nsec != self->socket_ctime.tv_nsec);
+  self->have_socket_id = TRUE;
+  self->socket_dev = st.st_dev;
+  self->socket_ino = st.st_ino;
+  self->socket_ctime = st.st_ctim;
+}
+
 static void
 connect_open_ready (GObject      *source,
                     GAsyncResult *result,
@@ -1546,6 +1599,7 @@ connect_open_ready (GObject      *source,
       return;
     }
 
+  note_socket_identity (self);
   set_connection (self, G_IO_STREAM (connection));
   ctx->step++;
   connect_step (task);
@@ -2008,6 +2062,81 @@ connect_step (GTask *task)
     }
 }
 
+/* ------------------------------------------------------------------------ */
+/* Automatic reconnection */
+
+static void connect_start (QmpClient           *self,
+                           GCancellable        *cancellable,
+                           GAsyncReadyCallback  callback,
+                           gpointer             user_data);
+
+static void
+cancel_reconnect (QmpClient *self)
+{
+  if (self->reconnect_source != NULL)
+    {
+      g_source_destroy (self->reconnect_source);
+      g_clear_pointer (&self->reconnect_source, g_source_unref);
+    }
+}
+
+static void
+reconnect_ready (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  QmpClient *self = QMP_CLIENT (source);
+  g_autoptr(GError) error = NULL;
+
+  self->reconnecting = FALSE;
+  if (!qmp_client_connect_finish (self, result, &error))
+    {
+      g_debug ("%s: reconnecting failed: %s", client_name (self), error->message);
+      schedule_reconnect (self);
+      return;
+    }
+  self->reconnect_attempt = 0;
+  if (self->new_instance)
+    g_message ("%s: reconnected to a new QEMU instance", client_name (self));
+  g_signal_emit (self, signals[SIGNAL_RECONNECTED], 0, self->new_instance);
+}
+
+static gboolean
+on_reconnect (gpointer user_data)
+{
+  QmpClient *self = user_data;
+
+  g_clear_pointer (&self->reconnect_source, g_source_unref);
+  self->reconnecting = TRUE;
+  connect_start (self, NULL, reconnect_ready, NULL);
+  return G_SOURCE_REMOVE;
+}
+
+/* Bounded exponential backoff with jitter: attempt n waits between half and
+ * all of min(max, min * 2^n), so that many clients of a restarted host do
+ * not reconnect in lockstep. */
+static void
+schedule_reconnect (QmpClient *self)
+{
+  guint64 delay;
+
+  if (!self->auto_reconnect || self->closed_by_caller || self->address == NULL ||
+      self->reconnect_source != NULL || self->connection != NULL || self->connect_task != NULL)
+    return;
+
+  delay = (guint64) MAX (self->reconnect_min_delay, 1) << MIN (self->reconnect_attempt, 30);
+  delay = MIN (delay, MAX (self->reconnect_max_delay, self->reconnect_min_delay));
+  delay = delay / 2 + g_random_int_range (0, (gint32) (delay / 2) + 1);
+  self->reconnect_attempt++;
+
+  g_debug ("%s: reconnecting in %" G_GUINT64_FORMAT " ms (attempt %u)",
+           client_name (self), delay, self->reconnect_attempt);
+  self->reconnect_source = g_timeout_source_new ((guint) delay);
+  g_source_set_callback (self->reconnect_source, on_reconnect, self, NULL);
+  g_source_set_static_name (self->reconnect_source, "[qmpthin] reconnect");
+  g_source_attach (self->reconnect_source, self->context);
+}
+
 /**
  * qmp_client_connect_async:
  * @client: a #QmpClient
@@ -2039,11 +2168,24 @@ qmp_client_connect_async (QmpClient           *client,
                           GAsyncReadyCallback  callback,
                           gpointer             user_data)
 {
-  g_autoptr(GTask) task = NULL;
-  ConnectContext *ctx;
-
   g_return_if_fail (QMP_IS_CLIENT (client));
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  /* Connecting by hand allows automatic reconnection again, and replaces a
+   * pending automatic attempt. */
+  client->closed_by_caller = FALSE;
+  cancel_reconnect (client);
+  connect_start (client, cancellable, callback, user_data);
+}
+
+static void
+connect_start (QmpClient           *client,
+               GCancellable        *cancellable,
+               GAsyncReadyCallback  callback,
+               gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  ConnectContext *ctx;
 
   task = g_task_new (client, cancellable, callback, user_data);
   g_task_set_source_tag (task, qmp_client_connect_async);
@@ -2342,6 +2484,10 @@ close_now (QmpClient *self)
   Incoming *incoming;
   gboolean was_connected;
 
+  /* The caller wants it closed: no automatic reconnection either. */
+  self->closed_by_caller = TRUE;
+  cancel_reconnect (self);
+
   if (self->connect_task != NULL)
     {
       connect_fail (self, g_error_copy (closed));
@@ -2536,6 +2682,15 @@ qmp_client_get_property (GObject    *object,
     case PROP_STOP_REASON:
       g_value_set_object (value, self->stop_reason);
       break;
+    case PROP_AUTO_RECONNECT:
+      g_value_set_boolean (value, self->auto_reconnect);
+      break;
+    case PROP_RECONNECT_MIN_DELAY:
+      g_value_set_uint (value, self->reconnect_min_delay);
+      break;
+    case PROP_RECONNECT_MAX_DELAY:
+      g_value_set_uint (value, self->reconnect_max_delay);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -2565,6 +2720,15 @@ qmp_client_set_property (GObject      *object,
       break;
     case PROP_MAX_MESSAGE_SIZE:
       qmp_client_set_max_message_size (self, g_value_get_uint64 (value));
+      break;
+    case PROP_AUTO_RECONNECT:
+      qmp_client_set_auto_reconnect (self, g_value_get_boolean (value));
+      break;
+    case PROP_RECONNECT_MIN_DELAY:
+      self->reconnect_min_delay = g_value_get_uint (value);
+      break;
+    case PROP_RECONNECT_MAX_DELAY:
+      self->reconnect_max_delay = g_value_get_uint (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -2759,7 +2923,73 @@ qmp_client_class_init (QmpClientClass *klass)
                          QMP_TYPE_STOP_REASON,
                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
 
+  /**
+   * QmpClient:auto-reconnect:
+   *
+   * Whether the client connects again by itself after losing its
+   * connection (QEMU restarted, the socket was reset), with a bounded
+   * exponential backoff between #QmpClient:reconnect-min-delay and
+   * #QmpClient:reconnect-max-delay, each delay shortened by a random
+   * jitter of up to half. Every attempt goes through the resync, so the
+   * client is READY only with QEMU's current state; commands in flight when
+   * the connection was lost fail once with %G_IO_ERROR_CLOSED and are never
+   * sent again. Closing the client stops the attempts. Off by default.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_AUTO_RECONNECT] =
+    g_param_spec_boolean ("auto-reconnect", "Auto reconnect", "Reconnect after a lost connection",
+                          FALSE,
+                          G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * QmpClient:reconnect-min-delay:
+   *
+   * The delay before the first automatic reconnection attempt, in
+   * milliseconds; it doubles with every failed attempt.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_RECONNECT_MIN_DELAY] =
+    g_param_spec_uint ("reconnect-min-delay", "Reconnect min delay", "First delay, ms",
+                       1, G_MAXINT, 100,
+                       G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * QmpClient:reconnect-max-delay:
+   *
+   * The longest delay between automatic reconnection attempts, in
+   * milliseconds.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_RECONNECT_MAX_DELAY] =
+    g_param_spec_uint ("reconnect-max-delay", "Reconnect max delay", "Longest delay, ms",
+                       1, G_MAXINT, 30000,
+                       G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_STATIC_STRINGS);
+
   g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  /**
+   * QmpClient::reconnected:
+   * @client: the #QmpClient
+   * @new_instance: %TRUE when the server is not the one of the lost
+   *   connection: the UNIX socket file was created anew, as a restarted
+   *   QEMU does
+   *
+   * Emitted when an automatic reconnection succeeded: the client is
+   * READY again, #QmpClient:stop-reason tells QEMU's current state and the
+   * derived events of the resync follow. A new QEMU instance has lost
+   * whatever the old one had (thresholds among it).
+   *
+   * Since: 1.0
+   */
+  signals[SIGNAL_RECONNECTED] =
+    g_signal_new ("reconnected",
+                  G_TYPE_FROM_CLASS (klass),
+                  G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 1, G_TYPE_BOOLEAN);
 
   /**
    * QmpClient::stop-reason-changed:
@@ -3331,4 +3561,45 @@ qmp_client_declare_write_threshold (QmpClient  *client,
   g_return_if_fail (QMP_IS_CLIENT (client));
   g_return_if_fail (node_name != NULL);
   remember_threshold (client, node_name, write_threshold);
+}
+
+/**
+ * qmp_client_get_auto_reconnect:
+ * @client: a #QmpClient
+ *
+ * Gets #QmpClient:auto-reconnect.
+ *
+ * Returns: %TRUE if the client reconnects by itself
+ *
+ * Since: 1.0
+ */
+gboolean
+qmp_client_get_auto_reconnect (QmpClient *client)
+{
+  g_return_val_if_fail (QMP_IS_CLIENT (client), FALSE);
+  return client->auto_reconnect;
+}
+
+/**
+ * qmp_client_set_auto_reconnect:
+ * @client: a #QmpClient
+ * @auto_reconnect: whether to reconnect after a lost connection
+ *
+ * Sets #QmpClient:auto-reconnect. Turning it off stops a pending attempt.
+ *
+ * Since: 1.0
+ */
+void
+qmp_client_set_auto_reconnect (QmpClient *client,
+                               gboolean   auto_reconnect)
+{
+  g_return_if_fail (QMP_IS_CLIENT (client));
+
+  auto_reconnect = !!auto_reconnect;
+  if (client->auto_reconnect == auto_reconnect)
+    return;
+  client->auto_reconnect = auto_reconnect;
+  if (!auto_reconnect)
+    cancel_reconnect (client);
+  g_object_notify_by_pspec (G_OBJECT (client), properties[PROP_AUTO_RECONNECT]);
 }

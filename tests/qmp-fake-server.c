@@ -26,6 +26,7 @@ typedef enum {
   OUT_BYTES,
   OUT_CLOSE,
   OUT_FLUSH,
+  OUT_RESTART,
   OUT_QUIT,
 } OutKind;
 
@@ -173,6 +174,20 @@ handle_line (QmpFakeServer *self,
     write_all (fd, reply, strlen (reply));
 }
 
+static int
+listen_on (const char *path)
+{
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpuint (strlen (path), <, sizeof addr.sun_path);
+  strcpy (addr.sun_path, path);
+  g_assert_cmpint (bind (fd, (struct sockaddr *) &addr, sizeof addr), ==, 0);
+  g_assert_cmpint (listen (fd, 8), ==, 0);
+  return fd;
+}
+
 /* Returns FALSE to stop the thread. */
 static gboolean
 run_outputs (QmpFakeServer *self,
@@ -205,6 +220,16 @@ run_outputs (QmpFakeServer *self,
               close (*client_fd);
               *client_fd = -1;
             }
+          break;
+        case OUT_RESTART:
+          if (*client_fd >= 0)
+            {
+              close (*client_fd);
+              *client_fd = -1;
+            }
+          close (self->listen_fd);
+          g_unlink (self->path);
+          self->listen_fd = listen_on (self->path);
           break;
         case OUT_FLUSH:
           g_mutex_lock (&self->lock);
@@ -301,20 +326,13 @@ QmpFakeServer *
 qmp_fake_server_new (void)
 {
   QmpFakeServer *self = g_new0 (QmpFakeServer, 1);
-  struct sockaddr_un addr = { .sun_family = AF_UNIX };
   g_autoptr(GError) error = NULL;
 
   self->dir = g_dir_make_tmp ("qmpthin-fake-XXXXXX", &error);
   g_assert_no_error (error);
   self->path = g_build_filename (self->dir, "qmp.sock", NULL);
   self->address = g_strconcat ("unix:", self->path, NULL);
-  g_assert_cmpuint (strlen (self->path), <, sizeof addr.sun_path);
-  strcpy (addr.sun_path, self->path);
-
-  self->listen_fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  g_assert_cmpint (self->listen_fd, >=, 0);
-  g_assert_cmpint (bind (self->listen_fd, (struct sockaddr *) &addr, sizeof addr), ==, 0);
-  g_assert_cmpint (listen (self->listen_fd, 8), ==, 0);
+  self->listen_fd = listen_on (self->path);
   g_assert_true (g_unix_open_pipe (self->wake, FD_CLOEXEC, &error));
   g_assert_true (g_unix_set_fd_nonblocking (self->wake[0], TRUE, &error));
 
@@ -462,6 +480,12 @@ void
 qmp_fake_server_close_client (QmpFakeServer *self)
 {
   push_output (self, OUT_CLOSE, NULL);
+}
+
+void
+qmp_fake_server_restart (QmpFakeServer *self)
+{
+  push_output (self, OUT_RESTART, NULL);
 }
 
 void

@@ -56,6 +56,9 @@ void           qmp_fake_server_send_event   (QmpFakeServer *server,
                                              const char    *data_json);
 /* Closes the current connection, after what was queued before. */
 void           qmp_fake_server_close_client (QmpFakeServer *server);
+/* Drops the connection and listens again on a new socket file at the same
+ * path, as a restarted QEMU does. */
+void           qmp_fake_server_restart      (QmpFakeServer *server);
 /* Waits until everything queued so far was written. */
 void           qmp_fake_server_flush        (QmpFakeServer *server);
 

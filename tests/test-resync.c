@@ -353,6 +353,124 @@ test_armed_memory (Fixture       *f,
   g_assert_cmpuint (qmp_write_threshold_event_get_write_threshold (threshold), ==, 200);
 }
 
+static void
+on_reconnected (QmpClient *client,
+                gboolean   new_instance,
+                gpointer   user_data)
+{
+  Fixture *f = user_data;
+
+  g_ptr_array_add (f->log, g_strdup_printf ("reconnected%s", new_instance ? " new" : ""));
+}
+
+static void
+on_disconnected (QmpClient *client,
+                 GError    *error,
+                 gpointer   user_data)
+{
+  Fixture *f = user_data;
+
+  g_ptr_array_add (f->log, g_strdup ("disconnected"));
+}
+
+static void
+count_closed (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) value = qmp_client_execute_finish (QMP_CLIENT (source), result, &error);
+
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED);
+  (*(guint *) user_data)++;
+}
+
+static void
+setup_reconnect (Fixture *f)
+{
+  qmp_fake_server_set_reply (f->server, "query-status", "{\"return\": {\"status\": \"running\", \"running\": true}}");
+  g_object_set (f->client, "reconnect-min-delay", 200, "reconnect-max-delay", 400, NULL);
+  qmp_client_set_auto_reconnect (f->client, TRUE);
+  g_assert_true (qmp_client_get_auto_reconnect (f->client));
+  g_signal_connect (f->client, "reconnected", G_CALLBACK (on_reconnected), f);
+  g_signal_connect (f->client, "disconnected", G_CALLBACK (on_disconnected), f);
+  connect (f);
+  spin_until_log (f, 1);
+}
+
+/* The connection drops: the command in flight fails once, never re-sent;
+ * the client comes back READY on its own after the backoff. */
+static void
+test_reconnect (Fixture       *f,
+                gconstpointer  data)
+{
+  const char *expected[] = { "reason running", "disconnected", "reconnected", "reason running", NULL };
+  guint n_closed = 0, n_slow = 0;
+  gint64 lost;
+  g_autoptr(JsonObject) request = NULL;
+
+  setup_reconnect (f);
+  qmp_fake_server_hold (f->server, "slow");
+  qmp_client_execute_async (f->client, "slow", NULL, NULL, count_closed, &n_closed);
+  while (qmp_client_get_n_pending (f->client) > 0 && n_slow == 0)
+    {
+      g_main_context_iteration (NULL, TRUE);
+      while ((request = qmp_fake_server_pop_request (f->server, 0)) != NULL)
+        {
+          n_slow += g_str_equal (json_object_get_string_member (request, "execute"), "slow");
+          g_clear_pointer (&request, json_object_unref);
+        }
+    }
+  lost = g_get_monotonic_time ();
+  qmp_fake_server_close_client (f->server);
+  assert_log (f, expected);
+  /* Half the first delay at least (jitter), well under the maximum. */
+  g_assert_cmpint (g_get_monotonic_time () - lost, >=, 100 * 1000);
+  g_assert_cmpint (qmp_client_get_state (f->client), ==, QMP_CLIENT_STATE_READY);
+  g_assert_cmpuint (n_closed, ==, 1);
+  g_assert_cmpuint (qmp_fake_server_get_n_connections (f->server), ==, 2);
+  while ((request = qmp_fake_server_pop_request (f->server, 20)) != NULL)
+    {
+      g_assert_cmpstr (json_object_get_string_member (request, "execute"), !=, "slow");
+      g_clear_pointer (&request, json_object_unref);
+    }
+}
+
+static void
+test_reconnect_new_instance (Fixture       *f,
+                             gconstpointer  data)
+{
+  const char *expected[] = { "reason running", "disconnected", "reconnected new", "reason running", NULL };
+
+  setup_reconnect (f);
+  qmp_fake_server_restart (f->server);
+  assert_log (f, expected);
+}
+
+/* Closing stops the attempts; no timer is left behind. */
+static void
+test_reconnect_stops_on_close (Fixture       *f,
+                               gconstpointer  data)
+{
+  const char *expected[] = { "reason running", "disconnected", NULL };
+  gint64 deadline;
+
+  setup_reconnect (f);
+  qmp_fake_server_close_client (f->server);
+  spin_until_log (f, 2);
+  g_assert_true (qmp_client_close_sync (f->client, NULL, NULL));
+  deadline = g_get_monotonic_time () + 800 * 1000;
+  while (g_get_monotonic_time () < deadline)
+    {
+      while (g_main_context_iteration (NULL, FALSE))
+        ;
+      g_usleep (10 * 1000);
+    }
+  assert_log (f, expected);
+  g_assert_cmpuint (qmp_fake_server_get_n_connections (f->server), ==, 1);
+  g_assert_cmpint (qmp_client_get_state (f->client), ==, QMP_CLIENT_STATE_CLOSED);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -366,6 +484,9 @@ main (int    argc,
   ADD ("derived-payloads", test_derived_payloads);
   ADD ("live", test_live);
   ADD ("armed-memory", test_armed_memory);
+  ADD ("reconnect", test_reconnect);
+  ADD ("reconnect-new-instance", test_reconnect_new_instance);
+  ADD ("reconnect-stops-on-close", test_reconnect_stops_on_close);
 
   return g_test_run ();
 }

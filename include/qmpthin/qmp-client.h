@@ -190,6 +190,12 @@ QMP_AVAILABLE_IN_1_0
 guint               qmp_client_get_n_pending         (QmpClient            *client);
 
 QMP_AVAILABLE_IN_1_0
+gboolean            qmp_client_get_auto_reconnect    (QmpClient            *client);
+QMP_AVAILABLE_IN_1_0
+void                qmp_client_set_auto_reconnect    (QmpClient            *client,
+                                                      gboolean              auto_reconnect);
+
+QMP_AVAILABLE_IN_1_0
 QmpStopReason      *qmp_client_get_stop_reason       (QmpClient            *client);
 QMP_AVAILABLE_IN_1_0
 gboolean            qmp_client_has_command           (QmpClient            *client,
