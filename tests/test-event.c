@@ -22,26 +22,88 @@ object_from (const char *text)
 static void
 test_base (void)
 {
+  const gint64 usec = G_GINT64_CONSTANT (1795358840569524);
   g_autoptr(JsonObject) data = object_from ("{\"guest\": false, \"reason\": \"host-qmp-quit\"}");
-  g_autoptr(QmpEvent) event = qmp_event_new ("SHUTDOWN", G_GINT64_CONSTANT (1795358840569524), data);
+  g_autoptr(JsonObject) same = object_from ("{\"guest\": false, \"reason\": \"host-qmp-quit\"}");
+  g_autoptr(QmpEvent) event = qmp_event_new ("SHUTDOWN", usec, data);
+  g_autoptr(GDateTime) expected = NULL;
+  g_autoptr(GDateTime) whole = g_date_time_new_from_unix_utc (usec / G_USEC_PER_SEC);
+  g_autoptr(GDateTime) property_timestamp = NULL;
+  g_autoptr(JsonObject) property_data = NULL;
+  g_autoptr(JsonNode) parsed = NULL;
+  g_autofree char *property_name = NULL;
   g_autofree char *text = NULL;
+  gint64 property_usec = 0;
+  gboolean property_derived = TRUE;
   GDateTime *timestamp;
+  JsonObject *object;
 
   g_assert_true (G_TYPE_FROM_INSTANCE (event) == QMP_TYPE_EVENT);
   g_assert_cmpstr (qmp_event_get_name (event), ==, "SHUTDOWN");
   g_assert_false (qmp_event_get_derived (event));
-  g_assert_cmpint (qmp_event_get_timestamp_usec (event), ==, G_GINT64_CONSTANT (1795358840569524));
+  g_assert_cmpint (qmp_event_get_timestamp_usec (event), ==, usec);
+
+  /* The timestamp, in UTC, to the microsecond. */
+  expected = g_date_time_add (whole, usec % G_USEC_PER_SEC);
   timestamp = qmp_event_get_timestamp (event);
+  g_assert_nonnull (timestamp);
+  g_assert_true (g_date_time_equal (timestamp, expected));
   g_assert_cmpint (g_date_time_to_unix (timestamp), ==, 1795358840);
   g_assert_cmpint (g_date_time_get_microsecond (timestamp), ==, 569524);
   g_assert_cmpint (g_date_time_get_utc_offset (timestamp), ==, 0);
+
   g_assert_true (qmp_event_get_data (event) == data);
+  g_assert_true (json_object_equal (qmp_event_get_data (event), same));
   /* Sealed: handlers share it. */
   g_assert_true (json_object_is_immutable (qmp_event_get_data (event)));
 
+  /* The same through the properties. */
+  g_object_get (event,
+                "name", &property_name,
+                "timestamp", &property_timestamp,
+                "timestamp-usec", &property_usec,
+                "data", &property_data,
+                "derived", &property_derived,
+                NULL);
+  g_assert_cmpstr (property_name, ==, "SHUTDOWN");
+  g_assert_true (g_date_time_equal (property_timestamp, expected));
+  g_assert_cmpint (property_usec, ==, usec);
+  g_assert_true (property_data == data);
+  g_assert_false (property_derived);
+
+  /* One line of QEMU's wire format, without "derived" for a real event. */
   text = qmp_event_to_string (event);
+  g_assert_null (strchr (text, '\n'));
   g_assert_cmpstr (text, ==, "{\"event\":\"SHUTDOWN\",\"data\":{\"guest\":false,\"reason\":\"host-qmp-quit\"},"
                              "\"timestamp\":{\"seconds\":1795358840,\"microseconds\":569524}}");
+  parsed = json_from_string (text, NULL);
+  object = json_node_get_object (parsed);
+  g_assert_false (json_object_has_member (object, "derived"));
+  g_assert_true (json_object_equal (json_object_get_object_member (object, "data"), same));
+}
+
+/* Microseconds 0 and 999999, and the epoch itself, survive. */
+static void
+test_timestamp_edges (void)
+{
+  const gint64 stamps[] = { 0, 999999, G_USEC_PER_SEC, G_GINT64_CONSTANT (1795358840000000),
+                            G_GINT64_CONSTANT (1795358840999999) };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (stamps); i++)
+    {
+      g_autoptr(QmpEvent) event = qmp_event_new ("X", stamps[i], NULL);
+      g_autoptr(GDateTime) epoch = g_date_time_new_from_unix_utc (0);
+      g_autoptr(GDateTime) expected = g_date_time_add (epoch, stamps[i]);
+      g_autofree char *text = qmp_event_to_string (event);
+      g_autofree char *stamp_text =
+        g_strdup_printf ("\"timestamp\":{\"seconds\":%" G_GINT64_FORMAT ",\"microseconds\":%" G_GINT64_FORMAT "}",
+                         stamps[i] / G_USEC_PER_SEC, stamps[i] % G_USEC_PER_SEC);
+
+      g_assert_true (g_date_time_equal (qmp_event_get_timestamp (event), expected));
+      g_assert_cmpint (g_date_time_get_microsecond (qmp_event_get_timestamp (event)), ==,
+                       stamps[i] % G_USEC_PER_SEC);
+      g_assert_nonnull (strstr (text, stamp_text));
+    }
 }
 
 static void
@@ -202,10 +264,12 @@ test_unusual_payloads (void)
   }
 }
 
-/* The s6 storm (3000 unthrottled BLOCK_IO_ERROR) replayed in big writes:
- * every event delivered, in order, on both signals. */
+/* The s6 storm (3000 unthrottled BLOCK_IO_ERROR) replayed through a
+ * client: every event delivered once, in order, with QEMU's timestamp and
+ * data, on the generic signal and, for BLOCK_IO_ERROR, right after it on
+ * the typed one. */
 typedef struct {
-  GPtrArray *log;
+  GPtrArray *events;            /* QmpEvent*, in delivery order */
   guint n_typed;
 } StormLog;
 
@@ -216,7 +280,7 @@ on_storm_event (QmpClient *client,
 {
   StormLog *log = user_data;
 
-  g_ptr_array_add (log->log, g_object_ref (event));
+  g_ptr_array_add (log->events, g_object_ref (event));
 }
 
 static void
@@ -226,13 +290,23 @@ on_storm_typed (QmpClient            *client,
 {
   StormLog *log = user_data;
 
-  /* Right after its generic emission. */
-  g_assert_true (log->log->len > 0 && log->log->pdata[log->log->len - 1] == (gpointer) event);
+  g_assert_true (log->events->len > 0 && log->events->pdata[log->events->len - 1] == (gpointer) event);
   log->n_typed++;
 }
 
+static gboolean
+on_storm_guard (gpointer user_data)
+{
+  *(gboolean *) user_data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* Replays the recorded storm in writes of about @write_size bytes; with
+ * @chunk_size, the client's reads return at most that many bytes, so lines
+ * are split at every kind of offset. */
 static void
-test_storm (void)
+replay_storm (gsize write_size,
+              gsize chunk_size)
 {
   g_autoptr(QmpFakeServer) server = qmp_fake_server_new ();
   g_autoptr(QmpClient) client = qmp_client_new (qmp_fake_server_get_address (server));
@@ -240,56 +314,92 @@ test_storm (void)
   g_autoptr(GPtrArray) expected = g_ptr_array_new_with_free_func ((GDestroyNotify) json_node_unref);
   g_autoptr(GString) chunk = g_string_new (NULL);
   g_autoptr(GError) error = NULL;
+  g_autoptr(GSource) guard = g_timeout_source_new_seconds (60);
   StormLog log = { g_ptr_array_new_with_free_func (g_object_unref), 0 };
-  gint64 deadline;
+  guint n_io_errors = 0;
+  gboolean expired = FALSE;
 
   g_signal_connect (client, "event", G_CALLBACK (on_storm_event), &log);
   g_signal_connect (client, "block-io-error", G_CALLBACK (on_storm_typed), &log);
   g_assert_true (qmp_client_connect_sync (client, NULL, &error));
   g_assert_no_error (error);
+  if (chunk_size > 0)
+    qmp_fake_server_set_chunk_size (server, chunk_size);
 
+  /* Only what QEMU sent matters, and of it only the events: the replies
+   * answer commands of the recording's own client. */
   for (guint i = 0; i < records->len; i++)
     {
       QmpTestRecord *record = records->pdata[i];
-      JsonNode *node;
+      g_autoptr(JsonNode) node = NULL;
+      JsonObject *object;
 
-      if (record->sent || strstr (record->raw, "\"event\"") == NULL)
+      if (record->sent)
         continue;
-      node = json_from_string (record->raw, NULL);
-      g_ptr_array_add (expected, node);
+      node = json_from_string (record->raw, &error);
+      g_assert_no_error (error);
+      object = json_node_get_object (node);
+      if (!json_object_has_member (object, "event"))
+        continue;
+      n_io_errors += g_str_equal (json_object_get_string_member (object, "event"), "BLOCK_IO_ERROR");
+      g_ptr_array_add (expected, g_steal_pointer (&node));
       g_string_append (chunk, record->raw);
-      if (chunk->len > 200 * 1024)
+      if (chunk->len >= write_size)
         {
           qmp_fake_server_send (server, chunk->str);
           g_string_truncate (chunk, 0);
         }
     }
-  qmp_fake_server_send (server, chunk->str);
-  g_assert_cmpuint (expected->len, >, 2500);
+  if (chunk->len > 0)
+    qmp_fake_server_send (server, chunk->str);
+  g_assert_cmpuint (n_io_errors, >, 2500);
 
-  deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
-  while (log.log->len < expected->len)
+  g_source_set_callback (guard, on_storm_guard, &expired, NULL);
+  g_source_attach (guard, NULL);
+  while (log.events->len < expected->len)
     {
-      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_assert_false (expired);
       g_main_context_iteration (NULL, TRUE);
     }
+  g_source_destroy (guard);
 
+  g_assert_cmpuint (log.events->len, ==, expected->len);
   for (guint i = 0; i < expected->len; i++)
     {
       JsonObject *object = json_node_get_object (expected->pdata[i]);
       JsonObject *ts = json_object_get_object_member (object, "timestamp");
-      QmpEvent *event = log.log->pdata[i];
+      gint64 usec = json_object_get_int_member (ts, "seconds") * G_USEC_PER_SEC +
+                    json_object_get_int_member (ts, "microseconds");
+      QmpEvent *event = log.events->pdata[i];
+      GDateTime *timestamp = qmp_event_get_timestamp (event);
 
       g_assert_cmpstr (qmp_event_get_name (event), ==, json_object_get_string_member (object, "event"));
-      g_assert_cmpint (qmp_event_get_timestamp_usec (event), ==,
-                       json_object_get_int_member (ts, "seconds") * G_USEC_PER_SEC +
-                       json_object_get_int_member (ts, "microseconds"));
+      g_assert_cmpint (qmp_event_get_timestamp_usec (event), ==, usec);
+      g_assert_cmpint (g_date_time_to_unix (timestamp), ==, json_object_get_int_member (ts, "seconds"));
+      g_assert_cmpint (g_date_time_get_microsecond (timestamp), ==, json_object_get_int_member (ts, "microseconds"));
+      g_assert_false (qmp_event_get_derived (event));
       if (json_object_has_member (object, "data"))
         g_assert_true (json_object_equal (qmp_event_get_data (event),
                                           json_object_get_object_member (object, "data")));
+      else
+        g_assert_cmpuint (json_object_get_size (qmp_event_get_data (event)), ==, 0);
     }
-  g_assert_cmpuint (log.n_typed, >, 2500);
-  g_ptr_array_unref (log.log);
+  g_assert_cmpuint (log.n_typed, ==, n_io_errors);
+  g_assert_cmpint (qmp_client_get_state (client), ==, QMP_CLIENT_STATE_READY);
+  g_ptr_array_unref (log.events);
+}
+
+static void
+test_storm (void)
+{
+  replay_storm (256 * 1024, 0);
+}
+
+/* Pieces of a prime size: lines split everywhere. */
+static void
+test_storm_split (void)
+{
+  replay_storm (16 * 1024, 4093);
 }
 
 int
@@ -299,10 +409,12 @@ main (int    argc,
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/qmp/event/base", test_base);
+  g_test_add_func ("/qmp/event/timestamp-edges", test_timestamp_edges);
   g_test_add_func ("/qmp/event/no-timestamp", test_no_timestamp);
   g_test_add_func ("/qmp/event/recorded-typed", test_recorded_typed);
   g_test_add_func ("/qmp/event/unusual-payloads", test_unusual_payloads);
   g_test_add_func ("/qmp/event/storm", test_storm);
+  g_test_add_func ("/qmp/event/storm-split", test_storm_split);
 
   return g_test_run ();
 }
