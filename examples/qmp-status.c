@@ -4,12 +4,15 @@
  *
  *   qmp-status unix:/run/vm1/qmp.sock
  *
- * Connects, prints QEMU's version and run state, then prints every event
- * as one line of JSON until QEMU goes away or the program is interrupted.
+ * Connects, prints QEMU's version and run state, then prints every event,
+ * one line each (time in UTC, name, data as JSON), until QEMU goes away or
+ * the program gets SIGINT or SIGTERM.
+ *
  * Exit status: 0 when QEMU closed the connection or on SIGINT/SIGTERM,
  * 1 on an error, 2 on wrong usage.
  */
 
+#include <stdio.h>
 #include <stdlib.h>
 
 #include <glib-unix.h>
@@ -25,9 +28,12 @@ on_event (QmpClient *client,
           QmpEvent  *event,
           gpointer   user_data)
 {
-  g_autofree char *line = qmp_event_to_string (event);
+  GDateTime *timestamp = qmp_event_get_timestamp (event);
+  g_autoptr(JsonNode) data = json_node_init_object (json_node_alloc (), qmp_event_get_data (event));
+  g_autofree char *when = timestamp ? g_date_time_format_iso8601 (timestamp) : g_strdup ("(no time)");
+  g_autofree char *json = json_to_string (data, FALSE);
 
-  g_print ("%s\n", line);
+  g_print ("%s  %s  %s\n", when, qmp_event_get_name (event), json);
 }
 
 static void
@@ -37,14 +43,17 @@ on_disconnected (QmpClient *client,
 {
   App *app = user_data;
 
-  if (error != NULL && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CLOSED))
+  /* NULL: we closed it ourselves. */
+  if (error == NULL)
+    return;
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CLOSED))
     {
-      g_printerr ("qmp-status: %s\n", error->message);
-      app->status = EXIT_FAILURE;
+      g_printerr ("qmp-status: QEMU closed the connection\n");
     }
   else
     {
-      g_printerr ("qmp-status: QEMU closed the connection\n");
+      g_printerr ("qmp-status: %s\n", error->message);
+      app->status = EXIT_FAILURE;
     }
   g_main_loop_quit (app->loop);
 }
@@ -66,13 +75,18 @@ main (int    argc,
   g_autoptr(QmpStatusInfo) status = NULL;
   g_autoptr(GMainLoop) loop = NULL;
   g_autoptr(GError) error = NULL;
+  const char *package;
   App app = { NULL, EXIT_SUCCESS };
+  guint sigint_id, sigterm_id;
 
-  if (argc != 2)
+  if (argc != 2 || argv[1][0] == '-')
     {
       g_printerr ("Usage: %s ADDRESS   (unix:PATH, /PATH or tcp:HOST:PORT)\n", argv[0]);
       return 2;
     }
+
+  /* One line per event, as it comes, also into a pipe or a file. */
+  setvbuf (stdout, NULL, _IOLBF, 0);
 
   loop = g_main_loop_new (NULL, FALSE);
   app.loop = loop;
@@ -85,8 +99,9 @@ main (int    argc,
       g_printerr ("qmp-status: %s\n", error->message);
       return EXIT_FAILURE;
     }
-  g_print ("QEMU %s (%s)\n", qmp_client_get_qemu_version (client),
-           qmp_client_get_qemu_package (client) ? qmp_client_get_qemu_package (client) : "no package");
+  package = qmp_client_get_qemu_package (client);
+  g_print ("QEMU %s%s%s%s\n", qmp_client_get_qemu_version (client),
+           package && *package ? " (" : "", package ? package : "", package && *package ? ")" : "");
 
   status = qmp_client_query_status_sync (client, NULL, &error);
   if (status == NULL)
@@ -94,11 +109,16 @@ main (int    argc,
       g_printerr ("qmp-status: query-status: %s\n", error->message);
       return EXIT_FAILURE;
     }
-  g_print ("status: %s (%s)\n", qmp_status_info_get_status_string (status),
-           qmp_status_info_get_running (status) ? "running" : "paused");
+  g_print ("status: %s%s\n", qmp_status_info_get_status_string (status),
+           qmp_status_info_get_running (status) ? "" : " (not running)");
 
-  g_unix_signal_add (SIGINT, on_signal, &app);
-  g_unix_signal_add (SIGTERM, on_signal, &app);
+  sigint_id = g_unix_signal_add (SIGINT, on_signal, &app);
+  sigterm_id = g_unix_signal_add (SIGTERM, on_signal, &app);
   g_main_loop_run (loop);
+  g_source_remove (sigint_id);
+  g_source_remove (sigterm_id);
+
+  if (qmp_client_get_state (client) == QMP_CLIENT_STATE_READY)
+    qmp_client_close_sync (client, NULL, NULL);
   return app.status;
 }
