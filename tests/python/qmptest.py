@@ -15,9 +15,15 @@ import time
 PR_SET_PDEATHSIG = 1
 
 
-def die_with_parent():
-    # QEMU must not outlive a test run that is killed.
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+def die_with_parent(parent):
+    """A preexec_fn: QEMU must not outlive a test run that is killed. If
+    the parent is already gone (getppid() changed), the signal would never
+    come."""
+    def setup():
+        if (ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL) != 0
+                or os.getppid() != parent):
+            os._exit(127)
+    return setup
 
 
 def tool_env():
@@ -46,7 +52,7 @@ class Qemu:
             [QEMU, "-nodefaults", "-no-user-config", "-display", "none",
              "-chardev", f"socket,id=qmp0,path={self.socket},server=on,wait=off",
              "-mon", "chardev=qmp0,mode=control", *extra],
-            stdout=log, stderr=log, preexec_fn=die_with_parent, env=tool_env())
+            stdout=log, stderr=log, preexec_fn=die_with_parent(os.getpid()), env=tool_env())
         log.close()
         deadline = time.monotonic() + 10
         while True:
@@ -79,9 +85,13 @@ QEMU = shutil.which(os.environ.get("QMP_TEST_QEMU") or "qemu-system-x86_64")
 
 
 def require_qemu():
-    """Exits 77 (skip) when QEMU is missing, or 1 under CI, which must run it."""
+    """Exits 77 (skip) when QEMU is missing, or 1 under CI, which must run
+    it, or when $QMP_TEST_QEMU names a program that does not exist."""
     if QEMU is not None:
         return
+    if os.environ.get("QMP_TEST_QEMU"):
+        print(f"QMP_TEST_QEMU={os.environ['QMP_TEST_QEMU']}: no such program", file=sys.stderr)
+        sys.exit(1)
     if os.environ.get("CI") == "true":
         print("qemu-system-x86_64 is missing, and CI must run these tests", file=sys.stderr)
         sys.exit(1)
