@@ -1,9 +1,16 @@
 /* qemu-rig.c: a real QEMU for integration tests
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Each QmpTestQemu owns one QEMU process and one temporary directory. The
+ * process is only ever signalled through its GSubprocess (its own PID), and
+ * the kernel kills it if the test program dies first, so an aborted test
+ * leaves no QEMU behind.
  */
 
+#include <fcntl.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -14,12 +21,19 @@
 
 #include "qemu-rig.h"
 
+/* QEMU opens its socket some 50 ms after exec; the rest is margin for a
+ * loaded CI host. */
+#define START_LIMIT_MS 10000
+#define TERM_LIMIT_MS 5000
+
 struct _QmpTestQemu
 {
-  char *dir;
-  char *socket_path;
-  char *address;
-  GSubprocess *process;
+  char *dir;                    /* owned; removed by _free() */
+  char *socket_path;            /* owned */
+  char *address;                /* owned; "unix:" + socket_path */
+  char *log_path;               /* owned; QEMU's stdout and stderr */
+  GStrv argv;                   /* owned; to start it again */
+  GSubprocess *process;         /* owned */
 };
 
 static char *
@@ -32,30 +46,66 @@ find_qemu (void)
   return g_find_program_in_path ("qemu-system-x86_64");
 }
 
+/* Next to the QEMU in use, else in $PATH: both come with the same
+ * package. */
+static char *
+find_storage_daemon (void)
+{
+  g_autofree char *qemu = find_qemu ();
+  g_autofree char *dir = qemu ? g_path_get_dirname (qemu) : NULL;
+  g_autofree char *sibling = dir ? g_build_filename (dir, "qemu-storage-daemon", NULL) : NULL;
+
+  if (sibling != NULL && g_file_test (sibling, G_FILE_TEST_IS_EXECUTABLE))
+    return g_steal_pointer (&sibling);
+  return g_find_program_in_path ("qemu-storage-daemon");
+}
+
 gboolean
 qmp_test_qemu_require (void)
 {
   g_autofree char *qemu = find_qemu ();
+  const char *override = g_getenv ("QMP_TEST_QEMU");
 
   if (qemu != NULL)
     return TRUE;
-  if (g_strcmp0 (g_getenv ("CI"), "true") == 0)
-    {
-      g_test_message ("qemu-system-x86_64 is missing, and CI must run these tests");
-      g_test_fail ();
-    }
+  /* Asking for a particular QEMU and not getting it is a mistake, not a
+   * missing optional dependency. */
+  if (override != NULL && *override != '\0')
+    g_test_fail_printf ("QMP_TEST_QEMU=%s: no such program", override);
+  else if (g_strcmp0 (g_getenv ("CI"), "true") == 0)
+    g_test_fail_printf ("qemu-system-x86_64 is not installed, and CI must run the tests that need it");
   else
-    {
-      g_test_skip ("qemu-system-x86_64 is not installed");
-    }
+    g_test_skip ("qemu-system-x86_64 is not installed");
   return FALSE;
 }
 
-/* QEMU must not outlive a test that aborts. */
+gboolean
+qmp_test_storage_daemon_require (void)
+{
+  g_autofree char *daemon = NULL;
+
+  if (!qmp_test_qemu_require ())
+    return FALSE;
+  daemon = find_storage_daemon ();
+  if (daemon != NULL)
+    return TRUE;
+  if (g_strcmp0 (g_getenv ("CI"), "true") == 0)
+    g_test_fail_printf ("qemu-storage-daemon is not installed, and CI must run the tests that need it");
+  else
+    g_test_skip ("qemu-storage-daemon is not installed");
+  return FALSE;
+}
+
+/* Runs in the child between fork and exec, so only async-signal-safe calls.
+ * The death signal follows the parent thread; if that thread is already
+ * gone (getppid() changed), the signal would never come. */
 static void
 die_with_parent (gpointer user_data)
 {
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
+  pid_t parent = GPOINTER_TO_INT (user_data);
+
+  if (prctl (PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid () != parent)
+    _exit (127);
 }
 
 static gboolean
@@ -65,6 +115,7 @@ socket_accepts (const char *path)
   int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   gboolean ok;
 
+  g_assert_cmpint (fd, >=, 0);
   g_strlcpy (addr.sun_path, path, sizeof addr.sun_path);
   ok = connect (fd, (struct sockaddr *) &addr, sizeof addr) == 0;
   close (fd);
@@ -90,32 +141,76 @@ remove_tree (const char *path)
   g_rmdir (path);
 }
 
-QmpTestQemu *
-qmp_test_qemu_start (const char * const *extra_args)
+static char *
+read_log (QmpTestQemu *self)
 {
-  QmpTestQemu *self = g_new0 (QmpTestQemu, 1);
-  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
-  g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
+  char *text = NULL;
+
+  if (!g_file_get_contents (self->log_path, &text, NULL, NULL))
+    return g_strdup ("(no output)");
+  return text;
+}
+
+/* Spawns self->argv and waits until its QMP socket accepts. */
+static void
+spawn (QmpTestQemu *self)
+{
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
   g_autoptr(GError) error = NULL;
-  g_autofree char *log = NULL;
   gint64 deadline;
 
+  g_assert_null (self->process);
+  /* One file for both streams, appended to across restarts: two separate
+   * opens would overwrite each other's output. */
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_MERGE);
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, GINT_TO_POINTER (getpid ()), NULL);
+  {
+    int fd = g_open (self->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+
+    g_assert_cmpint (fd, >=, 0);
+    g_subprocess_launcher_take_stdout_fd (launcher, fd);
+  }
+  self->process = g_subprocess_launcher_spawnv (launcher, (const char * const *) self->argv, &error);
+  g_assert_no_error (error);
+
+  deadline = g_get_monotonic_time () + START_LIMIT_MS * 1000;
+  while (!socket_accepts (self->socket_path))
+    {
+      /* The identifier is cleared once GLib has reaped the child. */
+      if (g_subprocess_get_identifier (self->process) == NULL)
+        g_error ("%s exited at start: %s", self->argv[0], read_log (self));
+      if (g_get_monotonic_time () > deadline)
+        g_error ("%s did not open its QMP socket in %d ms: %s", self->argv[0], START_LIMIT_MS,
+                 read_log (self));
+      g_usleep (10 * 1000);
+    }
+}
+
+static QmpTestQemu *
+start (char               *program,
+       const char * const *monitor_args,
+       const char * const *extra_args)
+{
+  QmpTestQemu *self = g_new0 (QmpTestQemu, 1);
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GError) error = NULL;
+
+  g_assert_nonnull (program);
   self->dir = g_dir_make_tmp ("qmpthin-qemu-XXXXXX", &error);
   g_assert_no_error (error);
   self->socket_path = g_build_filename (self->dir, "qmp.sock", NULL);
   self->address = g_strconcat ("unix:", self->socket_path, NULL);
-  log = g_build_filename (self->dir, "qemu.log", NULL);
+  self->log_path = g_build_filename (self->dir, "qemu.log", NULL);
+  /* A long $TMPDIR would silently truncate the socket address. */
+  g_assert_cmpuint (strlen (self->socket_path), <, G_SIZEOF_MEMBER (struct sockaddr_un, sun_path));
 
-  g_ptr_array_add (argv, find_qemu ());
-  g_assert_nonnull (argv->pdata[0]);
-  g_ptr_array_add (argv, g_strdup ("-nodefaults"));
-  g_ptr_array_add (argv, g_strdup ("-no-user-config"));
-  g_ptr_array_add (argv, g_strdup ("-display"));
-  g_ptr_array_add (argv, g_strdup ("none"));
-  g_ptr_array_add (argv, g_strdup ("-chardev"));
-  g_ptr_array_add (argv, g_strdup_printf ("socket,id=qmp0,path=%s,server=on,wait=off", self->socket_path));
-  g_ptr_array_add (argv, g_strdup ("-mon"));
-  g_ptr_array_add (argv, g_strdup ("chardev=qmp0,mode=control"));
+  g_ptr_array_add (argv, program);
+  for (guint i = 0; monitor_args[i] != NULL; i++)
+    {
+      g_auto(GStrv) parts = g_strsplit (monitor_args[i], "@SOCKET@", -1);
+
+      g_ptr_array_add (argv, g_strjoinv (self->socket_path, parts));
+    }
   for (guint i = 0; extra_args != NULL && extra_args[i] != NULL; i++)
     {
       g_auto(GStrv) parts = g_strsplit (extra_args[i], "@DIR@", -1);
@@ -123,27 +218,57 @@ qmp_test_qemu_start (const char * const *extra_args)
       g_ptr_array_add (argv, g_strjoinv (self->dir, parts));
     }
   g_ptr_array_add (argv, NULL);
+  self->argv = (GStrv) g_ptr_array_steal (argv, NULL);
 
-  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
-  g_subprocess_launcher_set_stdout_file_path (launcher, log);
-  g_subprocess_launcher_set_stderr_file_path (launcher, log);
-  self->process = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata, &error);
-  g_assert_no_error (error);
-
-  /* The socket appears some 50 ms after exec. */
-  deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
-  while (!socket_accepts (self->socket_path))
-    {
-      if (g_get_monotonic_time () > deadline || g_subprocess_get_identifier (self->process) == NULL)
-        {
-          g_autofree char *output = NULL;
-
-          g_file_get_contents (log, &output, NULL, NULL);
-          g_error ("QEMU did not open its QMP socket: %s", output ? output : "(no output)");
-        }
-      g_usleep (10 * 1000);
-    }
+  spawn (self);
   return self;
+}
+
+QmpTestQemu *
+qmp_test_qemu_start (const char * const *extra_args)
+{
+  /* "@SOCKET@" is replaced by the socket's path. */
+  const char *monitor[] = {
+    "-nodefaults", "-no-user-config", "-display", "none",
+    "-chardev", "socket,id=qmp0,path=@SOCKET@,server=on,wait=off",
+    "-mon", "chardev=qmp0,mode=control",
+    NULL
+  };
+
+  return start (find_qemu (), monitor, extra_args);
+}
+
+QmpTestQemu *
+qmp_test_storage_daemon_start (const char * const *extra_args)
+{
+  const char *monitor[] = {
+    "--chardev", "socket,id=qmp0,path=@SOCKET@,server=on,wait=off",
+    "--monitor", "chardev=qmp0",
+    NULL
+  };
+
+  return start (find_storage_daemon (), monitor, extra_args);
+}
+
+void
+qmp_test_qemu_kill (QmpTestQemu *self)
+{
+  g_assert_nonnull (self->process);
+  g_subprocess_force_exit (self->process);
+  g_subprocess_wait (self->process, NULL, NULL);
+  g_clear_object (&self->process);
+}
+
+void
+qmp_test_qemu_restart (QmpTestQemu *self)
+{
+  if (self->process != NULL)
+    {
+      /* Only once the previous one is gone. */
+      g_subprocess_wait (self->process, NULL, NULL);
+      g_clear_object (&self->process);
+    }
+  spawn (self);
 }
 
 const char *
@@ -158,20 +283,50 @@ qmp_test_qemu_get_dir (QmpTestQemu *self)
   return self->dir;
 }
 
+typedef struct {
+  gboolean done;
+  gboolean exited;
+} WaitState;
+
+static void
+wait_ready (GObject      *source,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  WaitState *state = user_data;
+
+  /* Fails only when cancelled. */
+  state->exited = g_subprocess_wait_finish (G_SUBPROCESS (source), result, NULL);
+  state->done = TRUE;
+}
+
+static gboolean
+wait_timed_out (gpointer user_data)
+{
+  g_cancellable_cancel (user_data);
+  return G_SOURCE_REMOVE;
+}
+
 gboolean
 qmp_test_qemu_wait_exit (QmpTestQemu *self,
                          guint        timeout_ms)
 {
-  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  /* A private context: the caller's sources (a client's socket, say) must
+   * not run behind its back while it waits. */
+  g_autoptr(GMainContext) context = g_main_context_new ();
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GSource) timeout = g_timeout_source_new (timeout_ms);
+  WaitState state = { FALSE, FALSE };
 
-  while (g_get_monotonic_time () < deadline)
-    {
-      /* GSubprocess reaps the child in GLib's worker thread. */
-      if (g_subprocess_get_identifier (self->process) == NULL)
-        return TRUE;
-      g_usleep (10 * 1000);
-    }
-  return FALSE;
+  g_main_context_push_thread_default (context);
+  g_source_set_callback (timeout, wait_timed_out, cancellable, NULL);
+  g_source_attach (timeout, context);
+  g_subprocess_wait_async (self->process, cancellable, wait_ready, &state);
+  while (!state.done)
+    g_main_context_iteration (context, TRUE);
+  g_source_destroy (timeout);
+  g_main_context_pop_thread_default (context);
+  return state.exited;
 }
 
 void
@@ -182,15 +337,18 @@ qmp_test_qemu_free (QmpTestQemu *self)
       if (g_subprocess_get_identifier (self->process) != NULL)
         {
           g_subprocess_send_signal (self->process, SIGTERM);
-          if (!qmp_test_qemu_wait_exit (self, 5000))
+          if (!qmp_test_qemu_wait_exit (self, TERM_LIMIT_MS))
             g_subprocess_force_exit (self->process);
         }
+      /* After SIGKILL the wait is short and certain. */
       g_subprocess_wait (self->process, NULL, NULL);
       g_clear_object (&self->process);
     }
   remove_tree (self->dir);
+  g_strfreev (self->argv);
   g_free (self->dir);
   g_free (self->socket_path);
   g_free (self->address);
+  g_free (self->log_path);
   g_free (self);
 }
