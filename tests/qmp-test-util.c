@@ -68,16 +68,34 @@ qmp_test_store_result (GObject      *source,
   *(GAsyncResult **) user_data = g_object_ref (result);
 }
 
+static gboolean
+on_guard_expired (gpointer user_data)
+{
+  ((QmpTestGuard *) user_data)->expired = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+void
+qmp_test_guard_begin (QmpTestGuard *guard,
+                      guint         timeout_ms)
+{
+  guard->expired = FALSE;
+  guard->source = g_timeout_source_new (timeout_ms);
+  g_source_set_callback (guard->source, on_guard_expired, guard, NULL);
+  g_source_attach (guard->source, NULL);
+}
+
+void
+qmp_test_guard_end (QmpTestGuard *guard)
+{
+  g_source_destroy (guard->source);
+  g_clear_pointer (&guard->source, g_source_unref);
+}
+
 GAsyncResult *
 qmp_test_wait_result (GAsyncResult **slot,
                       guint          timeout_ms)
 {
-  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
-
-  while (*slot == NULL)
-    {
-      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
-      g_main_context_iteration (NULL, TRUE);
-    }
+  QMP_TEST_WAIT_FOR (*slot != NULL, timeout_ms);
   return *slot;
 }

@@ -33,4 +33,31 @@ void          qmp_test_store_result (GObject       *source,
 GAsyncResult *qmp_test_wait_result  (GAsyncResult **slot,
                                      guint          timeout_ms);
 
+/* A timer in the default main context that wakes blocking iterations and
+ * says when the time is up. */
+typedef struct {
+  GSource *source;
+  gboolean expired;
+} QmpTestGuard;
+
+void          qmp_test_guard_begin  (QmpTestGuard  *guard,
+                                     guint          timeout_ms);
+void          qmp_test_guard_end    (QmpTestGuard  *guard);
+
+/* Runs the default main context until @expr holds; fails the test after
+ * @timeout_ms instead of hanging. */
+#define QMP_TEST_WAIT_FOR(expr, timeout_ms) \
+  G_STMT_START { \
+    QmpTestGuard guard_; \
+    qmp_test_guard_begin (&guard_, (timeout_ms)); \
+    while (!(expr)) \
+      { \
+        if (guard_.expired) \
+          g_assertion_message_expr (G_LOG_DOMAIN, __FILE__, __LINE__, G_STRFUNC, \
+                                    "timed out waiting for " #expr); \
+        g_main_context_iteration (NULL, TRUE); \
+      } \
+    qmp_test_guard_end (&guard_); \
+  } G_STMT_END
+
 G_END_DECLS

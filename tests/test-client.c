@@ -17,51 +17,9 @@
 /* ------------------------------------------------------------------------ */
 /* Waiting: always on a condition, never longer than WAIT_LIMIT_MS. */
 
-typedef struct {
-  GSource *source;
-  gboolean expired;
-} Guard;
-
-static gboolean
-on_guard_expired (gpointer user_data)
-{
-  ((Guard *) user_data)->expired = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
-static void
-guard_begin (Guard *guard,
-             guint  timeout_ms)
-{
-  guard->expired = FALSE;
-  /* Also wakes a blocking iteration when nothing else happens. */
-  guard->source = g_timeout_source_new (timeout_ms);
-  g_source_set_callback (guard->source, on_guard_expired, guard, NULL);
-  g_source_attach (guard->source, NULL);
-}
-
-static void
-guard_end (Guard *guard)
-{
-  g_source_destroy (guard->source);
-  g_clear_pointer (&guard->source, g_source_unref);
-}
-
 /* Runs the default main context until @expr holds; fails the test after
  * WAIT_LIMIT_MS instead of hanging. */
-#define WAIT_FOR(expr) \
-  G_STMT_START { \
-    Guard guard_; \
-    guard_begin (&guard_, WAIT_LIMIT_MS); \
-    while (!(expr)) \
-      { \
-        if (guard_.expired) \
-          g_assertion_message_expr (G_LOG_DOMAIN, __FILE__, __LINE__, G_STRFUNC, \
-                                    "timed out waiting for " #expr); \
-        g_main_context_iteration (NULL, TRUE); \
-      } \
-    guard_end (&guard_); \
-  } G_STMT_END
+#define WAIT_FOR(expr) QMP_TEST_WAIT_FOR (expr, WAIT_LIMIT_MS)
 
 static GAsyncResult *
 wait_result (GAsyncResult **slot)
