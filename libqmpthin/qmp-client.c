@@ -127,6 +127,7 @@ typedef enum {
   INCOMING_CLOSED,
   INCOMING_DERIVED,             /* an event derived by resync */
   INCOMING_STOP_REASON,         /* announce the stop reason resync found */
+  INCOMING_RECONNECTED,         /* an automatic reconnection ended its resync */
 } IncomingKind;
 
 /* One entry of QmpClient.incoming, in wire order. */
@@ -136,6 +137,7 @@ typedef struct
   QmpMessage *message;          /* INCOMING_MESSAGE */
   GError *error;                /* INCOMING_CLOSED: why (never NULL) */
   QmpEvent *event;              /* INCOMING_DERIVED */
+  gboolean new_instance;        /* INCOMING_RECONNECTED */
   guint generation;             /* connection it was read from */
 } Incoming;
 
@@ -208,6 +210,9 @@ struct _QmpClient
   QmpStream *framer;            /* owned */
   GByteArray *outbuf;           /* owned: bytes not yet written */
   guint generation;             /* bumped for every connection */
+  /* The connection being connected: what it delivers waits until it is
+   * ready, and is dropped if it never gets there. 0: none. */
+  guint connecting_generation;
 
   QmpMessageParser *parser;     /* owned, kept across connections */
   char *read_buffer;            /* owned, QMP_STREAM_READ_SIZE bytes */
@@ -784,6 +789,8 @@ set_connection (QmpClient *self,
   self->framer = qmp_stream_new (self->max_message_size);
   self->outbuf = g_byte_array_new ();
   self->generation++;
+  if (self->connect_task != NULL)
+    self->connecting_generation = self->generation;
   update_read_source (self);
 }
 
@@ -1083,6 +1090,9 @@ dispatch_one (QmpClient *self,
           g_signal_emit (self, signals[SIGNAL_STOP_REASON_CHANGED], 0, self->stop_reason);
         }
       return;
+    case INCOMING_RECONNECTED:
+      g_signal_emit (self, signals[SIGNAL_RECONNECTED], 0, incoming->new_instance);
+      return;
     case INCOMING_MESSAGE:
     default:
       break;
@@ -1113,19 +1123,21 @@ dispatch_incoming (gpointer user_data)
 
   g_source_set_ready_time (self->dispatch_source, -1);
 
-  /* Events that arrive while resync reads QEMU's state wait for it. */
-  if (self->state == QMP_CLIENT_STATE_SYNCING)
-    return G_SOURCE_CONTINUE;
-
   /* Handlers may run a nested main loop, which dispatches this source
    * again (it may recurse): each level takes the next message, so delivery
    * still starts in wire order. */
   while (budget-- > 0 && self->dispatch_blocker == NULL)
     {
-      Incoming *incoming = g_queue_pop_head (&self->incoming);
+      Incoming *incoming = g_queue_peek_head (&self->incoming);
 
       if (incoming == NULL)
         break;
+      /* What a connection reads before it is ready (events that arrive
+       * while resync reads QEMU's state) waits for the end of the resync;
+       * what earlier connections read still goes out. */
+      if (self->connecting_generation != 0 && incoming->generation == self->connecting_generation)
+        break;
+      g_queue_pop_head (&self->incoming);
 
       if (incoming->kind == INCOMING_MESSAGE &&
           (incoming->message->kind == QMP_MESSAGE_RETURN ||
@@ -1401,6 +1413,30 @@ clear_greeting (QmpClient *self)
   self->qemu_major = self->qemu_minor = self->qemu_micro = 0;
 }
 
+/* What a connection that failed to connect had read (events sent during
+ * the resync, say) is dropped with it: delivered now, it would describe a
+ * state the client never reported, and the next resync reads QEMU's state
+ * again anyway. */
+static void
+drop_connecting_incoming (QmpClient *self)
+{
+  GList *link = self->incoming.head;
+
+  while (link != NULL)
+    {
+      GList *next = link->next;
+      Incoming *incoming = link->data;
+
+      if (incoming->generation == self->connecting_generation)
+        {
+          g_queue_delete_link (&self->incoming, link);
+          incoming_free (incoming);
+        }
+      link = next;
+    }
+  self->connecting_generation = 0;
+}
+
 /* Ends the connect in progress with an error: the client is back to
  * DISCONNECTED (never was connected) and can try again. */
 static void
@@ -1412,6 +1448,7 @@ connect_fail (QmpClient *self,
   g_assert (task != NULL);
   connection_shutdown (self);
   fail_pending (self, error, FALSE, G_MAXUINT);
+  drop_connecting_incoming (self);
   set_state (self, QMP_CLIENT_STATE_DISCONNECTED);
   /* Drops the timeout and cancellation sources. */
   g_task_set_task_data (task, NULL, NULL);
@@ -1910,7 +1947,17 @@ sync_derive (QmpClient *self,
   clear_stop_tracking (self);
   set_stop_reason (self, reason, FALSE);
 
-  /* Delivered first, before the events that arrived during resync. */
+  /* Delivered first, before the events that arrived during resync: the
+   * stop reason, what was derived, then ::reconnected, so that its
+   * handlers run once everything missed was told. */
+  if (self->reconnecting)
+    {
+      incoming = g_new0 (Incoming, 1);
+      incoming->kind = INCOMING_RECONNECTED;
+      incoming->new_instance = self->new_instance;
+      incoming->generation = self->generation;
+      g_queue_push_head (&self->incoming, incoming);
+    }
   for (guint i = derived->len; i-- > 0;)
     {
       incoming = g_new0 (Incoming, 1);
@@ -2051,6 +2098,7 @@ connect_step (GTask *task)
 
         /* Drops the timeout and cancellation sources. */
         g_task_set_task_data (done, NULL, NULL);
+        self->connecting_generation = 0;
         set_state (self, QMP_CLIENT_STATE_READY);
         schedule_dispatch (self);
         g_task_return_boolean (done, TRUE);
@@ -2095,10 +2143,10 @@ reconnect_ready (GObject      *source,
       schedule_reconnect (self);
       return;
     }
+  /* ::reconnected follows what the resync derived, in the queue. */
   self->reconnect_attempt = 0;
   if (self->new_instance)
     g_message ("%s: reconnected to a new QEMU instance", client_name (self));
-  g_signal_emit (self, signals[SIGNAL_RECONNECTED], 0, self->new_instance);
 }
 
 static gboolean
@@ -2978,9 +3026,11 @@ qmp_client_class_init (QmpClientClass *klass)
    *   QEMU does
    *
    * Emitted when an automatic reconnection succeeded: the client is
-   * READY again, #QmpClient:stop-reason tells QEMU's current state and the
-   * derived events of the resync follow. A new QEMU instance has lost
-   * whatever the old one had (thresholds among it).
+   * READY again, #QmpClient:stop-reason tells QEMU's current state, and
+   * #QmpClient::stop-reason-changed and the derived events of the resync
+   * were emitted just before. Events QEMU sent during the resync follow.
+   * A new QEMU instance has lost whatever the old one had (thresholds
+   * among it).
    *
    * Since: 1.0
    */

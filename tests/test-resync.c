@@ -8,6 +8,7 @@
 #include <qmpthin/qmpthin.h>
 
 #include "qmp-fake-server.h"
+#include "qmp-test-util.h"
 
 #define WAIT_LIMIT_MS 10000
 
@@ -105,6 +106,8 @@ spin_until_log (Fixture *f,
   /* And nothing more. */
   while (g_main_context_iteration (NULL, FALSE))
     ;
+  for (guint i = 0; f->log->len != length && i < f->log->len; i++)
+    g_test_message ("%s: %s", i < length ? "log" : "unexpected", (const char *) f->log->pdata[i]);
   g_assert_cmpuint (f->log->len, ==, length);
 }
 
@@ -404,7 +407,7 @@ static void
 test_reconnect (Fixture       *f,
                 gconstpointer  data)
 {
-  const char *expected[] = { "reason running", "disconnected", "reconnected", "reason running", NULL };
+  const char *expected[] = { "reason running", "disconnected", "reason running", "reconnected", NULL };
   guint n_closed = 0, n_slow = 0;
   gint64 lost;
   g_autoptr(JsonObject) request = NULL;
@@ -440,7 +443,7 @@ static void
 test_reconnect_new_instance (Fixture       *f,
                              gconstpointer  data)
 {
-  const char *expected[] = { "reason running", "disconnected", "reconnected new", "reason running", NULL };
+  const char *expected[] = { "reason running", "disconnected", "reason running", "reconnected new", NULL };
 
   setup_reconnect (f);
   qmp_fake_server_restart (f->server);
@@ -471,6 +474,291 @@ test_reconnect_stops_on_close (Fixture       *f,
   g_assert_cmpint (qmp_client_get_state (f->client), ==, QMP_CLIENT_STATE_CLOSED);
 }
 
+/* The delays between attempts: attempt n waits between half and all of
+ * min (max, min-delay * 2^n); a success starts again from min-delay. Real
+ * waits, bounded below exactly and above with a margin for a loaded host. */
+static void
+test_reconnect_backoff (Fixture       *f,
+                        gconstpointer  data)
+{
+  const guint min_delay = 100, max_delay = 800, margin = 300;
+  const guint expected_delays[] = { 100, 200, 400, 800, 800 };
+  gint64 dropped;
+
+  setup_reconnect (f);
+  g_object_set (f->client, "reconnect-min-delay", min_delay, "reconnect-max-delay", max_delay, NULL);
+
+  /* Connections that never greet: every attempt fails. */
+  qmp_fake_server_set_greeting (f->server, NULL);
+  dropped = g_get_monotonic_time ();
+  qmp_fake_server_close_client (f->server);
+  qmp_fake_server_flush (f->server);
+  for (guint i = 0; i < G_N_ELEMENTS (expected_delays); i++)
+    {
+      gint64 waited;
+
+      qmp_fake_server_wait_connections (f->server, i + 2, WAIT_LIMIT_MS);
+      waited = (g_get_monotonic_time () - dropped) / 1000;
+      g_test_message ("attempt %u after %" G_GINT64_FORMAT " ms (expected %u to %u)",
+                      i + 1, waited, expected_delays[i] / 2, expected_delays[i]);
+      g_assert_cmpint (waited, >=, expected_delays[i] / 2);
+      g_assert_cmpint (waited, <=, expected_delays[i] + margin);
+      dropped = g_get_monotonic_time ();
+      qmp_fake_server_close_client (f->server);
+      qmp_fake_server_flush (f->server);
+    }
+
+  /* Back: ready again, and the next loss starts from the shortest delay. */
+  qmp_fake_server_set_greeting (f->server, QMP_FAKE_GREETING);
+  QMP_TEST_WAIT_FOR (qmp_client_get_state (f->client) == QMP_CLIENT_STATE_READY, WAIT_LIMIT_MS);
+  g_assert_cmpuint (qmp_fake_server_get_n_connections (f->server), ==, G_N_ELEMENTS (expected_delays) + 2);
+  dropped = g_get_monotonic_time ();
+  qmp_fake_server_close_client (f->server);
+  qmp_fake_server_wait_connections (f->server, G_N_ELEMENTS (expected_delays) + 3, WAIT_LIMIT_MS);
+  g_assert_cmpint ((g_get_monotonic_time () - dropped) / 1000, <, min_delay + margin);
+  QMP_TEST_WAIT_FOR (qmp_client_get_state (f->client) == QMP_CLIENT_STATE_READY, WAIT_LIMIT_MS);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The connection dropped at every step of connecting */
+
+typedef enum {
+  DROP_GREETING,
+  DROP_NEGOTIATION,
+  DROP_COMMANDS,
+  DROP_STATUS,
+  DROP_BLOCK,
+  DROP_NODES,
+} DropStep;
+
+/* The command in flight when the connection drops, by step; the reply it
+ * gets once the drop was done. NULL: the greeting never comes. */
+static const struct {
+  const char *command;
+  const char *reply;
+} drop_steps[] = {
+  [DROP_GREETING] = { NULL, NULL },
+  [DROP_NEGOTIATION] = { "qmp_capabilities", NULL },
+  [DROP_COMMANDS] = { "query-commands", COMMANDS },
+  [DROP_STATUS] = { "query-status", "{\"return\": {\"status\": \"io-error\", \"running\": false}}" },
+  [DROP_BLOCK] = { "query-block", PAUSED_NOSPACE_BLOCKS },
+  [DROP_NODES] = { "query-named-block-nodes",
+                   "{\"return\": [{\"node-name\": \"data-file\", \"drv\": \"file\", \"write_threshold\": 0}]}" },
+};
+
+static void
+on_state (QmpClient  *client,
+          GParamSpec *pspec,
+          gpointer    user_data)
+{
+  Fixture *f = user_data;
+  g_autoptr(GEnumClass) klass = g_type_class_ref (QMP_TYPE_CLIENT_STATE);
+
+  g_ptr_array_add (f->log, g_strdup_printf ("state %s",
+                                            g_enum_get_value (klass, qmp_client_get_state (client))->value_nick));
+}
+
+/* A VM paused on a full disk, with an armed threshold that fired: every
+ * step of the resync has something to ask. */
+static void
+serve_paused_vm (Fixture *f)
+{
+  for (guint i = DROP_COMMANDS; i < G_N_ELEMENTS (drop_steps); i++)
+    qmp_fake_server_set_reply (f->server, drop_steps[i].command, drop_steps[i].reply);
+  qmp_client_declare_write_threshold (f->client, "data-file", 1048576);
+}
+
+/* Makes the next connection stall at @step. */
+static void
+drop_arm (Fixture  *f,
+          DropStep  step)
+{
+  if (step == DROP_GREETING)
+    qmp_fake_server_set_greeting (f->server, NULL);
+  else
+    qmp_fake_server_hold (f->server, drop_steps[step].command);
+}
+
+/* Waits until connection number @n stalls at @step, sends an event in the
+ * middle of it (when it can be read), drops it, and serves the next
+ * connection normally. */
+static void
+drop_at (Fixture  *f,
+         DropStep  step,
+         guint     n)
+{
+  qmp_fake_server_wait_connections (f->server, n, WAIT_LIMIT_MS);
+  if (step != DROP_GREETING)
+    {
+      gint64 deadline = g_get_monotonic_time () + WAIT_LIMIT_MS * 1000;
+
+      for (;;)
+        {
+          g_autoptr(JsonObject) request = qmp_fake_server_wait_request (f->server, WAIT_LIMIT_MS);
+
+          g_assert_nonnull (request);
+          if (g_str_equal (json_object_get_string_member (request, "execute"), drop_steps[step].command))
+            break;
+          g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+        }
+      /* Commands of the caller wait for the end of the resync. */
+      if (step >= DROP_COMMANDS)
+        g_assert_cmpint (qmp_client_get_state (f->client), ==, QMP_CLIENT_STATE_SYNCING);
+      qmp_fake_server_send_event (f->server, "RTC_CHANGE", "{\"offset\": 1}");
+    }
+  qmp_fake_server_close_client (f->server);
+  qmp_fake_server_flush (f->server);
+  if (step == DROP_GREETING)
+    qmp_fake_server_set_greeting (f->server, QMP_FAKE_GREETING);
+  else if (drop_steps[step].reply != NULL)
+    qmp_fake_server_set_reply (f->server, drop_steps[step].command, drop_steps[step].reply);
+  else
+    qmp_fake_server_unset_reply (f->server, drop_steps[step].command);
+}
+
+static void
+count_not_connected (GObject      *source,
+                     GAsyncResult *result,
+                     gpointer      user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) value = qmp_client_execute_finish (QMP_CLIENT (source), result, &error);
+
+  g_assert_error (error, QMP_ERROR, QMP_ERROR_NOT_CONNECTED);
+  (*(guint *) user_data)++;
+}
+
+/* Without auto-reconnect: the connect fails once with CLOSED, the client
+ * is DISCONNECTED as if it had never been connected, learnt nothing, told
+ * nothing; the next connect resyncs from scratch. */
+static void
+test_drop_connect (Fixture       *f,
+                   gconstpointer  data)
+{
+  DropStep step = GPOINTER_TO_UINT (data);
+  const char *expected[] = {
+    "state connecting", "state negotiating", "state syncing", "state ready",
+    "reason nospace", "event BLOCK_IO_ERROR derived", "event BLOCK_WRITE_THRESHOLD derived",
+    NULL
+  };
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  guint n_refused = 0;
+
+  serve_paused_vm (f);
+  g_signal_connect (f->client, "disconnected", G_CALLBACK (on_disconnected), f);
+  drop_arm (f, step);
+  qmp_client_connect_async (f->client, NULL, qmp_test_store_result, &result);
+  if (step >= DROP_NEGOTIATION)
+    {
+      /* Once the greeting is read, the caller's commands are refused
+       * until the client is ready, never queued behind the resync. */
+      qmp_fake_server_wait_connections (f->server, 1, WAIT_LIMIT_MS);
+      QMP_TEST_WAIT_FOR (qmp_client_get_state (f->client) >= QMP_CLIENT_STATE_NEGOTIATING, WAIT_LIMIT_MS);
+      qmp_client_execute_async (f->client, "query-status", NULL, NULL, count_not_connected, &n_refused);
+    }
+  drop_at (f, step, 1);
+  g_assert_false (qmp_client_connect_finish (f->client, qmp_test_wait_result (&result, WAIT_LIMIT_MS), &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED);
+  g_assert_cmpint (qmp_client_get_state (f->client), ==, QMP_CLIENT_STATE_DISCONNECTED);
+  g_assert_null (qmp_client_get_stop_reason (f->client));
+  g_assert_cmpuint (qmp_client_get_n_pending (f->client), ==, 0);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_assert_cmpuint (n_refused, ==, step >= DROP_NEGOTIATION ? 1 : 0);
+  /* Never ready, so never disconnected; and what was read of a failed
+   * connection is not delivered: it would come before the state it
+   * belongs to. */
+  spin_until_log (f, 0);
+
+  g_signal_connect (f->client, "notify::state", G_CALLBACK (on_state), f);
+  connect (f);
+  assert_log (f, expected);
+  g_assert_cmpuint (qmp_fake_server_get_n_connections (f->server), ==, 2);
+}
+
+static void
+count_closed_once (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) value = qmp_client_execute_finish (QMP_CLIENT (source), result, &error);
+
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED);
+  (*(guint *) user_data)++;
+}
+
+/* With auto-reconnect: the connection of a ready client drops with a
+ * command in flight, and the first attempt to come back drops at @step.
+ * The command fails once, ::disconnected and ::reconnected come once each,
+ * and what was missed is derived once, by the attempt that succeeded. */
+static void
+test_drop_reconnect (Fixture       *f,
+                     gconstpointer  data)
+{
+  DropStep step = GPOINTER_TO_UINT (data);
+  const char *failed[] = { "state connecting", "state negotiating", "state syncing" };
+  const char *after[] = {
+    "state disconnected",
+    "state connecting", "state negotiating", "state syncing", "state ready",
+    "reason nospace", "event BLOCK_IO_ERROR derived", "event BLOCK_WRITE_THRESHOLD derived",
+    "reconnected",
+  };
+  g_autoptr(GPtrArray) expected = g_ptr_array_new ();
+  g_autoptr(JsonObject) request = NULL;
+  guint n_closed = 0;
+
+  qmp_fake_server_set_reply (f->server, "query-status", "{\"return\": {\"status\": \"running\", \"running\": true}}");
+  qmp_fake_server_set_reply (f->server, "query-named-block-nodes",
+                             "{\"return\": [{\"node-name\": \"data-file\", \"write_threshold\": 1048576}]}");
+  qmp_client_declare_write_threshold (f->client, "data-file", 1048576);
+  g_object_set (f->client, "auto-reconnect", TRUE, "reconnect-min-delay", 20, "reconnect-max-delay", 40, NULL);
+  connect (f);
+  spin_until_log (f, 1);
+  g_ptr_array_set_size (f->log, 0);
+  g_signal_connect (f->client, "notify::state", G_CALLBACK (on_state), f);
+  g_signal_connect (f->client, "reconnected", G_CALLBACK (on_reconnected), f);
+  g_signal_connect (f->client, "disconnected", G_CALLBACK (on_disconnected), f);
+
+  qmp_fake_server_hold (f->server, "slow");
+  qmp_client_execute_async (f->client, "slow", NULL, NULL, count_closed_once, &n_closed);
+  for (;;)
+    {
+      g_autoptr(JsonObject) seen = qmp_fake_server_wait_request (f->server, WAIT_LIMIT_MS);
+
+      g_assert_nonnull (seen);
+      if (g_str_equal (json_object_get_string_member (seen, "execute"), "slow"))
+        break;
+    }
+
+  /* Meanwhile the VM ran out of space. */
+  serve_paused_vm (f);
+  drop_arm (f, step);
+  qmp_fake_server_close_client (f->server);
+  drop_at (f, step, 2);
+
+  /* The failed attempt got as far as the step. */
+  g_ptr_array_add (expected, "state closed");
+  g_ptr_array_add (expected, "disconnected");
+  for (guint i = 0; i < G_N_ELEMENTS (failed) && i <= MIN (step, DROP_COMMANDS); i++)
+    g_ptr_array_add (expected, (gpointer) failed[i]);
+  for (guint i = 0; i < G_N_ELEMENTS (after); i++)
+    g_ptr_array_add (expected, (gpointer) after[i]);
+  g_ptr_array_add (expected, NULL);
+  assert_log (f, (const char * const *) expected->pdata);
+
+  g_assert_cmpuint (n_closed, ==, 1);
+  g_assert_cmpint (qmp_client_get_state (f->client), ==, QMP_CLIENT_STATE_READY);
+  g_assert_cmpuint (qmp_fake_server_get_n_connections (f->server), ==, 3);
+  /* Never sent again. */
+  while ((request = qmp_fake_server_pop_request (f->server, 20)) != NULL)
+    {
+      g_assert_cmpstr (json_object_get_string_member (request, "execute"), !=, "slow");
+      g_clear_pointer (&request, json_object_unref);
+    }
+}
+
 int
 main (int    argc,
       char **argv)
@@ -487,6 +775,25 @@ main (int    argc,
   ADD ("reconnect", test_reconnect);
   ADD ("reconnect-new-instance", test_reconnect_new_instance);
   ADD ("reconnect-stops-on-close", test_reconnect_stops_on_close);
+  ADD ("reconnect-backoff", test_reconnect_backoff);
+#undef ADD
+
+  {
+    const char *names[] = {
+      [DROP_GREETING] = "greeting", [DROP_NEGOTIATION] = "negotiation",
+      [DROP_COMMANDS] = "query-commands", [DROP_STATUS] = "query-status",
+      [DROP_BLOCK] = "query-block", [DROP_NODES] = "query-named-block-nodes",
+    };
+
+    for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+      {
+        g_autofree char *on_connect = g_strdup_printf ("/qmp/resync/drop/connect/%s", names[i]);
+        g_autofree char *on_reconnect = g_strdup_printf ("/qmp/resync/drop/reconnect/%s", names[i]);
+
+        g_test_add (on_connect, Fixture, GUINT_TO_POINTER (i), setup, test_drop_connect, teardown);
+        g_test_add (on_reconnect, Fixture, GUINT_TO_POINTER (i), setup, test_drop_reconnect, teardown);
+      }
+  }
 
   return g_test_run ();
 }

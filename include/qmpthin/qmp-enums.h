@@ -25,7 +25,9 @@ G_BEGIN_DECLS
 
 /**
  * QmpClientState:
- * @QMP_CLIENT_STATE_DISCONNECTED: not connected yet
+ * @QMP_CLIENT_STATE_DISCONNECTED: not connected: never yet, or the last
+ *   attempt to connect failed (#QmpClient:auto-reconnect may be waiting
+ *   to try again)
  * @QMP_CLIENT_STATE_CONNECTING: opening the connection and waiting for
  *   QEMU's greeting
  * @QMP_CLIENT_STATE_NEGOTIATING: the greeting was read, `qmp_capabilities`
