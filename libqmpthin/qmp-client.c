@@ -1868,6 +1868,7 @@ sync_derive (QmpClient *self,
   g_auto(GStrv) names = NULL;
   QmpStopReason *reason;
   QmpStopKind kind;
+  gboolean known_io_error;
   gint64 since = -1;
   Incoming *incoming;
 
@@ -1878,6 +1879,14 @@ sync_derive (QmpClient *self,
   else
     {
       kind = qmp_stop_kind_from_run_state (qmp_status_info_get_status (ctx->status));
+      /* A pause this client saw as an I/O error (from the live event) is
+       * still one while the VM stays paused on an error: with -blockdev,
+       * io-status keeps saying nospace after the first ENOSPC pause, even
+       * for a later EIO. Taking it for lack of space would have the caller
+       * extend and resume into the same error again. */
+      known_io_error = kind == QMP_STOP_KIND_IO_ERROR && !self->new_instance &&
+                       self->stop_reason != NULL &&
+                       qmp_stop_reason_get_kind (self->stop_reason) == QMP_STOP_KIND_IO_ERROR;
 
       /* io-status is stale with -blockdev once a pause ended (QEMU never
        * resets it): trust it only while the VM is paused on an error. */
@@ -1894,6 +1903,8 @@ sync_derive (QmpClient *self,
 
               if (io_status != QMP_IO_STATUS_NOSPACE && io_status != QMP_IO_STATUS_FAILED)
                 continue;
+              if (known_io_error)
+                io_status = QMP_IO_STATUS_FAILED;
               nospace |= io_status == QMP_IO_STATUS_NOSPACE;
               g_strv_builder_add (nodes, node != NULL ? node : qmp_block_info_get_device (block));
 
@@ -1913,7 +1924,8 @@ sync_derive (QmpClient *self,
         }
 
       /* The same pause seen before the connection was lost keeps its start. */
-      if (self->stop_reason != NULL && qmp_stop_reason_get_kind (self->stop_reason) == kind)
+      if (!self->new_instance && self->stop_reason != NULL &&
+          qmp_stop_reason_get_kind (self->stop_reason) == kind)
         since = qmp_stop_reason_get_since_usec (self->stop_reason);
       names = g_strv_builder_end (nodes);
       reason = qmp_stop_reason_new (kind, qmp_status_info_get_status_string (ctx->status),
@@ -1980,6 +1992,14 @@ sync_step (GTask *task)
 
   if (self->state != QMP_CLIENT_STATE_SYNCING)
     {
+      /* A new QEMU has none of the old one's thresholds: they did not
+       * fire, they are gone, and the caller must arm them again. */
+      if (self->new_instance && g_hash_table_size (self->armed) > 0)
+        {
+          g_debug ("%s: a new QEMU instance: forgetting %u armed thresholds",
+                   client_name (self), g_hash_table_size (self->armed));
+          g_hash_table_remove_all (self->armed);
+        }
       set_state (self, QMP_CLIENT_STATE_SYNCING);
       if (self->connect_task != task)
         return;
@@ -3029,8 +3049,12 @@ qmp_client_class_init (QmpClientClass *klass)
    * READY again, #QmpClient:stop-reason tells QEMU's current state, and
    * #QmpClient::stop-reason-changed and the derived events of the resync
    * were emitted just before. Events QEMU sent during the resync follow.
-   * A new QEMU instance has lost whatever the old one had (thresholds
-   * among it).
+   *
+   * A new QEMU instance has lost whatever the old one had: the client
+   * forgets the write thresholds it had armed (no derived
+   * #QmpClient::block-write-threshold for them: they did not fire) and the
+   * caller must arm them again. A new instance is recognised by its UNIX
+   * socket file only; over TCP @new_instance is always %FALSE.
    *
    * Since: 1.0
    */

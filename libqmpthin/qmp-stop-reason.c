@@ -54,10 +54,37 @@
  * stays `nospace` after a successful resume and a later error of another
  * kind still shows `nospace`. The client trusts io-status only while the
  * VM is paused on an I/O error; live, the `BLOCK_IO_ERROR` events that
- * come before a `STOP` decide. A `STOP` nothing explained (another
- * client's `stop`, say) is %QMP_STOP_KIND_UNKNOWN until the next resync.
- * A server without run states (qemu-storage-daemon) has the stop reason
+ * come before a `STOP` decide, and a pause the client saw as an I/O error
+ * stays %QMP_STOP_KIND_IO_ERROR across its reconnections while the VM
+ * stays paused on an error (otherwise the caller would extend and resume
+ * into the same error). A new client has no such memory: connecting to a
+ * `-blockdev` VM paused on an EIO after an earlier ENOSPC, it reports
+ * %QMP_STOP_KIND_NOSPACE, and the live event after the caller's `cont`
+ * corrects it. A `STOP` nothing explained (another client's `stop`, say)
+ * is %QMP_STOP_KIND_UNKNOWN until the next resync. A server without run
+ * states (qemu-storage-daemon) has the stop reason
  * %QMP_STOP_KIND_NOT_APPLICABLE.
+ *
+ * ## Reconnection
+ *
+ * With #QmpClient:auto-reconnect a lost connection is tried again after
+ * a delay that doubles from #QmpClient:reconnect-min-delay up to
+ * #QmpClient:reconnect-max-delay, each a random value between half and
+ * all of it. Commands in flight when the connection was lost fail once
+ * with %G_IO_ERROR_CLOSED and are never sent again: whether QEMU ran them
+ * is unknown. Every attempt goes through the whole resync; an attempt
+ * that fails on the way (at the greeting, the negotiation or any resync
+ * query) leaves the client %QMP_CLIENT_STATE_DISCONNECTED, emits nothing
+ * and drops what it had read, and the next attempt starts over. The one
+ * that succeeds emits, in this order: #QmpClient::stop-reason-changed, the
+ * derived events, #QmpClient::reconnected, then the events QEMU sent
+ * during the resync.
+ *
+ * A QEMU that exited and was started again on the same UNIX socket is a
+ * new instance (the socket file is a new one): #QmpClient::reconnected
+ * says so, the thresholds the client had armed are forgotten without
+ * derived events (they did not fire, they are gone), and the caller arms
+ * them again. Over TCP a new instance cannot be told from the old one.
  */
 
 struct _QmpStopReason

@@ -356,6 +356,49 @@ test_armed_memory (Fixture       *f,
   g_assert_cmpuint (qmp_write_threshold_event_get_write_threshold (threshold), ==, 200);
 }
 
+/* With -blockdev, io-status keeps saying nospace during a later EIO pause:
+ * a client that saw the EIO live keeps it across a reconnection; a new
+ * client can only go by io-status. */
+static void
+test_io_error_kept (Fixture       *f,
+                    gconstpointer  data)
+{
+  const char *expected[] = {
+    "reason running", "event BLOCK_IO_ERROR", "reason io-error", "event STOP",
+    "reason io-error", "event BLOCK_IO_ERROR derived", NULL
+  };
+  g_autoptr(QmpBlockIoErrorEvent) io_error = NULL;
+  g_autoptr(QmpClient) fresh = NULL;
+  g_autoptr(GError) error = NULL;
+
+  qmp_fake_server_set_reply (f->server, "query-status", "{\"return\": {\"status\": \"running\", \"running\": true}}");
+  g_signal_connect (f->client, "block-io-error", G_CALLBACK (capture_io_error), &io_error);
+  connect (f);
+  qmp_fake_server_send_event (f->server, "BLOCK_IO_ERROR",
+                              "{\"device\": \"\", \"nospace\": false, \"node-name\": \"data-fmt\","
+                              " \"reason\": \"Input/output error\", \"operation\": \"write\", \"action\": \"stop\"}");
+  qmp_fake_server_send_event (f->server, "STOP", NULL);
+  spin_until_log (f, 4);
+
+  qmp_fake_server_set_reply (f->server, "query-status", "{\"return\": {\"status\": \"io-error\", \"running\": false}}");
+  qmp_fake_server_set_reply (f->server, "query-block", PAUSED_NOSPACE_BLOCKS);
+  g_assert_true (qmp_client_close_sync (f->client, NULL, NULL));
+  connect (f);
+  assert_log (f, expected);
+  g_assert_cmpint (qmp_stop_reason_get_kind (qmp_client_get_stop_reason (f->client)), ==,
+                   QMP_STOP_KIND_IO_ERROR);
+  g_assert_true (qmp_event_get_derived (QMP_EVENT (io_error)));
+  g_assert_false (qmp_block_io_error_event_get_nospace (io_error));
+  g_assert_cmpstr (qmp_block_io_error_event_get_node_name (io_error), ==, "data-fmt");
+
+  g_assert_true (qmp_client_close_sync (f->client, NULL, NULL));
+  fresh = qmp_client_new (qmp_fake_server_get_address (f->server));
+  g_assert_true (qmp_client_connect_sync (fresh, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (qmp_stop_reason_get_kind (qmp_client_get_stop_reason (fresh)), ==,
+                   QMP_STOP_KIND_NOSPACE);
+}
+
 static void
 on_reconnected (QmpClient *client,
                 gboolean   new_instance,
@@ -444,10 +487,39 @@ test_reconnect_new_instance (Fixture       *f,
                              gconstpointer  data)
 {
   const char *expected[] = { "reason running", "disconnected", "reason running", "reconnected new", NULL };
+  g_autoptr(GError) error = NULL;
+  guint n_nodes_queries = 0;
+  g_autoptr(JsonObject) request = NULL;
 
+  /* A threshold armed on the old QEMU; the new one has none. */
+  qmp_fake_server_set_reply (f->server, "block-set-write-threshold", "{\"return\": {}}");
+  qmp_fake_server_set_reply (f->server, "query-named-block-nodes",
+                             "{\"return\": [{\"node-name\": \"data-file\", \"write_threshold\": 0}]}");
   setup_reconnect (f);
+  g_assert_true (qmp_client_set_write_threshold_sync (f->client, "data-file", 1048576, NULL, &error));
+  g_assert_no_error (error);
   qmp_fake_server_restart (f->server);
+  /* Lost with the old QEMU: not fired, not derived, not asked about. */
   assert_log (f, expected);
+  while ((request = qmp_fake_server_pop_request (f->server, 20)) != NULL)
+    {
+      n_nodes_queries += g_str_equal (json_object_get_string_member (request, "execute"), "query-named-block-nodes");
+      g_clear_pointer (&request, json_object_unref);
+    }
+  g_assert_cmpuint (n_nodes_queries, ==, 0);
+
+  /* Armed again on the new one, lost over a plain reconnection: derived. */
+  g_assert_true (qmp_client_set_write_threshold_sync (f->client, "data-file", 1048576, NULL, &error));
+  qmp_fake_server_close_client (f->server);
+  {
+    const char *more[] = {
+      "reason running", "disconnected", "reason running", "reconnected new",
+      "disconnected", "reason running", "event BLOCK_WRITE_THRESHOLD derived", "reconnected",
+      NULL
+    };
+
+    assert_log (f, more);
+  }
 }
 
 /* Closing stops the attempts; no timer is left behind. */
@@ -772,6 +844,7 @@ main (int    argc,
   ADD ("derived-payloads", test_derived_payloads);
   ADD ("live", test_live);
   ADD ("armed-memory", test_armed_memory);
+  ADD ("io-error-kept", test_io_error_kept);
   ADD ("reconnect", test_reconnect);
   ADD ("reconnect-new-instance", test_reconnect_new_instance);
   ADD ("reconnect-stops-on-close", test_reconnect_stops_on_close);
