@@ -251,6 +251,14 @@ qmp_test_storage_daemon_start (const char * const *extra_args)
 }
 
 void
+qmp_test_qemu_send_signal (QmpTestQemu *self,
+                           int          signal_number)
+{
+  g_assert_nonnull (self->process);
+  g_subprocess_send_signal (self->process, signal_number);
+}
+
+void
 qmp_test_qemu_kill (QmpTestQemu *self)
 {
   g_assert_nonnull (self->process);

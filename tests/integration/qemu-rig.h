@@ -34,6 +34,11 @@ gboolean     qmp_test_storage_daemon_require (void);
  * @extra_args (--blockdev, --nbd-server, --export...). */
 QmpTestQemu *qmp_test_storage_daemon_start (const char * const *extra_args);
 
+/* @signal_number to the process (its own PID): SIGSTOP freezes it, so
+ * that commands stay unanswered. */
+void         qmp_test_qemu_send_signal (QmpTestQemu *qemu,
+                                        int          signal_number);
+
 /* SIGKILL to the process (its own PID) and reap it: it gets no chance to
  * say goodbye on its monitor. */
 void         qmp_test_qemu_kill        (QmpTestQemu *qemu);

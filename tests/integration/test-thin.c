@@ -8,6 +8,7 @@
  * boot-sector guest (guest/boot.S) fills the disk.
  */
 
+#include <signal.h>
 #include <string.h>
 
 #include <glib/gstdio.h>
@@ -25,6 +26,7 @@ typedef struct {
 
 typedef struct {
   QmpTestQemu *qemu;
+  char *disks;                  /* owned: the disks' directory */
   QmpClient *client;
   GArray *seen;                 /* Seen */
   guint n_typed_io_errors;
@@ -118,20 +120,19 @@ fixture_start (Fixture            *f,
                guint               virtual_mib)
 {
   g_autoptr(GError) error = NULL;
-  g_autofree char *dir = NULL;
 
   f->seen = g_array_new (FALSE, TRUE, sizeof (Seen));
   g_array_set_clear_func (f->seen, (GDestroyNotify) seen_clear);
   if (!qmp_test_qemu_require ())
     return FALSE;
 
-  /* The rig makes the directory; the disks must exist before QEMU opens
-   * them, so they are made in a directory of ours that QEMU then uses. */
-  dir = g_dir_make_tmp ("qmpthin-disks-XXXXXX", &error);
+  /* The disks must exist before QEMU opens them, and outlive it when it
+   * is started again: a directory of their own. */
+  f->disks = g_dir_make_tmp ("qmpthin-disks-XXXXXX", &error);
   g_assert_no_error (error);
-  make_data_disk (dir, virtual_mib, 64);
+  make_data_disk (f->disks, virtual_mib, 64);
   if (with_guest)
-    make_boot_disk (dir);
+    make_boot_disk (f->disks);
   {
     g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
 
@@ -139,25 +140,10 @@ fixture_start (Fixture            *f,
       {
         g_auto(GStrv) parts = g_strsplit (args[i], "@DISKS@", -1);
 
-        g_ptr_array_add (argv, g_strjoinv (dir, parts));
+        g_ptr_array_add (argv, g_strjoinv (f->disks, parts));
       }
     g_ptr_array_add (argv, NULL);
     f->qemu = qmp_test_qemu_start ((const char * const *) argv->pdata);
-  }
-  /* Move the disks under the rig's directory so that it cleans them up;
-   * QEMU keeps its open files. */
-  {
-    const char *names[] = { "data.qcow2", "boot.img" };
-
-    for (gsize i = 0; i < G_N_ELEMENTS (names); i++)
-      {
-        g_autofree char *from = g_build_filename (dir, names[i], NULL);
-        g_autofree char *to = g_build_filename (qmp_test_qemu_get_dir (f->qemu), names[i], NULL);
-
-        if (g_file_test (from, G_FILE_TEST_EXISTS))
-          g_assert_cmpint (g_rename (from, to), ==, 0);
-      }
-    g_assert_cmpint (g_rmdir (dir), ==, 0);
   }
 
   f->client = qmp_client_new (qmp_test_qemu_get_address (f->qemu));
@@ -175,6 +161,19 @@ fixture_stop (Fixture *f)
   g_clear_object (&f->client);
   g_clear_pointer (&f->qemu, qmp_test_qemu_free);
   g_clear_pointer (&f->seen, g_array_unref);
+  if (f->disks != NULL)
+    {
+      const char *names[] = { "data.qcow2", "boot.img" };
+
+      for (gsize i = 0; i < G_N_ELEMENTS (names); i++)
+        {
+          g_autofree char *path = g_build_filename (f->disks, names[i], NULL);
+
+          g_unlink (path);
+        }
+      g_assert_cmpint (g_rmdir (f->disks), ==, 0);
+      g_clear_pointer (&f->disks, g_free);
+    }
 }
 
 /* Waits for an event named @name at or after index *from; returns it and
@@ -198,7 +197,12 @@ wait_event (Fixture    *f,
               return seen;
             }
         }
-      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      if (g_get_monotonic_time () >= deadline)
+        {
+          for (guint i = 0; i < f->seen->len; i++)
+            g_test_message ("seen: %s", qmp_event_get_name (g_array_index (f->seen, Seen, i).event));
+          g_error ("no %s event within %d ms", name, WAIT_LIMIT_MS);
+        }
       g_main_context_iteration (NULL, TRUE);
     }
 }
@@ -244,9 +248,12 @@ node_highest_offset (QmpClient  *client,
   g_assert_not_reached ();
 }
 
+/* Grows the "logical volume" (the raw node's size=) and chooses what is
+ * under it: data-file, or data-eio where every write fails with EIO. */
 static void
-reopen_limit (QmpClient *client,
-              guint64    size)
+reopen_limit_on (QmpClient  *client,
+                 const char *file,
+                 guint64     size)
 {
   g_autoptr(JsonObject) arguments = json_object_new ();
   g_autoptr(JsonArray) options = json_array_new ();
@@ -257,12 +264,19 @@ reopen_limit (QmpClient *client,
   /* blockdev-reopen resets whatever is left out: restate every option. */
   json_object_set_string_member (raw, "driver", "raw");
   json_object_set_string_member (raw, "node-name", "data-lim");
-  json_object_set_string_member (raw, "file", "data-file");
+  json_object_set_string_member (raw, "file", file);
   json_object_set_int_member (raw, "size", (gint64) size);
   json_array_add_object_element (options, g_steal_pointer (&raw));
   json_object_set_array_member (arguments, "options", g_steal_pointer (&options));
   value = qmp_client_execute_sync (client, "blockdev-reopen", arguments, NULL, &error);
   g_assert_no_error (error);
+}
+
+static void
+reopen_limit (QmpClient *client,
+              guint64    size)
+{
+  reopen_limit_on (client, "data-file", size);
 }
 
 #define DATA_STACK(limit) \
@@ -464,7 +478,7 @@ test_enospc (void)
 
     g_assert_true (qmp_test_qemu_wait_exit (f.qemu, 10000));
   }
-  image = g_build_filename (qmp_test_qemu_get_dir (f.qemu), "data.qcow2", NULL);
+  image = g_build_filename (f.disks, "data.qcow2", NULL);
   {
     const char *check[] = { "qemu-img", "check", "-q", image, NULL };
     g_autofree char *pattern = g_strdup_printf ("read -P 0x5a 0 %uM", virtual_mib);
@@ -667,6 +681,190 @@ test_paused_by_user_while_away (void)
   fixture_stop (&f);
 }
 
+static void
+on_reconnected (QmpClient *client,
+                gboolean   new_instance,
+                gpointer   user_data)
+{
+  g_ptr_array_add (user_data, g_strdup (new_instance ? "new" : "same"));
+}
+
+static void
+on_disconnected (QmpClient *client,
+                 GError    *error,
+                 gpointer   user_data)
+{
+  g_ptr_array_add (user_data, g_strdup ("disconnected"));
+}
+
+static void
+count_closed (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) value = qmp_client_execute_finish (QMP_CLIENT (source), result, &error);
+
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED);
+  (*(guint *) user_data)++;
+}
+
+static void
+wait_log (GPtrArray *log,
+          guint      length)
+{
+  gint64 deadline = g_get_monotonic_time () + WAIT_LIMIT_MS * 1000;
+
+  while (log->len < length)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (1000);
+    }
+}
+
+/* Resync 4: QEMU is killed (SIGKILL) with commands in flight and started
+ * again on the same socket. With auto-reconnect the client comes back by
+ * itself, knows it is a new QEMU, and reports the new one's state. */
+static void
+test_qemu_restarted (void)
+{
+  const char *args[] = { "-machine", "none", DATA_STACK ("33554432"), NULL };
+  Fixture f = { 0, };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) log = g_ptr_array_new_with_free_func (g_free);
+  guint n_closed = 0, from;
+  gint64 restarted;
+
+  if (!fixture_start (&f, args, FALSE, 64))
+    return;
+  g_object_set (f.client, "auto-reconnect", TRUE, "reconnect-min-delay", 50, "reconnect-max-delay", 400, NULL);
+  g_signal_connect (f.client, "reconnected", G_CALLBACK (on_reconnected), log);
+  g_signal_connect (f.client, "disconnected", G_CALLBACK (on_disconnected), log);
+
+  /* The old QEMU: paused by us, a threshold armed. */
+  g_assert_true (qmp_client_set_write_threshold_sync (f.client, "data-file", 1 * MiB, NULL, &error));
+  g_assert_true (qmp_client_stop_sync (f.client, NULL, &error));
+  g_assert_no_error (error);
+  spin (50);
+  g_assert_cmpint (qmp_stop_reason_get_kind (qmp_client_get_stop_reason (f.client)), ==,
+                   QMP_STOP_KIND_PAUSED_BY_USER);
+
+  /* Frozen, it cannot answer what is sent now; then killed. */
+  qmp_test_qemu_send_signal (f.qemu, SIGSTOP);
+  for (guint i = 0; i < 3; i++)
+    qmp_client_execute_async (f.client, "query-status", NULL, NULL, count_closed, &n_closed);
+  spin (100);
+  g_assert_cmpuint (qmp_client_get_n_pending (f.client), ==, 3);
+  qmp_test_qemu_kill (f.qemu);
+  wait_log (log, 1);
+  g_assert_cmpstr (log->pdata[0], ==, "disconnected");
+  g_assert_cmpuint (n_closed, ==, 3);
+  g_assert_cmpuint (qmp_client_get_n_pending (f.client), ==, 0);
+
+  /* The new QEMU runs: nobody paused it. */
+  from = f.seen->len;
+  qmp_test_qemu_restart (f.qemu);
+  restarted = g_get_monotonic_time ();
+  wait_log (log, 2);
+  g_test_message ("from the new QEMU's socket accepting to ::reconnected: %.1f ms",
+                  (g_get_monotonic_time () - restarted) / 1e3);
+  g_assert_cmpstr (log->pdata[1], ==, "new");
+  g_assert_cmpint (qmp_client_get_state (f.client), ==, QMP_CLIENT_STATE_READY);
+  g_assert_cmpint (qmp_stop_reason_get_kind (qmp_client_get_stop_reason (f.client)), ==,
+                   QMP_STOP_KIND_RUNNING);
+  /* Its threshold did not fire, it is gone: nothing derived. */
+  g_assert_cmpuint (node_threshold (f.client, "data-file"), ==, 0);
+  g_assert_cmpuint (count_derived (&f, "BLOCK_WRITE_THRESHOLD", from), ==, 0);
+  g_assert_cmpuint (n_closed, ==, 3);
+
+  g_assert_true (qmp_client_close_sync (f.client, NULL, &error));
+  spin (600);
+  g_assert_cmpuint (log->len, ==, 3);
+  g_assert_cmpint (qmp_client_get_state (f.client), ==, QMP_CLIENT_STATE_CLOSED);
+  fixture_stop (&f);
+}
+
+/* The data stack with a second way down: data-eio, a blkdebug node on the
+ * same file where every write fails with EIO. */
+#define DATA_STACK_EIO(limit) \
+  DATA_STACK (limit), \
+  "-blockdev", "driver=blkdebug,node-name=data-eio,image=data-file," \
+               "inject-error.0.event=pwritev,inject-error.0.errno=5,inject-error.0.once=off"
+
+/* Resync 5: after reconnecting to a VM paused on a full disk, extend and
+ * resume; the next pause is an EIO, and the stop reason comes from the live
+ * event, although io-status (-blockdev) still says nospace. */
+static void
+test_extend_then_eio (void)
+{
+  const char *args[] = {
+    /* werror=enospc would only report an EIO to the guest. */
+    GUEST, DATA_STACK_EIO ("2097152"),
+    "-device", "virtio-blk-pci,drive=data-fmt,id=datadisk,werror=stop,rerror=stop",
+    NULL
+  };
+  Fixture f = { 0, };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(QmpBlockInfo) disk = NULL;
+  QmpStopReason *reason;
+  QmpBlockIoErrorEvent *io_error;
+  guint from;
+
+  if (!fixture_start (&f, args, TRUE, 16))
+    return;
+  g_assert_true (qmp_client_cont_sync (f.client, NULL, &error));
+  g_assert_true (qmp_client_close_sync (f.client, NULL, &error));
+  spin (3000);
+
+  /* Reconnected: paused for lack of space. */
+  g_assert_true (qmp_client_connect_sync (f.client, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (qmp_stop_reason_get_kind (qmp_client_get_stop_reason (f.client)), ==,
+                   QMP_STOP_KIND_NOSPACE);
+
+  /* Extended and resumed: running. */
+  from = f.seen->len;
+  reopen_limit (f.client, 10 * MiB);
+  g_assert_true (qmp_client_cont_sync (f.client, NULL, &error));
+  g_assert_no_error (error);
+  wait_event (&f, "RESUME", &from);
+  reason = qmp_client_get_stop_reason (f.client);
+  g_assert_cmpint (qmp_stop_reason_get_kind (reason), ==, QMP_STOP_KIND_RUNNING);
+  g_assert_false (qmp_stop_reason_get_derived (reason));
+
+  /* The storage fails under the guest's next writes. */
+  reopen_limit_on (f.client, "data-eio", 10 * MiB);
+  io_error = QMP_BLOCK_IO_ERROR_EVENT (wait_event (&f, "BLOCK_IO_ERROR", &from)->event);
+  g_assert_false (qmp_block_io_error_event_get_nospace (io_error));
+  g_assert_false (qmp_event_get_derived (QMP_EVENT (io_error)));
+  g_assert_cmpstr (qmp_block_io_error_event_get_reason (io_error), ==, "Input/output error");
+  wait_event (&f, "STOP", &from);
+  reason = qmp_client_get_stop_reason (f.client);
+  g_assert_cmpint (qmp_stop_reason_get_kind (reason), ==, QMP_STOP_KIND_IO_ERROR);
+  g_assert_cmpstr (qmp_stop_reason_get_node_names (reason)[0], ==, "data-fmt");
+  g_assert_false (qmp_stop_reason_get_derived (reason));
+  g_assert_cmpint (qmp_stop_reason_get_since_usec (reason), >, 0);
+
+  /* io-status still says nospace (QEMU-FACTS §4): a client that saw the
+   * EIO keeps it across a reconnection, and its derived event says so. */
+  disk = data_disk (&f);
+  g_test_message ("io-status of the data disk during the EIO pause: %s",
+                  qmp_block_info_get_io_status_string (disk));
+  g_assert_true (qmp_client_close_sync (f.client, NULL, &error));
+  from = f.seen->len;
+  g_assert_true (qmp_client_connect_sync (f.client, NULL, &error));
+  g_assert_no_error (error);
+  reason = qmp_client_get_stop_reason (f.client);
+  g_assert_cmpint (qmp_stop_reason_get_kind (reason), ==, QMP_STOP_KIND_IO_ERROR);
+  g_assert_true (qmp_stop_reason_get_derived (reason));
+  g_assert_cmpstr (qmp_stop_reason_get_node_names (reason)[0], ==, "data-fmt");
+  io_error = QMP_BLOCK_IO_ERROR_EVENT (wait_event (&f, "BLOCK_IO_ERROR", &from)->event);
+  g_assert_true (qmp_event_get_derived (QMP_EVENT (io_error)));
+  g_assert_false (qmp_block_io_error_event_get_nospace (io_error));
+  fixture_stop (&f);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -679,6 +877,8 @@ main (int    argc,
   g_test_add_func ("/qmp/thin/drive-enospc", test_drive_enospc);
   g_test_add_func ("/qmp/thin/resync/missed-while-away", test_missed_while_away);
   g_test_add_func ("/qmp/thin/resync/paused-by-user-while-away", test_paused_by_user_while_away);
+  g_test_add_func ("/qmp/thin/resync/qemu-restarted", test_qemu_restarted);
+  g_test_add_func ("/qmp/thin/resync/extend-then-eio", test_extend_then_eio);
 
   return g_test_run ();
 }
