@@ -399,6 +399,8 @@ struct _QmpBlockStats
   const char *node_name;
   const char *qdev;
   guint64 wr_highest_offset;
+  QmpBlockStats *parent;        /* owned, nullable */
+  QmpBlockStats *backing;       /* owned, nullable */
 };
 
 G_DEFINE_FINAL_TYPE (QmpBlockStats, qmp_block_stats, G_TYPE_OBJECT)
@@ -409,6 +411,8 @@ enum {
   BS_PROP_NODE_NAME,
   BS_PROP_QDEV,
   BS_PROP_WR_HIGHEST_OFFSET,
+  BS_PROP_PARENT,
+  BS_PROP_BACKING,
   BS_N_PROPS
 };
 
@@ -417,7 +421,11 @@ static GParamSpec *bs_properties[BS_N_PROPS];
 static void
 qmp_block_stats_finalize (GObject *object)
 {
-  g_clear_pointer (&QMP_BLOCK_STATS (object)->json, json_object_unref);
+  QmpBlockStats *self = QMP_BLOCK_STATS (object);
+
+  g_clear_pointer (&self->json, json_object_unref);
+  g_clear_object (&self->parent);
+  g_clear_object (&self->backing);
   G_OBJECT_CLASS (qmp_block_stats_parent_class)->finalize (object);
 }
 
@@ -442,6 +450,12 @@ qmp_block_stats_get_property (GObject    *object,
       break;
     case BS_PROP_WR_HIGHEST_OFFSET:
       g_value_set_uint64 (value, self->wr_highest_offset);
+      break;
+    case BS_PROP_PARENT:
+      g_value_set_object (value, self->parent);
+      break;
+    case BS_PROP_BACKING:
+      g_value_set_object (value, self->backing);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -500,6 +514,30 @@ qmp_block_stats_class_init (QmpBlockStatsClass *klass)
     g_param_spec_uint64 ("wr-highest-offset", "Highest write offset", "End of the highest write",
                          0, G_MAXUINT64, 0, flags);
 
+  /**
+   * QmpBlockStats:parent:
+   *
+   * The statistics of the node's `file` child (QEMU calls it `parent`),
+   * down to the storage node: qcow2 → raw → file, say. %NULL for a node
+   * without one.
+   *
+   * Since: 1.0
+   */
+  bs_properties[BS_PROP_PARENT] =
+    g_param_spec_object ("parent", "Parent", "Statistics of the file child",
+                         QMP_TYPE_BLOCK_STATS, flags);
+
+  /**
+   * QmpBlockStats:backing:
+   *
+   * The statistics of the node's backing image, %NULL without one.
+   *
+   * Since: 1.0
+   */
+  bs_properties[BS_PROP_BACKING] =
+    g_param_spec_object ("backing", "Backing", "Statistics of the backing image",
+                         QMP_TYPE_BLOCK_STATS, flags);
+
   g_object_class_install_properties (object_class, BS_N_PROPS, bs_properties);
 }
 
@@ -545,6 +583,18 @@ qmp_block_stats_new_from_json (JsonObject  *object,
   self->node_name = _qmp_json_get_string (object, "node-name");
   self->qdev = _qmp_json_get_string (object, "qdev");
   self->wr_highest_offset = _qmp_json_get_uint64 (stats, "wr_highest_offset", 0);
+  if (_qmp_json_get_object (object, "parent") != NULL)
+    {
+      self->parent = qmp_block_stats_new_from_json (_qmp_json_get_object (object, "parent"), error);
+      if (self->parent == NULL)
+        return NULL;
+    }
+  if (_qmp_json_get_object (object, "backing") != NULL)
+    {
+      self->backing = qmp_block_stats_new_from_json (_qmp_json_get_object (object, "backing"), error);
+      if (self->backing == NULL)
+        return NULL;
+    }
   return g_steal_pointer (&self);
 }
 
@@ -614,6 +664,40 @@ qmp_block_stats_get_wr_highest_offset (QmpBlockStats *stats)
 {
   g_return_val_if_fail (QMP_IS_BLOCK_STATS (stats), 0);
   return stats->wr_highest_offset;
+}
+
+/**
+ * qmp_block_stats_get_parent:
+ * @stats: a #QmpBlockStats
+ *
+ * Gets #QmpBlockStats:parent.
+ *
+ * Returns: (transfer none) (nullable): the statistics of the file child
+ *
+ * Since: 1.0
+ */
+QmpBlockStats *
+qmp_block_stats_get_parent (QmpBlockStats *stats)
+{
+  g_return_val_if_fail (QMP_IS_BLOCK_STATS (stats), NULL);
+  return stats->parent;
+}
+
+/**
+ * qmp_block_stats_get_backing:
+ * @stats: a #QmpBlockStats
+ *
+ * Gets #QmpBlockStats:backing.
+ *
+ * Returns: (transfer none) (nullable): the statistics of the backing image
+ *
+ * Since: 1.0
+ */
+QmpBlockStats *
+qmp_block_stats_get_backing (QmpBlockStats *stats)
+{
+  g_return_val_if_fail (QMP_IS_BLOCK_STATS (stats), NULL);
+  return stats->backing;
 }
 
 /**

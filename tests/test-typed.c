@@ -39,7 +39,7 @@ for_each_reply (const char *name,
 
 typedef struct {
   guint n_status, n_block, n_stats, n_nodes;
-  guint n_nospace, n_named_device, n_threshold_armed, n_offsets;
+  guint n_nospace, n_named_device, n_threshold_armed, n_offsets, n_parents;
 } Seen;
 
 static void
@@ -117,6 +117,18 @@ check_reply (const char *command,
                                                         "wr_highest_offset"));
           if (qmp_block_stats_get_wr_highest_offset (stats) > 0)
             seen->n_offsets++;
+
+          /* The chain of file children and backing images, as recorded. */
+          for (QmpBlockStats *child = qmp_block_stats_get_parent (stats); child != NULL;
+               child = qmp_block_stats_get_parent (child))
+            {
+              object = json_object_get_object_member (object, "parent");
+              g_assert_cmpstr (qmp_block_stats_get_node_name (child), ==,
+                               json_object_get_string_member_with_default (object, "node-name", NULL));
+              g_assert_null (qmp_block_stats_get_backing (child));
+              seen->n_parents++;
+            }
+          g_assert_null (qmp_block_stats_get_backing (stats));
         }
     }
   else if (g_strcmp0 (command, "query-named-block-nodes") == 0)
@@ -162,6 +174,7 @@ test_recorded_replies (void)
   g_assert_cmpuint (seen.n_named_device, >, 0);
   g_assert_cmpuint (seen.n_threshold_armed, >, 0);
   g_assert_cmpuint (seen.n_offsets, >, 0);
+  g_assert_cmpuint (seen.n_parents, >, 0);
 }
 
 static JsonObject *

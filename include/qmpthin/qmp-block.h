@@ -89,6 +89,10 @@ const char    *qmp_block_stats_get_qdev              (QmpBlockStats  *stats);
 QMP_AVAILABLE_IN_1_0
 guint64        qmp_block_stats_get_wr_highest_offset (QmpBlockStats  *stats);
 QMP_AVAILABLE_IN_1_0
+QmpBlockStats *qmp_block_stats_get_parent            (QmpBlockStats  *stats);
+QMP_AVAILABLE_IN_1_0
+QmpBlockStats *qmp_block_stats_get_backing           (QmpBlockStats  *stats);
+QMP_AVAILABLE_IN_1_0
 JsonObject    *qmp_block_stats_get_json              (QmpBlockStats  *stats);
 
 /**
