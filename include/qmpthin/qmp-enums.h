@@ -206,4 +206,51 @@ typedef enum {
   QMP_STOP_KIND_UNKNOWN,
 } QmpStopKind;
 
+/**
+ * QmpThinDiskState:
+ * @QMP_THIN_DISK_STATE_UNSET: no threshold armed yet: the client is not
+ *   ready, or arming is in flight
+ * @QMP_THIN_DISK_STATE_ARMED: the threshold is armed and the allocation is
+ *   below it
+ * @QMP_THIN_DISK_STATE_EXCEEDED: the disk needs more storage:
+ *   #QmpThinMonitor::extend-needed was emitted, or the last extension
+ *   failed
+ * @QMP_THIN_DISK_STATE_EXTENDING: the consumer extended the storage; the
+ *   monitor re-arms the threshold and checks the allocation
+ * @QMP_THIN_DISK_STATE_DISABLED: not watched: the node cannot be armed (it
+ *   does not exist), the disk reached its #QmpThinDisk:maximum-size, or it
+ *   was removed from its monitor
+ *
+ * Where a #QmpThinDisk stands in the high-water-mark cycle.
+ *
+ * Since: 1.0
+ */
+typedef enum {
+  QMP_THIN_DISK_STATE_UNSET,
+  QMP_THIN_DISK_STATE_ARMED,
+  QMP_THIN_DISK_STATE_EXCEEDED,
+  QMP_THIN_DISK_STATE_EXTENDING,
+  QMP_THIN_DISK_STATE_DISABLED,
+} QmpThinDiskState;
+
+/**
+ * QmpExtendReason:
+ * @QMP_EXTEND_REASON_THRESHOLD: the allocation crossed the threshold (a
+ *   `BLOCK_WRITE_THRESHOLD` event, or the allocation was past it when it
+ *   was armed): extend before the storage runs out
+ * @QMP_EXTEND_REASON_NOSPACE: the storage ran out and the VM paused (a
+ *   `BLOCK_IO_ERROR` event with `nospace`): extend, the monitor resumes it
+ * @QMP_EXTEND_REASON_MISSED: it happened while no client was connected:
+ *   resync derived it after a (re)connection
+ *
+ * Why #QmpThinMonitor::extend-needed was emitted.
+ *
+ * Since: 1.0
+ */
+typedef enum {
+  QMP_EXTEND_REASON_THRESHOLD,
+  QMP_EXTEND_REASON_NOSPACE,
+  QMP_EXTEND_REASON_MISSED,
+} QmpExtendReason;
+
 G_END_DECLS

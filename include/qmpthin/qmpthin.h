@@ -21,5 +21,6 @@
 #include <qmpthin/qmp-client.h>
 #include <qmpthin/qmp-status.h>
 #include <qmpthin/qmp-block.h>
+#include <qmpthin/qmp-thin-monitor.h>
 
 #undef __QMPTHIN_INSIDE__

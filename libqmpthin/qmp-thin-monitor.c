@@ -1,0 +1,1768 @@
+/* qmp-thin-monitor.c: the high-water-mark policy of thin-provisioned disks
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Built on the public API only: what it does, any client of the library
+ * could do.
+ */
+
+#include <qmpthin/qmpthin.h>
+
+/**
+ * SECTION:qmp-thin-monitor
+ * @Title: QmpThinMonitor
+ * @Short_description: Extend thin disks before they fill up, resume VMs
+ *   that paused because they did
+ *
+ * A #QmpThinMonitor runs the loop every thin-provisioning agent needs, for
+ * the disks of one VM (one #QmpClient). For each storage node it watches
+ * (a #QmpThinDisk: the node whose write offsets follow the host's
+ * allocation, the `file` node under a qcow2 node, say) it arms a write
+ * threshold at
+ *
+ * |[
+ * threshold = physical_size - chunk_size * (100 - free_percent) / 100
+ * ]|
+ *
+ * (oVirt's rule; see qmp_thin_compute_threshold()) and asks for more
+ * storage with #QmpThinMonitor::extend-needed when
+ *
+ * - the guest's writes cross the threshold (`BLOCK_WRITE_THRESHOLD`);
+ * - the allocation is already past the threshold when it is armed;
+ * - the storage ran out and the VM paused (`BLOCK_IO_ERROR` with
+ *   `nospace`, werror=enospc or stop);
+ * - either happened while no client was connected (the client's resync
+ *   derived it).
+ *
+ * The consumer grows the storage its own way (an LVM extension, a larger
+ * file, a `blockdev-reopen` of a raw node with a larger `size`), at once
+ * from inside the handler or later from anywhere in the same thread, and
+ * calls qmp_thin_monitor_extended(). The monitor arms the threshold again,
+ * checks the allocation against it and, when the VM is paused for lack of
+ * space on its disks and none of them is still short, resumes it with
+ * `cont`. It never resumes a VM paused for another reason, or paused on a
+ * disk it does not watch. An extension that failed is reported with
+ * qmp_thin_monitor_extend_failed(): the disk stays
+ * %QMP_THIN_DISK_STATE_EXCEEDED and the VM stays paused.
+ *
+ * Races the monitor takes care of:
+ *
+ * - one need, one signal: events that come while the consumer has not
+ *   answered (a `BLOCK_IO_ERROR` after the threshold, duplicates, derived
+ *   events after a reconnection) only raise #QmpThinDisk:wanted-size;
+ * - a `BLOCK_IO_ERROR` QEMU sent before the extension landed (its
+ *   timestamp is older than the call to qmp_thin_monitor_extended()) asks
+ *   for nothing: the retried write will tell whether there is enough room;
+ * - a `BLOCK_WRITE_THRESHOLD` of an older threshold is ignored;
+ * - an extension smaller than the write that needed it: the VM pauses
+ *   again on `cont` and the monitor asks again;
+ * - reconnections: every time the client is ready again the monitor arms
+ *   every disk again (a new QEMU instance has lost them all) and checks
+ *   the allocation.
+ *
+ * The wanted size covers the write that needed it (the end of the write
+ * that crossed the threshold, or the highest allocated offset) plus one
+ * chunk, rounded up to a MiB and capped at #QmpThinDisk:maximum-size.
+ *
+ * |[<!-- language="C" -->
+ * static void
+ * on_extend_needed (QmpThinMonitor *monitor, QmpThinDisk *disk,
+ *                   guint64 wanted_size, QmpExtendReason reason, gpointer data)
+ * {
+ *   g_autoptr(GError) error = NULL;
+ *
+ *   // lvextend, truncate, blockdev-reopen...: the consumer's business.
+ *   if (grow_storage (qmp_thin_disk_get_node_name (disk), wanted_size, &error))
+ *     qmp_thin_monitor_extended (monitor, qmp_thin_disk_get_node_name (disk), wanted_size);
+ *   else
+ *     qmp_thin_monitor_extend_failed (monitor, qmp_thin_disk_get_node_name (disk), error);
+ * }
+ *
+ *   monitor = qmp_thin_monitor_new (client);
+ *   g_signal_connect (monitor, "extend-needed", G_CALLBACK (on_extend_needed), NULL);
+ *   qmp_thin_monitor_add_disk (monitor, "vda-storage", 2 * GiB,
+ *                              QMP_THIN_DEFAULT_CHUNK_SIZE, QMP_THIN_DEFAULT_FREE_PERCENT);
+ * ]|
+ *
+ * A monitor and its client belong to the thread of the client's
+ * #GMainContext.
+ */
+
+#define MiB (G_GUINT64_CONSTANT (1024) * 1024)
+
+/* Why a disk is DISABLED. */
+typedef enum {
+  DISABLED_NOT,
+  DISABLED_ERROR,               /* arming failed: tried again when the client is ready again */
+  DISABLED_MAXIMUM,             /* reached its maximum size */
+  DISABLED_REMOVED,             /* removed from its monitor: for good */
+} DisabledWhy;
+
+struct _QmpThinDisk
+{
+  GObject parent_instance;
+
+  QmpThinMonitor *monitor;      /* unowned; NULL once removed */
+  char *node_name;              /* owned */
+  guint64 physical_size;
+  guint64 chunk_size;
+  guint free_percent;
+  guint64 maximum_size;         /* 0: none */
+  guint64 threshold;            /* the last one armed; 0: none yet */
+  QmpThinDiskState state;
+  DisabledWhy disabled;
+  guint64 highest_offset;
+  guint64 wanted_size;
+  guint n_extensions;
+  /* extend-needed was emitted and the consumer has not answered yet. */
+  gboolean asked;
+  /* Wall-clock time of the last qmp_thin_monitor_extended(); -1: never. */
+  gint64 extended_usec;
+  /* Bumped by every arming: the results of an older one are stale. */
+  guint serial;
+};
+
+G_DEFINE_FINAL_TYPE (QmpThinDisk, qmp_thin_disk, G_TYPE_OBJECT)
+
+enum {
+  DISK_PROP_0,
+  DISK_PROP_NODE_NAME,
+  DISK_PROP_PHYSICAL_SIZE,
+  DISK_PROP_CHUNK_SIZE,
+  DISK_PROP_FREE_PERCENT,
+  DISK_PROP_MAXIMUM_SIZE,
+  DISK_PROP_THRESHOLD,
+  DISK_PROP_STATE,
+  DISK_PROP_HIGHEST_OFFSET,
+  DISK_PROP_WANTED_SIZE,
+  DISK_PROP_N_EXTENSIONS,
+  DISK_N_PROPS
+};
+
+static GParamSpec *disk_properties[DISK_N_PROPS];
+
+struct _QmpThinMonitor
+{
+  GObject parent_instance;
+
+  QmpClient *client;            /* owned */
+  GPtrArray *disks;             /* owned QmpThinDisk, in the order added */
+  GHashTable *by_node;          /* node name -> QmpThinDisk, unowned */
+  /* Node name of a node above a watched one (the device's root node,
+   * which BLOCK_IO_ERROR and the stop reason name) -> the watched node's
+   * name. Both owned. */
+  GHashTable *roots;
+  /* Cancelled at dispose: whatever is in flight then must not touch the
+   * monitor any more. */
+  GCancellable *cancellable;    /* owned */
+  gulong handlers[4];
+  gboolean resuming;            /* a cont is in flight */
+  /* Pauses of the VM for lack of space. */
+  gboolean paused_nospace;
+  gint64 pause_start;           /* monotonic */
+  guint n_nospace_pauses;
+  gint64 nospace_paused_usec;   /* of the pauses that ended */
+  guint n_resumes;
+};
+
+G_DEFINE_FINAL_TYPE (QmpThinMonitor, qmp_thin_monitor, G_TYPE_OBJECT)
+
+enum {
+  PROP_0,
+  PROP_CLIENT,
+  PROP_N_NOSPACE_PAUSES,
+  PROP_N_RESUMES,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+enum {
+  SIGNAL_EXTEND_NEEDED,
+  SIGNAL_ERROR,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+static void maybe_resume (QmpThinMonitor *self);
+
+/* ------------------------------------------------------------------------ */
+/* QmpThinDisk */
+
+static void
+qmp_thin_disk_finalize (GObject *object)
+{
+  g_free (QMP_THIN_DISK (object)->node_name);
+  G_OBJECT_CLASS (qmp_thin_disk_parent_class)->finalize (object);
+}
+
+static void
+qmp_thin_disk_get_property (GObject    *object,
+                            guint       prop_id,
+                            GValue     *value,
+                            GParamSpec *pspec)
+{
+  QmpThinDisk *self = QMP_THIN_DISK (object);
+
+  switch (prop_id)
+    {
+    case DISK_PROP_NODE_NAME:
+      g_value_set_string (value, self->node_name);
+      break;
+    case DISK_PROP_PHYSICAL_SIZE:
+      g_value_set_uint64 (value, self->physical_size);
+      break;
+    case DISK_PROP_CHUNK_SIZE:
+      g_value_set_uint64 (value, self->chunk_size);
+      break;
+    case DISK_PROP_FREE_PERCENT:
+      g_value_set_uint (value, self->free_percent);
+      break;
+    case DISK_PROP_MAXIMUM_SIZE:
+      g_value_set_uint64 (value, self->maximum_size);
+      break;
+    case DISK_PROP_THRESHOLD:
+      g_value_set_uint64 (value, self->threshold);
+      break;
+    case DISK_PROP_STATE:
+      g_value_set_enum (value, self->state);
+      break;
+    case DISK_PROP_HIGHEST_OFFSET:
+      g_value_set_uint64 (value, self->highest_offset);
+      break;
+    case DISK_PROP_WANTED_SIZE:
+      g_value_set_uint64 (value, self->wanted_size);
+      break;
+    case DISK_PROP_N_EXTENSIONS:
+      g_value_set_uint (value, self->n_extensions);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+qmp_thin_disk_set_property (GObject      *object,
+                            guint         prop_id,
+                            const GValue *value,
+                            GParamSpec   *pspec)
+{
+  QmpThinDisk *self = QMP_THIN_DISK (object);
+
+  switch (prop_id)
+    {
+    case DISK_PROP_MAXIMUM_SIZE:
+      qmp_thin_disk_set_maximum_size (self, g_value_get_uint64 (value));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+qmp_thin_disk_class_init (QmpThinDiskClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  const GParamFlags flags = G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS;
+
+  object_class->finalize = qmp_thin_disk_finalize;
+  object_class->get_property = qmp_thin_disk_get_property;
+  object_class->set_property = qmp_thin_disk_set_property;
+
+  /**
+   * QmpThinDisk:node-name:
+   *
+   * The storage node watched: the one whose write offsets follow the
+   * host's allocation.
+   *
+   * Since: 1.0
+   */
+  disk_properties[DISK_PROP_NODE_NAME] =
+    g_param_spec_string ("node-name", "Node name", "Storage node watched", NULL, flags);
+
+  /**
+   * QmpThinDisk:physical-size:
+   *
+   * The size of the storage under the node, in bytes: the size of the
+   * logical volume, say. Set by qmp_thin_monitor_add_disk() and
+   * qmp_thin_monitor_extended().
+   *
+   * Since: 1.0
+   */
+  disk_properties[DISK_PROP_PHYSICAL_SIZE] =
+    g_param_spec_uint64 ("physical-size", "Physical size", "Size of the storage, bytes",
+                         0, G_MAXUINT64, 0, flags);
+
+  /**
+   * QmpThinDisk:chunk-size:
+   *
+   * How much one extension adds, in bytes.
+   *
+   * Since: 1.0
+   */
+  disk_properties[DISK_PROP_CHUNK_SIZE] =
+    g_param_spec_uint64 ("chunk-size", "Chunk size", "Extension step, bytes",
+                         0, G_MAXUINT64, 0, flags);
+
+  /**
+   * QmpThinDisk:free-percent:
+   *
+   * How much of a chunk should be free when the threshold fires, in
+   * percent: 0 fires when a whole chunk is left, 100 when nothing is.
+   *
+   * Since: 1.0
+   */
+  disk_properties[DISK_PROP_FREE_PERCENT] =
+    g_param_spec_uint ("free-percent", "Free percent", "Free part of a chunk at the threshold",
+                       0, 100, QMP_THIN_DEFAULT_FREE_PERCENT, flags);
+
+  /**
+   * QmpThinDisk:maximum-size:
+   *
+   * The storage never grows past this size, in bytes (the virtual size
+   * plus the format's overhead, say); 0, the default, for no limit. Wanted
+   * sizes are capped to it, and a disk that reached it is
+   * %QMP_THIN_DISK_STATE_DISABLED: no threshold, nothing more to ask.
+   *
+   * Since: 1.0
+   */
+  disk_properties[DISK_PROP_MAXIMUM_SIZE] =
+    g_param_spec_uint64 ("maximum-size", "Maximum size", "Largest size of the storage, bytes",
+                         0, G_MAXUINT64, 0,
+                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * QmpThinDisk:threshold:
+   *
+   * The write threshold the monitor armed last, in bytes (QEMU disarms it
+   * when it fires); 0 before the first.
+   *
+   * Since: 1.0
+   */
+  disk_properties[DISK_PROP_THRESHOLD] =
+    g_param_spec_uint64 ("threshold", "Threshold", "Write threshold armed last, bytes",
+                         0, G_MAXUINT64, 0, flags);
+
+  /**
+   * QmpThinDisk:state:
+   *
+   * Where the disk stands.
+   *
+   * Since: 1.0
+   */
+  disk_properties[DISK_PROP_STATE] =
+    g_param_spec_enum ("state", "State", "Where the disk stands",
+                       QMP_TYPE_THIN_DISK_STATE, QMP_THIN_DISK_STATE_UNSET, flags);
+
+  /**
+   * QmpThinDisk:highest-offset:
+   *
+   * The last known end of the highest write to the node
+   * (`wr_highest_offset`, or the end of the write that crossed the
+   * threshold), in bytes: the allocation's high-water mark.
+   *
+   * Since: 1.0
+   */
+  disk_properties[DISK_PROP_HIGHEST_OFFSET] =
+    g_param_spec_uint64 ("highest-offset", "Highest offset", "Allocation high-water mark, bytes",
+                         0, G_MAXUINT64, 0, flags);
+
+  /**
+   * QmpThinDisk:wanted-size:
+   *
+   * The physical size the monitor asked for last, in bytes; 0 before the
+   * first #QmpThinMonitor::extend-needed. Grows when more events come in
+   * while the consumer is extending.
+   *
+   * Since: 1.0
+   */
+  disk_properties[DISK_PROP_WANTED_SIZE] =
+    g_param_spec_uint64 ("wanted-size", "Wanted size", "Size asked for last, bytes",
+                         0, G_MAXUINT64, 0, flags);
+
+  /**
+   * QmpThinDisk:n-extensions:
+   *
+   * How many times qmp_thin_monitor_extended() was called for the disk.
+   *
+   * Since: 1.0
+   */
+  disk_properties[DISK_PROP_N_EXTENSIONS] =
+    g_param_spec_uint ("n-extensions", "Extensions", "Extensions so far",
+                       0, G_MAXUINT, 0, flags);
+
+  g_object_class_install_properties (object_class, DISK_N_PROPS, disk_properties);
+}
+
+static void
+qmp_thin_disk_init (QmpThinDisk *self)
+{
+  self->extended_usec = -1;
+}
+
+/* For log messages. */
+static const char *
+enum_nick (GType type,
+           int   value)
+{
+  /* Registered enum classes live as long as the program. */
+  g_autoptr(GEnumClass) klass = g_type_class_ref (type);
+  GEnumValue *enum_value = g_enum_get_value (klass, value);
+
+  return enum_value != NULL ? enum_value->value_nick : "?";
+}
+
+static void
+disk_set_state (QmpThinDisk      *disk,
+                QmpThinDiskState  state)
+{
+  if (disk->state == state)
+    return;
+  g_debug ("thin disk %s: %s -> %s", disk->node_name,
+           enum_nick (QMP_TYPE_THIN_DISK_STATE, disk->state), enum_nick (QMP_TYPE_THIN_DISK_STATE, state));
+  disk->state = state;
+  if (state != QMP_THIN_DISK_STATE_DISABLED)
+    disk->disabled = DISABLED_NOT;
+  g_object_notify_by_pspec (G_OBJECT (disk), disk_properties[DISK_PROP_STATE]);
+}
+
+static void
+disk_set_uint64 (QmpThinDisk *disk,
+                 guint64     *field,
+                 guint64      value,
+                 guint        prop_id)
+{
+  if (*field == value)
+    return;
+  *field = value;
+  g_object_notify_by_pspec (G_OBJECT (disk), disk_properties[prop_id]);
+}
+
+static void
+disk_disable (QmpThinDisk *disk,
+              DisabledWhy  why)
+{
+  disk->asked = FALSE;
+  disk->serial++;
+  disk_set_state (disk, QMP_THIN_DISK_STATE_DISABLED);
+  disk->disabled = why;
+}
+
+/**
+ * qmp_thin_disk_get_node_name:
+ * @disk: a #QmpThinDisk
+ *
+ * Gets #QmpThinDisk:node-name.
+ *
+ * Returns: the storage node's name
+ *
+ * Since: 1.0
+ */
+const char *
+qmp_thin_disk_get_node_name (QmpThinDisk *disk)
+{
+  g_return_val_if_fail (QMP_IS_THIN_DISK (disk), NULL);
+  return disk->node_name;
+}
+
+/**
+ * qmp_thin_disk_get_physical_size:
+ * @disk: a #QmpThinDisk
+ *
+ * Gets #QmpThinDisk:physical-size.
+ *
+ * Returns: the size of the storage, in bytes
+ *
+ * Since: 1.0
+ */
+guint64
+qmp_thin_disk_get_physical_size (QmpThinDisk *disk)
+{
+  g_return_val_if_fail (QMP_IS_THIN_DISK (disk), 0);
+  return disk->physical_size;
+}
+
+/**
+ * qmp_thin_disk_get_chunk_size:
+ * @disk: a #QmpThinDisk
+ *
+ * Gets #QmpThinDisk:chunk-size.
+ *
+ * Returns: the extension step, in bytes
+ *
+ * Since: 1.0
+ */
+guint64
+qmp_thin_disk_get_chunk_size (QmpThinDisk *disk)
+{
+  g_return_val_if_fail (QMP_IS_THIN_DISK (disk), 0);
+  return disk->chunk_size;
+}
+
+/**
+ * qmp_thin_disk_get_free_percent:
+ * @disk: a #QmpThinDisk
+ *
+ * Gets #QmpThinDisk:free-percent.
+ *
+ * Returns: the free part of a chunk at the threshold, in percent
+ *
+ * Since: 1.0
+ */
+guint
+qmp_thin_disk_get_free_percent (QmpThinDisk *disk)
+{
+  g_return_val_if_fail (QMP_IS_THIN_DISK (disk), 0);
+  return disk->free_percent;
+}
+
+/**
+ * qmp_thin_disk_get_maximum_size:
+ * @disk: a #QmpThinDisk
+ *
+ * Gets #QmpThinDisk:maximum-size.
+ *
+ * Returns: the largest size of the storage in bytes, 0 for no limit
+ *
+ * Since: 1.0
+ */
+guint64
+qmp_thin_disk_get_maximum_size (QmpThinDisk *disk)
+{
+  g_return_val_if_fail (QMP_IS_THIN_DISK (disk), 0);
+  return disk->maximum_size;
+}
+
+/**
+ * qmp_thin_disk_set_maximum_size:
+ * @disk: a #QmpThinDisk
+ * @maximum_size: the largest size of the storage in bytes, 0 for no limit
+ *
+ * Sets #QmpThinDisk:maximum-size. It takes effect at the next arming (the
+ * next extension, or when the client is ready again).
+ *
+ * Since: 1.0
+ */
+void
+qmp_thin_disk_set_maximum_size (QmpThinDisk *disk,
+                                guint64      maximum_size)
+{
+  g_return_if_fail (QMP_IS_THIN_DISK (disk));
+  disk_set_uint64 (disk, &disk->maximum_size, maximum_size, DISK_PROP_MAXIMUM_SIZE);
+}
+
+/**
+ * qmp_thin_disk_get_threshold:
+ * @disk: a #QmpThinDisk
+ *
+ * Gets #QmpThinDisk:threshold.
+ *
+ * Returns: the write threshold armed last, in bytes
+ *
+ * Since: 1.0
+ */
+guint64
+qmp_thin_disk_get_threshold (QmpThinDisk *disk)
+{
+  g_return_val_if_fail (QMP_IS_THIN_DISK (disk), 0);
+  return disk->threshold;
+}
+
+/**
+ * qmp_thin_disk_get_state:
+ * @disk: a #QmpThinDisk
+ *
+ * Gets #QmpThinDisk:state.
+ *
+ * Returns: where the disk stands
+ *
+ * Since: 1.0
+ */
+QmpThinDiskState
+qmp_thin_disk_get_state (QmpThinDisk *disk)
+{
+  g_return_val_if_fail (QMP_IS_THIN_DISK (disk), QMP_THIN_DISK_STATE_DISABLED);
+  return disk->state;
+}
+
+/**
+ * qmp_thin_disk_get_highest_offset:
+ * @disk: a #QmpThinDisk
+ *
+ * Gets #QmpThinDisk:highest-offset.
+ *
+ * Returns: the last known allocation high-water mark, in bytes
+ *
+ * Since: 1.0
+ */
+guint64
+qmp_thin_disk_get_highest_offset (QmpThinDisk *disk)
+{
+  g_return_val_if_fail (QMP_IS_THIN_DISK (disk), 0);
+  return disk->highest_offset;
+}
+
+/**
+ * qmp_thin_disk_get_wanted_size:
+ * @disk: a #QmpThinDisk
+ *
+ * Gets #QmpThinDisk:wanted-size.
+ *
+ * Returns: the size asked for last, in bytes
+ *
+ * Since: 1.0
+ */
+guint64
+qmp_thin_disk_get_wanted_size (QmpThinDisk *disk)
+{
+  g_return_val_if_fail (QMP_IS_THIN_DISK (disk), 0);
+  return disk->wanted_size;
+}
+
+/**
+ * qmp_thin_disk_get_n_extensions:
+ * @disk: a #QmpThinDisk
+ *
+ * Gets #QmpThinDisk:n-extensions.
+ *
+ * Returns: the number of extensions so far
+ *
+ * Since: 1.0
+ */
+guint
+qmp_thin_disk_get_n_extensions (QmpThinDisk *disk)
+{
+  g_return_val_if_fail (QMP_IS_THIN_DISK (disk), 0);
+  return disk->n_extensions;
+}
+
+/**
+ * qmp_thin_compute_threshold:
+ * @physical_size: the size of the storage, in bytes
+ * @chunk_size: the extension step, in bytes
+ * @free_percent: the free part of a chunk at the threshold, 0 to 100
+ *
+ * Computes the write threshold of a disk: @physical_size minus
+ * @chunk_size × (100 − @free_percent) / 100. When the storage is smaller
+ * than that margin, the threshold is 1: the first write asks for more (a
+ * threshold of 0 would disarm it).
+ *
+ * Returns: the threshold, in bytes; 0 when @physical_size is 0
+ *
+ * Since: 1.0
+ */
+guint64
+qmp_thin_compute_threshold (guint64 physical_size,
+                            guint64 chunk_size,
+                            guint   free_percent)
+{
+  guint64 margin;
+
+  g_return_val_if_fail (free_percent <= 100, 0);
+
+  if (physical_size == 0)
+    return 0;
+  /* chunk × (100 − free) / 100 without overflowing 64 bits. */
+  margin = chunk_size / 100 * (100 - free_percent) + chunk_size % 100 * (100 - free_percent) / 100;
+  if (margin >= physical_size)
+    return 1;
+  return physical_size - margin;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Asking for an extension */
+
+static guint64
+round_up_mib (guint64 value)
+{
+  if (value > G_MAXUINT64 - (MiB - 1))
+    return G_MAXUINT64;
+  return (value + MiB - 1) / MiB * MiB;
+}
+
+/* The disk needs more storage; @write_end is the end of the write that
+ * needed it, when known. Emits ::extend-needed once per need. */
+static void
+need (QmpThinMonitor  *self,
+      QmpThinDisk     *disk,
+      QmpExtendReason  reason,
+      guint64          write_end)
+{
+  g_autoptr(QmpThinMonitor) hold_monitor = g_object_ref (self);
+  g_autoptr(QmpThinDisk) hold_disk = g_object_ref (disk);
+  guint64 base = MAX (disk->physical_size, write_end);
+  guint64 wanted = round_up_mib (base > G_MAXUINT64 - disk->chunk_size ? G_MAXUINT64 : base + disk->chunk_size);
+
+  if (disk->state == QMP_THIN_DISK_STATE_DISABLED)
+    {
+      if (disk->disabled == DISABLED_MAXIMUM)
+        g_warning ("thin disk %s needs more storage but reached its maximum size of %"
+                   G_GUINT64_FORMAT " bytes", disk->node_name, disk->maximum_size);
+      return;
+    }
+  if (disk->maximum_size > 0)
+    wanted = MIN (wanted, disk->maximum_size);
+
+  if (disk->asked)
+    {
+      /* Coalesced: the consumer is on it; it may need more. */
+      if (wanted > disk->wanted_size)
+        disk_set_uint64 (disk, &disk->wanted_size, wanted, DISK_PROP_WANTED_SIZE);
+      g_debug ("thin disk %s: coalesced a %s need", disk->node_name,
+               enum_nick (QMP_TYPE_EXTEND_REASON, reason));
+      return;
+    }
+
+  disk->asked = TRUE;
+  disk->serial++;
+  disk_set_uint64 (disk, &disk->wanted_size, wanted, DISK_PROP_WANTED_SIZE);
+  disk_set_state (disk, QMP_THIN_DISK_STATE_EXCEEDED);
+  g_signal_emit (self, signals[SIGNAL_EXTEND_NEEDED], 0, disk, wanted, reason);
+}
+
+static void
+emit_error (QmpThinMonitor *self,
+            QmpThinDisk    *disk,
+            const GError   *error)
+{
+  g_signal_emit (self, signals[SIGNAL_ERROR], 0, disk, error);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Arming thresholds and checking the allocation */
+
+/* One arming of one or more disks: their thresholds are set (pipelined),
+ * then one query-blockstats checks their allocation. */
+typedef struct {
+  QmpThinMonitor *monitor;      /* unowned: valid while not cancelled */
+  GCancellable *cancellable;    /* owned: the monitor's at the start */
+  GPtrArray *disks;             /* owned QmpThinDisk */
+  GArray *serials;              /* guint: each disk's serial at the start */
+  GArray *armed;                /* gboolean: QEMU accepted the threshold */
+  guint n_waiting;
+} Arming;
+
+typedef struct {
+  Arming *arming;
+  guint index;
+} ArmingCall;
+
+static void
+arming_free (Arming *arming)
+{
+  g_object_unref (arming->cancellable);
+  g_ptr_array_unref (arming->disks);
+  g_array_unref (arming->serials);
+  g_array_unref (arming->armed);
+  g_free (arming);
+}
+
+/* TRUE while the result of @arming still means something for disk @i. */
+static gboolean
+arming_current (Arming *arming,
+                guint   i)
+{
+  QmpThinDisk *disk = arming->disks->pdata[i];
+
+  return disk->monitor == arming->monitor && disk->serial == g_array_index (arming->serials, guint, i);
+}
+
+static gboolean
+is_disconnection (const GError *error)
+{
+  return g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CLOSED) ||
+         g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
+         g_error_matches (error, QMP_ERROR, QMP_ERROR_NOT_CONNECTED);
+}
+
+/* Every node of @stats and its file children, as seen in a
+ * query-blockstats: which watched node is under which node, and how far
+ * the watched ones are allocated. */
+static void
+learn_graph (QmpThinMonitor *self,
+             GPtrArray      *stats)
+{
+  for (guint i = 0; i < stats->len; i++)
+    {
+      const char *top = qmp_block_stats_get_node_name (stats->pdata[i]);
+
+      for (QmpBlockStats *node = stats->pdata[i]; node != NULL; node = qmp_block_stats_get_parent (node))
+        {
+          const char *name = qmp_block_stats_get_node_name (node);
+          QmpThinDisk *disk = name ? g_hash_table_lookup (self->by_node, name) : NULL;
+
+          if (disk == NULL)
+            continue;
+          if (top != NULL && g_strcmp0 (top, name) != 0)
+            g_hash_table_replace (self->roots, g_strdup (top), g_strdup (name));
+          if (node == stats->pdata[i])
+            disk_set_uint64 (disk, &disk->highest_offset,
+                             MAX (disk->highest_offset, qmp_block_stats_get_wr_highest_offset (node)),
+                             DISK_PROP_HIGHEST_OFFSET);
+          break;
+        }
+    }
+}
+
+static void
+arming_stats_ready (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  Arming *arming = user_data;
+  QmpThinMonitor *self = arming->monitor;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) stats = qmp_client_query_blockstats_finish (QMP_CLIENT (source), result, &error);
+
+  if (g_cancellable_is_cancelled (arming->cancellable))
+    {
+      arming_free (arming);
+      return;
+    }
+  g_object_ref (self);
+
+  if (stats != NULL)
+    learn_graph (self, stats);
+  else if (!is_disconnection (error))
+    g_warning ("thin monitor: cannot check the allocation of its disks: %s", error->message);
+
+  for (guint i = 0; i < arming->disks->len; i++)
+    {
+      QmpThinDisk *disk = arming->disks->pdata[i];
+
+      if (!arming_current (arming, i) || !g_array_index (arming->armed, gboolean, i))
+        continue;
+      if (stats == NULL && is_disconnection (error))
+        {
+          /* Armed again when the client is ready again. */
+          disk_set_state (disk, QMP_THIN_DISK_STATE_UNSET);
+          continue;
+        }
+      if (stats != NULL && disk->highest_offset >= disk->threshold)
+        need (self, disk, QMP_EXTEND_REASON_THRESHOLD, disk->highest_offset);
+      else
+        disk_set_state (disk, QMP_THIN_DISK_STATE_ARMED);
+    }
+
+  maybe_resume (self);
+  arming_free (arming);
+  g_object_unref (self);
+}
+
+static void
+arming_set_ready (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  ArmingCall *call = user_data;
+  Arming *arming = call->arming;
+  guint i = call->index;
+  g_autoptr(GError) error = NULL;
+  gboolean ok = qmp_client_set_write_threshold_finish (QMP_CLIENT (source), result, &error);
+
+  g_free (call);
+
+  if (!g_cancellable_is_cancelled (arming->cancellable) && arming_current (arming, i))
+    {
+      QmpThinDisk *disk = arming->disks->pdata[i];
+
+      g_array_index (arming->armed, gboolean, i) = ok;
+      if (!ok && is_disconnection (error))
+        {
+          disk_set_state (disk, QMP_THIN_DISK_STATE_UNSET);
+        }
+      else if (!ok)
+        {
+          g_autoptr(QmpThinDisk) hold = g_object_ref (disk);
+
+          g_warning ("thin disk %s cannot be watched: %s", disk->node_name, error->message);
+          disk_disable (disk, DISABLED_ERROR);
+          emit_error (arming->monitor, disk, error);
+        }
+    }
+
+  if (--arming->n_waiting > 0)
+    return;
+  if (g_cancellable_is_cancelled (arming->cancellable))
+    {
+      arming_free (arming);
+      return;
+    }
+  for (guint j = 0; j < arming->disks->len; j++)
+    if (g_array_index (arming->armed, gboolean, j) && arming_current (arming, j))
+      {
+        /* Armed first, checked second: a write that lands in between is
+         * either seen by the check or fires the threshold. */
+        qmp_client_query_blockstats_async (QMP_CLIENT (source), TRUE, arming->cancellable,
+                                           arming_stats_ready, arming);
+        return;
+      }
+  maybe_resume (arming->monitor);
+  arming_free (arming);
+}
+
+/* Arms the threshold of @disks (QmpThinDisk) and checks their allocation.
+ * Disks waiting for an extension, or disabled for good, are left alone. */
+static void
+arm_disks (QmpThinMonitor *self,
+           GPtrArray      *disks)
+{
+  Arming *arming;
+
+  if (qmp_client_get_state (self->client) != QMP_CLIENT_STATE_READY)
+    return;
+
+  arming = g_new0 (Arming, 1);
+  arming->monitor = self;
+  arming->cancellable = g_object_ref (self->cancellable);
+  arming->disks = g_ptr_array_new_with_free_func (g_object_unref);
+  arming->serials = g_array_new (FALSE, FALSE, sizeof (guint));
+  arming->armed = g_array_new (FALSE, TRUE, sizeof (gboolean));
+
+  for (guint i = 0; i < disks->len; i++)
+    {
+      QmpThinDisk *disk = disks->pdata[i];
+      ArmingCall *call;
+      guint64 threshold;
+
+      if (disk->asked || disk->disabled == DISABLED_REMOVED)
+        continue;
+      if (disk->maximum_size > 0 && disk->physical_size >= disk->maximum_size)
+        {
+          /* Nothing more to give: disarmed, and nothing to ask. */
+          if (disk->state != QMP_THIN_DISK_STATE_DISABLED)
+            {
+              disk_disable (disk, DISABLED_MAXIMUM);
+              qmp_client_set_write_threshold_async (self->client, disk->node_name, 0,
+                                                    self->cancellable, NULL, NULL);
+            }
+          continue;
+        }
+      if (disk->state == QMP_THIN_DISK_STATE_DISABLED)
+        disk_set_state (disk, QMP_THIN_DISK_STATE_UNSET);
+
+      threshold = qmp_thin_compute_threshold (disk->physical_size, disk->chunk_size, disk->free_percent);
+      disk->serial++;
+      disk_set_uint64 (disk, &disk->threshold, threshold, DISK_PROP_THRESHOLD);
+      g_ptr_array_add (arming->disks, g_object_ref (disk));
+      g_array_append_val (arming->serials, disk->serial);
+      g_array_set_size (arming->armed, arming->disks->len);
+
+      call = g_new (ArmingCall, 1);
+      call->arming = arming;
+      call->index = arming->disks->len - 1;
+      arming->n_waiting++;
+      qmp_client_set_write_threshold_async (self->client, disk->node_name, threshold,
+                                            self->cancellable, arming_set_ready, call);
+    }
+
+  if (arming->n_waiting == 0)
+    {
+      arming_free (arming);
+      maybe_resume (self);
+    }
+}
+
+static void
+arm_all (QmpThinMonitor *self)
+{
+  arm_disks (self, self->disks);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Resuming */
+
+/* An operation in flight that needs the monitor back: the monitor is
+ * valid as long as the cancellable, its own at the start, is not
+ * cancelled. */
+typedef struct {
+  QmpThinMonitor *monitor;      /* unowned */
+  GCancellable *cancellable;    /* owned */
+  QmpBlockIoErrorEvent *event;  /* owned, nullable: the event to handle again */
+} Call;
+
+static Call *
+call_new (QmpThinMonitor *self)
+{
+  Call *call = g_new0 (Call, 1);
+
+  call->monitor = self;
+  call->cancellable = g_object_ref (self->cancellable);
+  return call;
+}
+
+static void
+call_free (Call *call)
+{
+  g_object_unref (call->cancellable);
+  g_clear_object (&call->event);
+  g_free (call);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Call, call_free)
+
+static void
+cont_ready (GObject      *source,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  g_autoptr(Call) call = user_data;
+  g_autoptr(GError) error = NULL;
+  QmpThinMonitor *self = call->monitor;
+
+  qmp_client_cont_finish (QMP_CLIENT (source), result, &error);
+  if (g_cancellable_is_cancelled (call->cancellable))
+    return;
+
+  self->resuming = FALSE;
+  if (error == NULL)
+    {
+      self->n_resumes++;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_N_RESUMES]);
+    }
+  else if (!is_disconnection (error))
+    {
+      g_autoptr(QmpThinMonitor) hold = g_object_ref (self);
+
+      g_warning ("thin monitor: resuming the VM failed: %s", error->message);
+      emit_error (self, NULL, error);
+    }
+}
+
+/* Resumes the VM when it is paused for lack of space on disks of this
+ * monitor only, and none of them is short any more. */
+static void
+maybe_resume (QmpThinMonitor *self)
+{
+  QmpStopReason *reason;
+  const char * const *nodes;
+
+  if (self->resuming || qmp_client_get_state (self->client) != QMP_CLIENT_STATE_READY)
+    return;
+  reason = qmp_client_get_stop_reason (self->client);
+  if (reason == NULL || qmp_stop_reason_get_kind (reason) != QMP_STOP_KIND_NOSPACE)
+    return;
+
+  for (guint i = 0; i < self->disks->len; i++)
+    {
+      QmpThinDisk *disk = self->disks->pdata[i];
+
+      if (disk->asked || disk->state == QMP_THIN_DISK_STATE_EXCEEDED ||
+          disk->state == QMP_THIN_DISK_STATE_EXTENDING || disk->state == QMP_THIN_DISK_STATE_UNSET)
+        return;
+    }
+
+  /* A full disk the monitor does not watch is somebody else's to extend. */
+  nodes = qmp_stop_reason_get_node_names (reason);
+  for (guint i = 0; nodes[i] != NULL; i++)
+    {
+      const char *watched = g_hash_table_lookup (self->roots, nodes[i]);
+      QmpThinDisk *disk = g_hash_table_lookup (self->by_node, watched ? watched : nodes[i]);
+
+      if (disk == NULL)
+        {
+          g_debug ("thin monitor: the VM is paused for lack of space on %s, not a disk of this monitor",
+                   nodes[i]);
+          return;
+        }
+      if (disk->state != QMP_THIN_DISK_STATE_ARMED)
+        return;
+    }
+
+  g_debug ("thin monitor: every disk has room again: resuming the VM");
+  self->resuming = TRUE;
+  qmp_client_cont_async (self->client, self->cancellable, cont_ready, call_new (self));
+}
+
+/* ------------------------------------------------------------------------ */
+/* What the client reports */
+
+static QmpThinDisk *
+disk_for_device (QmpThinMonitor *self,
+                 const char     *node_name)
+{
+  const char *watched;
+
+  if (node_name == NULL || *node_name == '\0')
+    return NULL;
+  watched = g_hash_table_lookup (self->roots, node_name);
+  return g_hash_table_lookup (self->by_node, watched ? watched : node_name);
+}
+
+static void handle_io_error (QmpThinMonitor       *self,
+                             QmpBlockIoErrorEvent *event,
+                             gboolean              may_look_up);
+
+/* The device of a BLOCK_IO_ERROR was not known yet: learn the graph, then
+ * handle the event again. */
+static void
+lookup_ready (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  g_autoptr(Call) call = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) stats = qmp_client_query_blockstats_finish (QMP_CLIENT (source), result, &error);
+
+  if (!g_cancellable_is_cancelled (call->cancellable) && stats != NULL)
+    {
+      g_autoptr(QmpThinMonitor) hold = g_object_ref (call->monitor);
+
+      learn_graph (call->monitor, stats);
+      handle_io_error (call->monitor, call->event, FALSE);
+    }
+}
+
+static void
+handle_io_error (QmpThinMonitor       *self,
+                 QmpBlockIoErrorEvent *event,
+                 gboolean              may_look_up)
+{
+  const char *node = qmp_block_io_error_event_get_node_name (event);
+  QmpThinDisk *disk = disk_for_device (self, node);
+
+  if (disk == NULL)
+    disk = disk_for_device (self, qmp_block_io_error_event_get_device (event));
+  if (disk == NULL)
+    {
+      if (may_look_up && self->disks->len > 0)
+        {
+          Call *call = call_new (self);
+
+          call->event = g_object_ref (event);
+          qmp_client_query_blockstats_async (self->client, TRUE, self->cancellable, lookup_ready, call);
+        }
+      return;
+    }
+
+  /* QEMU sent it before the extension landed: the write is retried on
+   * cont, and fails again only if the extension was too small. */
+  if (!qmp_event_get_derived (QMP_EVENT (event)) && disk->extended_usec >= 0 &&
+      qmp_event_get_timestamp_usec (QMP_EVENT (event)) >= 0 &&
+      qmp_event_get_timestamp_usec (QMP_EVENT (event)) < disk->extended_usec)
+    {
+      g_debug ("thin disk %s: an ENOSPC from before the last extension", disk->node_name);
+      return;
+    }
+
+  need (self, disk, qmp_event_get_derived (QMP_EVENT (event)) ? QMP_EXTEND_REASON_MISSED : QMP_EXTEND_REASON_NOSPACE,
+        disk->highest_offset);
+}
+
+static void
+on_block_io_error (QmpClient            *client,
+                   QmpBlockIoErrorEvent *event,
+                   gpointer              user_data)
+{
+  if (qmp_block_io_error_event_get_nospace (event))
+    handle_io_error (user_data, event, TRUE);
+}
+
+static void
+on_block_write_threshold (QmpClient              *client,
+                          QmpWriteThresholdEvent *event,
+                          gpointer                user_data)
+{
+  QmpThinMonitor *self = user_data;
+  QmpThinDisk *disk = g_hash_table_lookup (self->by_node, qmp_write_threshold_event_get_node_name (event));
+  guint64 threshold = qmp_write_threshold_event_get_write_threshold (event);
+  guint64 exceeded = qmp_write_threshold_event_get_amount_exceeded (event);
+
+  if (disk == NULL)
+    return;
+  if (qmp_event_get_derived (QMP_EVENT (event)))
+    {
+      need (self, disk, QMP_EXTEND_REASON_MISSED, disk->highest_offset);
+      return;
+    }
+  if (threshold != disk->threshold)
+    {
+      g_debug ("thin disk %s: ignoring the event of an older threshold (%" G_GUINT64_FORMAT ")",
+               disk->node_name, threshold);
+      return;
+    }
+  if (exceeded != QMP_AMOUNT_EXCEEDED_UNKNOWN && exceeded <= G_MAXUINT64 - threshold)
+    disk_set_uint64 (disk, &disk->highest_offset, MAX (disk->highest_offset, threshold + exceeded),
+                     DISK_PROP_HIGHEST_OFFSET);
+  need (self, disk, QMP_EXTEND_REASON_THRESHOLD, disk->highest_offset);
+}
+
+static void
+on_stop_reason_changed (QmpClient     *client,
+                        QmpStopReason *reason,
+                        gpointer       user_data)
+{
+  QmpThinMonitor *self = user_data;
+  gboolean nospace = qmp_stop_reason_get_kind (reason) == QMP_STOP_KIND_NOSPACE;
+
+  if (nospace && !self->paused_nospace)
+    {
+      self->paused_nospace = TRUE;
+      self->pause_start = g_get_monotonic_time ();
+      self->n_nospace_pauses++;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_N_NOSPACE_PAUSES]);
+    }
+  else if (!nospace && self->paused_nospace)
+    {
+      self->paused_nospace = FALSE;
+      self->nospace_paused_usec += g_get_monotonic_time () - self->pause_start;
+    }
+  maybe_resume (self);
+}
+
+static void
+on_state (QmpClient  *client,
+          GParamSpec *pspec,
+          gpointer    user_data)
+{
+  QmpThinMonitor *self = user_data;
+
+  if (qmp_client_get_state (client) != QMP_CLIENT_STATE_READY)
+    {
+      /* A cont lost with the connection: the next resync tells. */
+      self->resuming = FALSE;
+      return;
+    }
+  /* Connected or reconnected: a new QEMU has no thresholds, the same one
+   * may have fired some meanwhile (derived events follow), and the
+   * allocation may have grown. */
+  arm_all (self);
+}
+
+/* ------------------------------------------------------------------------ */
+/* QmpThinMonitor */
+
+static void
+qmp_thin_monitor_dispose (GObject *object)
+{
+  QmpThinMonitor *self = QMP_THIN_MONITOR (object);
+
+  g_cancellable_cancel (self->cancellable);
+  if (self->client != NULL)
+    {
+      for (guint i = 0; i < G_N_ELEMENTS (self->handlers); i++)
+        g_clear_signal_handler (&self->handlers[i], self->client);
+    }
+  if (self->disks != NULL)
+    {
+      for (guint i = 0; i < self->disks->len; i++)
+        {
+          QmpThinDisk *disk = self->disks->pdata[i];
+
+          disk->monitor = NULL;
+          disk->disabled = DISABLED_REMOVED;
+        }
+      g_clear_pointer (&self->disks, g_ptr_array_unref);
+    }
+  g_clear_object (&self->client);
+  G_OBJECT_CLASS (qmp_thin_monitor_parent_class)->dispose (object);
+}
+
+static void
+qmp_thin_monitor_finalize (GObject *object)
+{
+  QmpThinMonitor *self = QMP_THIN_MONITOR (object);
+
+  g_hash_table_unref (self->by_node);
+  g_hash_table_unref (self->roots);
+  g_object_unref (self->cancellable);
+  G_OBJECT_CLASS (qmp_thin_monitor_parent_class)->finalize (object);
+}
+
+static void
+qmp_thin_monitor_get_property (GObject    *object,
+                               guint       prop_id,
+                               GValue     *value,
+                               GParamSpec *pspec)
+{
+  QmpThinMonitor *self = QMP_THIN_MONITOR (object);
+
+  switch (prop_id)
+    {
+    case PROP_CLIENT:
+      g_value_set_object (value, self->client);
+      break;
+    case PROP_N_NOSPACE_PAUSES:
+      g_value_set_uint (value, self->n_nospace_pauses);
+      break;
+    case PROP_N_RESUMES:
+      g_value_set_uint (value, self->n_resumes);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+qmp_thin_monitor_set_property (GObject      *object,
+                               guint         prop_id,
+                               const GValue *value,
+                               GParamSpec   *pspec)
+{
+  QmpThinMonitor *self = QMP_THIN_MONITOR (object);
+
+  switch (prop_id)
+    {
+    case PROP_CLIENT:
+      self->client = g_value_dup_object (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+qmp_thin_monitor_constructed (GObject *object)
+{
+  QmpThinMonitor *self = QMP_THIN_MONITOR (object);
+  QmpStopReason *reason;
+
+  G_OBJECT_CLASS (qmp_thin_monitor_parent_class)->constructed (object);
+  g_return_if_fail (QMP_IS_CLIENT (self->client));
+
+  self->handlers[0] = g_signal_connect (self->client, "block-io-error",
+                                        G_CALLBACK (on_block_io_error), self);
+  self->handlers[1] = g_signal_connect (self->client, "block-write-threshold",
+                                        G_CALLBACK (on_block_write_threshold), self);
+  self->handlers[2] = g_signal_connect (self->client, "stop-reason-changed",
+                                        G_CALLBACK (on_stop_reason_changed), self);
+  self->handlers[3] = g_signal_connect (self->client, "notify::state",
+                                        G_CALLBACK (on_state), self);
+
+  /* A VM already paused for lack of space counts from now. */
+  reason = qmp_client_get_stop_reason (self->client);
+  if (reason != NULL)
+    on_stop_reason_changed (self->client, reason, self);
+}
+
+static void
+qmp_thin_monitor_class_init (QmpThinMonitorClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = qmp_thin_monitor_dispose;
+  object_class->finalize = qmp_thin_monitor_finalize;
+  object_class->get_property = qmp_thin_monitor_get_property;
+  object_class->set_property = qmp_thin_monitor_set_property;
+  object_class->constructed = qmp_thin_monitor_constructed;
+
+  /**
+   * QmpThinMonitor:client:
+   *
+   * The client of the VM whose disks are watched.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_CLIENT] =
+    g_param_spec_object ("client", "Client", "Client of the VM", QMP_TYPE_CLIENT,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * QmpThinMonitor:n-nospace-pauses:
+   *
+   * How many times the VM paused for lack of space since the monitor was
+   * made (a VM already paused so when it was made counts as one).
+   *
+   * Since: 1.0
+   */
+  properties[PROP_N_NOSPACE_PAUSES] =
+    g_param_spec_uint ("n-nospace-pauses", "ENOSPC pauses", "Pauses for lack of space",
+                       0, G_MAXUINT, 0,
+                       G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * QmpThinMonitor:n-resumes:
+   *
+   * How many times the monitor resumed the VM.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_N_RESUMES] =
+    g_param_spec_uint ("n-resumes", "Resumes", "Times the monitor resumed the VM",
+                       0, G_MAXUINT, 0,
+                       G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  /**
+   * QmpThinMonitor::extend-needed:
+   * @monitor: the #QmpThinMonitor
+   * @disk: the disk that needs more storage
+   * @wanted_size: the physical size to grow it to, in bytes
+   * @reason: why
+   *
+   * Emitted when @disk needs more storage, once per need: until the
+   * consumer calls qmp_thin_monitor_extended() or
+   * qmp_thin_monitor_extend_failed() for it, further needs only raise
+   * #QmpThinDisk:wanted-size. The consumer may extend from the handler
+   * or later, to @wanted_size or to whatever it can.
+   *
+   * Since: 1.0
+   */
+  signals[SIGNAL_EXTEND_NEEDED] =
+    g_signal_new ("extend-needed",
+                  G_TYPE_FROM_CLASS (klass),
+                  G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 3, QMP_TYPE_THIN_DISK, G_TYPE_UINT64, QMP_TYPE_EXTEND_REASON);
+
+  /**
+   * QmpThinMonitor::error:
+   * @monitor: the #QmpThinMonitor
+   * @disk: (nullable): the disk concerned, %NULL for the VM
+   * @error: what went wrong
+   *
+   * Emitted when something the monitor cannot fix by itself went wrong:
+   * a disk's threshold cannot be armed (the disk is then
+   * %QMP_THIN_DISK_STATE_DISABLED until the client is ready again), the
+   * consumer reported a failed extension, or `cont` failed. Each is also
+   * logged as a warning.
+   *
+   * Since: 1.0
+   */
+  signals[SIGNAL_ERROR] =
+    g_signal_new ("error",
+                  G_TYPE_FROM_CLASS (klass),
+                  G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 2, QMP_TYPE_THIN_DISK, G_TYPE_ERROR);
+}
+
+static void
+qmp_thin_monitor_init (QmpThinMonitor *self)
+{
+  self->disks = g_ptr_array_new_with_free_func (g_object_unref);
+  self->by_node = g_hash_table_new (g_str_hash, g_str_equal);
+  self->roots = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->cancellable = g_cancellable_new ();
+}
+
+/**
+ * qmp_thin_monitor_new:
+ * @client: the client of the VM, connected or not
+ *
+ * Makes a monitor for the thin disks of the VM behind @client. It arms
+ * the thresholds of its disks whenever @client is ready: now if it is,
+ * and after every (re)connection.
+ *
+ * Returns: (transfer full): a new #QmpThinMonitor
+ *
+ * Since: 1.0
+ */
+QmpThinMonitor *
+qmp_thin_monitor_new (QmpClient *client)
+{
+  g_return_val_if_fail (QMP_IS_CLIENT (client), NULL);
+  return g_object_new (QMP_TYPE_THIN_MONITOR, "client", client, NULL);
+}
+
+/**
+ * qmp_thin_monitor_get_client:
+ * @monitor: a #QmpThinMonitor
+ *
+ * Gets #QmpThinMonitor:client.
+ *
+ * Returns: (transfer none): the client
+ *
+ * Since: 1.0
+ */
+QmpClient *
+qmp_thin_monitor_get_client (QmpThinMonitor *monitor)
+{
+  g_return_val_if_fail (QMP_IS_THIN_MONITOR (monitor), NULL);
+  return monitor->client;
+}
+
+/**
+ * qmp_thin_monitor_add_disk:
+ * @monitor: a #QmpThinMonitor
+ * @node_name: the storage node to watch: the one whose write offsets
+ *   follow the host's allocation (the `file` node under a qcow2 node, or
+ *   the raw node of a raw disk)
+ * @physical_size: the size of the storage now, in bytes (not 0)
+ * @chunk_size: how much one extension adds, in bytes (not 0);
+ *   %QMP_THIN_DEFAULT_CHUNK_SIZE
+ * @free_percent: how much of a chunk should still be free when the
+ *   threshold fires, 0 to 100; %QMP_THIN_DEFAULT_FREE_PERCENT
+ *
+ * Starts watching @node_name: arms its threshold (see
+ * qmp_thin_compute_threshold()) when the client is ready, and checks its
+ * allocation: a disk already past its threshold is
+ * %QMP_THIN_DISK_STATE_EXCEEDED at once. A node that cannot be armed (it
+ * does not exist) becomes %QMP_THIN_DISK_STATE_DISABLED and
+ * #QmpThinMonitor::error says why.
+ *
+ * Returns: (transfer none): the disk, or %NULL when @node_name is watched
+ *   already
+ *
+ * Since: 1.0
+ */
+QmpThinDisk *
+qmp_thin_monitor_add_disk (QmpThinMonitor *monitor,
+                           const char     *node_name,
+                           guint64         physical_size,
+                           guint64         chunk_size,
+                           guint           free_percent)
+{
+  QmpThinDisk *disk;
+  g_autoptr(GPtrArray) one = NULL;
+
+  g_return_val_if_fail (QMP_IS_THIN_MONITOR (monitor), NULL);
+  g_return_val_if_fail (node_name != NULL && *node_name != '\0', NULL);
+  g_return_val_if_fail (physical_size > 0, NULL);
+  g_return_val_if_fail (chunk_size > 0, NULL);
+  g_return_val_if_fail (free_percent <= 100, NULL);
+
+  if (g_hash_table_contains (monitor->by_node, node_name))
+    return NULL;
+
+  disk = g_object_new (QMP_TYPE_THIN_DISK, NULL);
+  disk->monitor = monitor;
+  disk->node_name = g_strdup (node_name);
+  disk->physical_size = physical_size;
+  disk->chunk_size = chunk_size;
+  disk->free_percent = free_percent;
+  g_ptr_array_add (monitor->disks, disk);
+  g_hash_table_insert (monitor->by_node, disk->node_name, disk);
+
+  one = g_ptr_array_new ();
+  g_ptr_array_add (one, disk);
+  arm_disks (monitor, one);
+  return disk;
+}
+
+/**
+ * qmp_thin_monitor_remove_disk:
+ * @monitor: a #QmpThinMonitor
+ * @node_name: a node given to qmp_thin_monitor_add_disk()
+ *
+ * Stops watching @node_name and disarms its threshold. The #QmpThinDisk
+ * stays %QMP_THIN_DISK_STATE_DISABLED for whoever still holds it.
+ *
+ * Returns: %TRUE when @node_name was watched
+ *
+ * Since: 1.0
+ */
+gboolean
+qmp_thin_monitor_remove_disk (QmpThinMonitor *monitor,
+                              const char     *node_name)
+{
+  QmpThinDisk *disk;
+  GHashTableIter iter;
+  gpointer key, value;
+
+  g_return_val_if_fail (QMP_IS_THIN_MONITOR (monitor), FALSE);
+  g_return_val_if_fail (node_name != NULL, FALSE);
+
+  disk = g_hash_table_lookup (monitor->by_node, node_name);
+  if (disk == NULL)
+    return FALSE;
+
+  g_hash_table_iter_init (&iter, monitor->roots);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    if (g_str_equal (value, node_name))
+      g_hash_table_iter_remove (&iter);
+  g_hash_table_remove (monitor->by_node, node_name);
+
+  if (qmp_client_get_state (monitor->client) == QMP_CLIENT_STATE_READY && disk->threshold > 0)
+    qmp_client_set_write_threshold_async (monitor->client, node_name, 0, monitor->cancellable, NULL, NULL);
+  disk->monitor = NULL;
+  disk_disable (disk, DISABLED_REMOVED);
+  g_ptr_array_remove (monitor->disks, disk);
+
+  /* The VM may have waited for this one only. */
+  maybe_resume (monitor);
+  return TRUE;
+}
+
+/**
+ * qmp_thin_monitor_get_disk:
+ * @monitor: a #QmpThinMonitor
+ * @node_name: a node name
+ *
+ * Finds the disk watching @node_name.
+ *
+ * Returns: (transfer none) (nullable): the disk, or %NULL
+ *
+ * Since: 1.0
+ */
+QmpThinDisk *
+qmp_thin_monitor_get_disk (QmpThinMonitor *monitor,
+                           const char     *node_name)
+{
+  g_return_val_if_fail (QMP_IS_THIN_MONITOR (monitor), NULL);
+  g_return_val_if_fail (node_name != NULL, NULL);
+  return g_hash_table_lookup (monitor->by_node, node_name);
+}
+
+/**
+ * qmp_thin_monitor_list_disks:
+ * @monitor: a #QmpThinMonitor
+ *
+ * Lists the disks watched, in the order they were added.
+ *
+ * Returns: (transfer container) (element-type QmpThinDisk): the disks
+ *
+ * Since: 1.0
+ */
+GPtrArray *
+qmp_thin_monitor_list_disks (QmpThinMonitor *monitor)
+{
+  GPtrArray *list;
+
+  g_return_val_if_fail (QMP_IS_THIN_MONITOR (monitor), NULL);
+
+  list = g_ptr_array_new_full (monitor->disks->len, g_object_unref);
+  for (guint i = 0; i < monitor->disks->len; i++)
+    g_ptr_array_add (list, g_object_ref (monitor->disks->pdata[i]));
+  return list;
+}
+
+/**
+ * qmp_thin_monitor_extended:
+ * @monitor: a #QmpThinMonitor
+ * @node_name: the disk's node
+ * @new_physical_size: the size of its storage now, in bytes
+ *
+ * Tells the monitor that the consumer grew the storage of @node_name (in
+ * answer to #QmpThinMonitor::extend-needed or of its own accord). The disk
+ * goes %QMP_THIN_DISK_STATE_EXTENDING while the monitor arms its new
+ * threshold and checks the allocation, then %QMP_THIN_DISK_STATE_ARMED,
+ * or %QMP_THIN_DISK_STATE_EXCEEDED with a new #QmpThinMonitor::extend-needed
+ * when it is still short. If the VM is paused for lack of space and none
+ * of the monitor's disks is short any more, the monitor resumes it.
+ *
+ * May be called from a #QmpThinMonitor::extend-needed handler.
+ *
+ * Since: 1.0
+ */
+void
+qmp_thin_monitor_extended (QmpThinMonitor *monitor,
+                           const char     *node_name,
+                           guint64         new_physical_size)
+{
+  QmpThinDisk *disk;
+  g_autoptr(GPtrArray) one = NULL;
+
+  g_return_if_fail (QMP_IS_THIN_MONITOR (monitor));
+  g_return_if_fail (node_name != NULL);
+  g_return_if_fail (new_physical_size > 0);
+
+  disk = g_hash_table_lookup (monitor->by_node, node_name);
+  g_return_if_fail (disk != NULL);
+
+  if (new_physical_size < disk->physical_size)
+    g_warning ("thin disk %s: the storage shrank from %" G_GUINT64_FORMAT " to %" G_GUINT64_FORMAT " bytes",
+               node_name, disk->physical_size, new_physical_size);
+  disk_set_uint64 (disk, &disk->physical_size, new_physical_size, DISK_PROP_PHYSICAL_SIZE);
+  disk->asked = FALSE;
+  disk->extended_usec = g_get_real_time ();
+  disk->n_extensions++;
+  g_object_notify_by_pspec (G_OBJECT (disk), disk_properties[DISK_PROP_N_EXTENSIONS]);
+  if (disk->state != QMP_THIN_DISK_STATE_DISABLED)
+    disk_set_state (disk, QMP_THIN_DISK_STATE_EXTENDING);
+
+  one = g_ptr_array_new ();
+  g_ptr_array_add (one, disk);
+  if (qmp_client_get_state (monitor->client) == QMP_CLIENT_STATE_READY)
+    arm_disks (monitor, one);
+  else
+    /* Armed when the client is ready again. */
+    disk_set_state (disk, QMP_THIN_DISK_STATE_UNSET);
+}
+
+/**
+ * qmp_thin_monitor_extend_failed:
+ * @monitor: a #QmpThinMonitor
+ * @node_name: the disk's node
+ * @error: why the extension failed
+ *
+ * Tells the monitor that the consumer could not grow the storage of
+ * @node_name. The disk stays %QMP_THIN_DISK_STATE_EXCEEDED, a VM paused
+ * for lack of space stays paused, the failure is logged and
+ * #QmpThinMonitor::error emitted. The next event that shows the need
+ * (another `BLOCK_IO_ERROR` after someone resumed the VM, a reconnection)
+ * asks again; so does qmp_thin_monitor_extended() with a larger size.
+ *
+ * Since: 1.0
+ */
+void
+qmp_thin_monitor_extend_failed (QmpThinMonitor *monitor,
+                                const char     *node_name,
+                                const GError   *error)
+{
+  g_autoptr(QmpThinDisk) disk = NULL;
+  g_autoptr(QmpThinMonitor) hold = NULL;
+
+  g_return_if_fail (QMP_IS_THIN_MONITOR (monitor));
+  g_return_if_fail (node_name != NULL);
+  g_return_if_fail (error != NULL);
+
+  disk = g_hash_table_lookup (monitor->by_node, node_name);
+  g_return_if_fail (disk != NULL);
+  g_object_ref (disk);
+  hold = g_object_ref (monitor);
+
+  g_warning ("thin disk %s: extending to %" G_GUINT64_FORMAT " bytes failed: %s",
+             node_name, disk->wanted_size, error->message);
+  disk->asked = FALSE;
+  disk->serial++;
+  disk_set_state (disk, QMP_THIN_DISK_STATE_EXCEEDED);
+  emit_error (monitor, disk, error);
+}
+
+/**
+ * qmp_thin_monitor_get_n_nospace_pauses:
+ * @monitor: a #QmpThinMonitor
+ *
+ * Gets #QmpThinMonitor:n-nospace-pauses.
+ *
+ * Returns: how many times the VM paused for lack of space
+ *
+ * Since: 1.0
+ */
+guint
+qmp_thin_monitor_get_n_nospace_pauses (QmpThinMonitor *monitor)
+{
+  g_return_val_if_fail (QMP_IS_THIN_MONITOR (monitor), 0);
+  return monitor->n_nospace_pauses;
+}
+
+/**
+ * qmp_thin_monitor_get_nospace_paused_usec:
+ * @monitor: a #QmpThinMonitor
+ *
+ * How long the VM was paused for lack of space since the monitor was
+ * made, the current pause included, as the monitor saw it (from the
+ * #QmpClient::stop-reason-changed that began each pause to the one that
+ * ended it).
+ *
+ * Returns: the time, in microseconds
+ *
+ * Since: 1.0
+ */
+gint64
+qmp_thin_monitor_get_nospace_paused_usec (QmpThinMonitor *monitor)
+{
+  g_return_val_if_fail (QMP_IS_THIN_MONITOR (monitor), 0);
+  return monitor->nospace_paused_usec +
+         (monitor->paused_nospace ? g_get_monotonic_time () - monitor->pause_start : 0);
+}
+
+/**
+ * qmp_thin_monitor_get_n_resumes:
+ * @monitor: a #QmpThinMonitor
+ *
+ * Gets #QmpThinMonitor:n-resumes.
+ *
+ * Returns: how many times the monitor resumed the VM
+ *
+ * Since: 1.0
+ */
+guint
+qmp_thin_monitor_get_n_resumes (QmpThinMonitor *monitor)
+{
+  g_return_val_if_fail (QMP_IS_THIN_MONITOR (monitor), 0);
+  return monitor->n_resumes;
+}

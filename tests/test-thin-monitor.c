@@ -1,0 +1,664 @@
+/* test-thin-monitor.c: the high-water-mark policy against a scripted QEMU
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * The scripted VM has one thin disk: data-fmt (qcow2) on data-lim (raw,
+ * size=) on data-file, the node the monitor watches.
+ */
+
+#include <qmpthin/qmpthin.h>
+
+#include "qmp-fake-server.h"
+#include "qmp-test-util.h"
+
+#define WAIT_LIMIT_MS 10000
+#define MiB (G_GUINT64_CONSTANT (1024) * 1024)
+
+#define COMMANDS \
+  "{\"return\": [{\"name\": \"query-status\"}, {\"name\": \"query-block\"}, " \
+  "{\"name\": \"query-named-block-nodes\"}, {\"name\": \"query-blockstats\"}, " \
+  "{\"name\": \"block-set-write-threshold\"}, {\"name\": \"cont\"}, {\"name\": \"stop\"}]}"
+
+#define RUNNING "{\"return\": {\"status\": \"running\", \"running\": true}}"
+#define IO_ERROR "{\"return\": {\"status\": \"io-error\", \"running\": false}}"
+
+/* QEMU sends RESUME before the reply to cont. */
+#define CONT_REPLY \
+  "{\"timestamp\": {\"seconds\": 1795358841, \"microseconds\": 1}, \"event\": \"RESUME\"}\r\n" \
+  "{\"return\": {}, \"id\": " QMP_FAKE_ID "}\r\n"
+
+typedef struct {
+  QmpFakeServer *server;
+  QmpClient *client;
+  QmpThinMonitor *monitor;
+  GPtrArray *log;               /* "extend NODE REASON WANTED", "error NODE" */
+  /* What the extend-needed handler does: 0 nothing, else extend at once
+   * to this size. */
+  guint64 extend_in_handler;
+} Fixture;
+
+static const char *
+nick (GType type,
+      int   value)
+{
+  g_autoptr(GEnumClass) klass = g_type_class_ref (type);
+
+  return g_enum_get_value (klass, value)->value_nick;
+}
+
+static void
+on_extend_needed (QmpThinMonitor  *monitor,
+                  QmpThinDisk     *disk,
+                  guint64          wanted_size,
+                  QmpExtendReason  reason,
+                  gpointer         user_data)
+{
+  Fixture *f = user_data;
+
+  g_assert_cmpint (qmp_thin_disk_get_state (disk), ==, QMP_THIN_DISK_STATE_EXCEEDED);
+  g_assert_cmpuint (qmp_thin_disk_get_wanted_size (disk), ==, wanted_size);
+  g_ptr_array_add (f->log, g_strdup_printf ("extend %s %s %" G_GUINT64_FORMAT,
+                                            qmp_thin_disk_get_node_name (disk),
+                                            nick (QMP_TYPE_EXTEND_REASON, reason), wanted_size / MiB));
+  if (f->extend_in_handler > 0)
+    qmp_thin_monitor_extended (monitor, qmp_thin_disk_get_node_name (disk), f->extend_in_handler);
+}
+
+static void
+on_error (QmpThinMonitor *monitor,
+          QmpThinDisk    *disk,
+          GError         *error,
+          gpointer        user_data)
+{
+  Fixture *f = user_data;
+
+  g_ptr_array_add (f->log, g_strdup_printf ("error %s", disk ? qmp_thin_disk_get_node_name (disk) : "vm"));
+}
+
+/* query-blockstats of the scripted VM, data-file allocated to @highest. */
+static void
+set_allocation (Fixture *f,
+                guint64  highest)
+{
+  g_autofree char *reply = g_strdup_printf (
+    "{\"return\": ["
+    "{\"node-name\": \"data-fmt\", \"stats\": {\"wr_highest_offset\": 100},"
+    " \"parent\": {\"node-name\": \"data-lim\", \"stats\": {\"wr_highest_offset\": %" G_GUINT64_FORMAT "},"
+    "  \"parent\": {\"node-name\": \"data-file\", \"stats\": {\"wr_highest_offset\": %" G_GUINT64_FORMAT "}}}},"
+    "{\"node-name\": \"data-lim\", \"stats\": {\"wr_highest_offset\": %" G_GUINT64_FORMAT "},"
+    " \"parent\": {\"node-name\": \"data-file\", \"stats\": {\"wr_highest_offset\": %" G_GUINT64_FORMAT "}}},"
+    "{\"node-name\": \"data-file\", \"stats\": {\"wr_highest_offset\": %" G_GUINT64_FORMAT "}},"
+    "{\"node-name\": \"other-fmt\", \"stats\": {\"wr_highest_offset\": 0},"
+    " \"parent\": {\"node-name\": \"other-file\", \"stats\": {\"wr_highest_offset\": 0}}}"
+    "]}", highest, highest, highest, highest, highest);
+
+  qmp_fake_server_set_reply (f->server, "query-blockstats", reply);
+}
+
+static void
+setup (Fixture       *f,
+       gconstpointer  data)
+{
+  f->server = qmp_fake_server_new ();
+  qmp_fake_server_set_reply (f->server, "query-commands", COMMANDS);
+  qmp_fake_server_set_reply (f->server, "query-status", RUNNING);
+  qmp_fake_server_set_reply (f->server, "block-set-write-threshold", "{\"return\": {}}");
+  qmp_fake_server_set_reply (f->server, "stop", "{\"return\": {}}");
+  qmp_fake_server_set_raw_reply (f->server, "cont", CONT_REPLY);
+  set_allocation (f, 0);
+  f->client = qmp_client_new (qmp_fake_server_get_address (f->server));
+  f->log = g_ptr_array_new_with_free_func (g_free);
+}
+
+static void
+connect_and_monitor (Fixture *f)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (qmp_client_connect_sync (f->client, NULL, &error));
+  g_assert_no_error (error);
+  f->monitor = qmp_thin_monitor_new (f->client);
+  g_signal_connect (f->monitor, "extend-needed", G_CALLBACK (on_extend_needed), f);
+  g_signal_connect (f->monitor, "error", G_CALLBACK (on_error), f);
+}
+
+static void
+teardown (Fixture       *f,
+          gconstpointer  data)
+{
+  g_clear_object (&f->monitor);
+  g_clear_object (&f->client);
+  qmp_fake_server_free (f->server);
+  g_ptr_array_unref (f->log);
+}
+
+static void
+drain (void)
+{
+  /* Whatever is still on its way: the fake server answers in well under
+   * this, and events come with the replies. */
+  gint64 end = g_get_monotonic_time () + 100 * 1000;
+
+  while (g_get_monotonic_time () < end)
+    {
+      while (g_main_context_iteration (NULL, FALSE))
+        ;
+      g_usleep (2000);
+    }
+}
+
+/* The log is @expected, and stays so. */
+static void
+assert_log (Fixture            *f,
+            const char * const *expected)
+{
+  guint n = g_strv_length ((char **) expected);
+
+  QMP_TEST_WAIT_FOR (f->log->len >= n, WAIT_LIMIT_MS);
+  drain ();
+  for (guint i = 0; i < f->log->len; i++)
+    if (i >= n || g_strcmp0 (f->log->pdata[i], expected[i]) != 0)
+      {
+        for (guint j = 0; j < f->log->len; j++)
+          g_test_message ("log: %s", (const char *) f->log->pdata[j]);
+        g_assert_cmpstr (f->log->pdata[i], ==, i < n ? expected[i] : NULL);
+      }
+  g_assert_cmpuint (f->log->len, ==, n);
+}
+
+/* Requests received so far named @command (the others are dropped),
+ * each as its arguments' JSON text. */
+static GPtrArray *
+take_requests (Fixture    *f,
+               const char *command)
+{
+  GPtrArray *found = g_ptr_array_new_with_free_func (g_free);
+  JsonObject *request;
+
+  drain ();
+  while ((request = qmp_fake_server_pop_request (f->server, 0)) != NULL)
+    {
+      if (g_str_equal (json_object_get_string_member (request, "execute"), command))
+        {
+          g_autoptr(JsonNode) node = json_node_new (JSON_NODE_OBJECT);
+
+          if (json_object_has_member (request, "arguments"))
+            json_node_set_object (node, json_object_get_object_member (request, "arguments"));
+          else
+            json_node_take_object (node, json_object_new ());
+          g_ptr_array_add (found, json_to_string (node, FALSE));
+        }
+      json_object_unref (request);
+    }
+  return found;
+}
+
+static void
+wait_state (QmpThinDisk      *disk,
+            QmpThinDiskState  state)
+{
+  QMP_TEST_WAIT_FOR (qmp_thin_disk_get_state (disk) == state, WAIT_LIMIT_MS);
+}
+
+static void
+send_nospace (Fixture *f,
+              gint64   timestamp_usec)
+{
+  qmp_fake_server_send_event_at (f->server, "BLOCK_IO_ERROR", timestamp_usec,
+                                 "{\"device\": \"\", \"nospace\": true, \"node-name\": \"data-fmt\","
+                                 " \"reason\": \"No space left on device\", \"operation\": \"write\","
+                                 " \"action\": \"stop\"}");
+  qmp_fake_server_send_event_at (f->server, "STOP", timestamp_usec, NULL);
+}
+
+static void
+test_compute (void)
+{
+  /* vdsm's rule. */
+  g_assert_cmpuint (qmp_thin_compute_threshold (10 * MiB, 4 * MiB, 50), ==, 8 * MiB);
+  g_assert_cmpuint (qmp_thin_compute_threshold (10 * MiB, 4 * MiB, 100), ==, 10 * MiB);
+  g_assert_cmpuint (qmp_thin_compute_threshold (10 * MiB, 4 * MiB, 0), ==, 6 * MiB);
+  g_assert_cmpuint (qmp_thin_compute_threshold (G_GUINT64_CONSTANT (5120) * MiB, QMP_THIN_DEFAULT_CHUNK_SIZE,
+                                                QMP_THIN_DEFAULT_FREE_PERCENT),
+                    ==, G_GUINT64_CONSTANT (3072) * MiB);
+  /* Storage smaller than the margin: the first write asks for more. */
+  g_assert_cmpuint (qmp_thin_compute_threshold (2 * MiB, 8 * MiB, 20), ==, 1);
+  /* No overflow with huge values. */
+  g_assert_cmpuint (qmp_thin_compute_threshold (G_MAXUINT64, G_MAXUINT64 / 2, 0), ==, G_MAXUINT64 - G_MAXUINT64 / 2);
+  g_assert_cmpuint (qmp_thin_compute_threshold (0, MiB, 20), ==, 0);
+}
+
+/* Armed at vdsm's threshold; crossed: asked once; duplicates coalesced;
+ * extended: armed higher. */
+static void
+test_threshold_cycle (Fixture       *f,
+                      gconstpointer  data)
+{
+  const char *expected[] = { "extend data-file threshold 14", NULL };
+  g_autoptr(GPtrArray) armed = NULL;
+  QmpThinDisk *disk;
+
+  connect_and_monitor (f);
+  disk = qmp_thin_monitor_add_disk (f->monitor, "data-file", 10 * MiB, 4 * MiB, 50);
+  g_assert_nonnull (disk);
+  g_assert_null (qmp_thin_monitor_add_disk (f->monitor, "data-file", 10 * MiB, 4 * MiB, 50));
+  g_assert_true (qmp_thin_monitor_get_disk (f->monitor, "data-file") == disk);
+  g_assert_cmpint (qmp_thin_disk_get_state (disk), ==, QMP_THIN_DISK_STATE_UNSET);
+  wait_state (disk, QMP_THIN_DISK_STATE_ARMED);
+  g_assert_cmpuint (qmp_thin_disk_get_threshold (disk), ==, 8 * MiB);
+  armed = take_requests (f, "block-set-write-threshold");
+  g_assert_cmpuint (armed->len, ==, 1);
+  g_assert_cmpstr (armed->pdata[0], ==, "{\"node-name\":\"data-file\",\"write-threshold\":8388608}");
+
+  /* A write ending 2 MiB past it, at 10 MiB: wanted = 10 MiB + one chunk. */
+  qmp_fake_server_send_event (f->server, "BLOCK_WRITE_THRESHOLD",
+                              "{\"node-name\": \"data-file\", \"write-threshold\": 8388608, \"amount-exceeded\": 2097152}");
+  wait_state (disk, QMP_THIN_DISK_STATE_EXCEEDED);
+  g_assert_cmpuint (qmp_thin_disk_get_highest_offset (disk), ==, 10 * MiB);
+  /* The same again, and the pause it leads to: no new signal. */
+  qmp_fake_server_send_event (f->server, "BLOCK_WRITE_THRESHOLD",
+                              "{\"node-name\": \"data-file\", \"write-threshold\": 8388608, \"amount-exceeded\": 1}");
+  qmp_fake_server_set_reply (f->server, "query-status", IO_ERROR);
+  send_nospace (f, g_get_real_time ());
+  assert_log (f, expected);
+  g_assert_cmpuint (qmp_thin_disk_get_wanted_size (disk), ==, 14 * MiB);
+  g_assert_cmpuint (qmp_thin_monitor_get_n_nospace_pauses (f->monitor), ==, 1);
+
+  /* Extended (later, not from the handler): armed at 15 - 2 MiB, resumed. */
+  qmp_thin_monitor_extended (f->monitor, "data-file", 15 * MiB);
+  g_assert_cmpint (qmp_thin_disk_get_state (disk), ==, QMP_THIN_DISK_STATE_EXTENDING);
+  wait_state (disk, QMP_THIN_DISK_STATE_ARMED);
+  QMP_TEST_WAIT_FOR (qmp_thin_monitor_get_n_resumes (f->monitor) == 1, WAIT_LIMIT_MS);
+  g_assert_cmpuint (qmp_thin_disk_get_threshold (disk), ==, 13 * MiB);
+  g_assert_cmpuint (qmp_thin_disk_get_physical_size (disk), ==, 15 * MiB);
+  g_assert_cmpuint (qmp_thin_disk_get_n_extensions (disk), ==, 1);
+  QMP_TEST_WAIT_FOR (qmp_stop_reason_get_kind (qmp_client_get_stop_reason (f->client)) == QMP_STOP_KIND_RUNNING,
+                     WAIT_LIMIT_MS);
+  g_assert_cmpint (qmp_thin_monitor_get_nospace_paused_usec (f->monitor), >, 0);
+  {
+    gint64 paused = qmp_thin_monitor_get_nospace_paused_usec (f->monitor);
+
+    drain ();
+    /* Not paused any more: the total stays. */
+    g_assert_cmpint (qmp_thin_monitor_get_nospace_paused_usec (f->monitor), ==, paused);
+  }
+
+  /* The old threshold's event, late: ignored. */
+  qmp_fake_server_send_event (f->server, "BLOCK_WRITE_THRESHOLD",
+                              "{\"node-name\": \"data-file\", \"write-threshold\": 8388608, \"amount-exceeded\": 1}");
+  assert_log (f, expected);
+  g_assert_cmpint (qmp_thin_disk_get_state (disk), ==, QMP_THIN_DISK_STATE_ARMED);
+}
+
+/* The allocation is past the threshold when it is armed: asked at once. */
+static void
+test_already_exceeded (Fixture       *f,
+                       gconstpointer  data)
+{
+  const char *expected[] = { "extend data-file threshold 14", NULL };
+  QmpThinDisk *disk;
+
+  set_allocation (f, 9 * MiB + 1);
+  connect_and_monitor (f);
+  disk = qmp_thin_monitor_add_disk (f->monitor, "data-file", 10 * MiB, 4 * MiB, 50);
+  assert_log (f, expected);
+  g_assert_cmpuint (qmp_thin_disk_get_highest_offset (disk), ==, 9 * MiB + 1);
+
+  /* Extended too little: still short, asked again. */
+  qmp_thin_monitor_extended (f->monitor, "data-file", 11 * MiB);
+  {
+    const char *again[] = { "extend data-file threshold 14", "extend data-file threshold 15", NULL };
+
+    assert_log (f, again);
+  }
+  g_assert_cmpint (qmp_thin_disk_get_state (disk), ==, QMP_THIN_DISK_STATE_EXCEEDED);
+}
+
+/* Out of space: asked with NOSPACE, extended from the handler, resumed
+ * once. The extension was too small: paused again, asked again. */
+static void
+test_nospace_sync_extension (Fixture       *f,
+                             gconstpointer  data)
+{
+  const char *expected[] = { "extend data-file nospace 16", NULL };
+  const char *again[] = { "extend data-file nospace 16", "extend data-file nospace 17", NULL };
+  g_autoptr(GPtrArray) conts = NULL;
+  QmpThinDisk *disk;
+
+  connect_and_monitor (f);
+  disk = qmp_thin_monitor_add_disk (f->monitor, "data-file", 12 * MiB, 4 * MiB, 50);
+  wait_state (disk, QMP_THIN_DISK_STATE_ARMED);
+
+  f->extend_in_handler = 13 * MiB;
+  qmp_fake_server_set_reply (f->server, "query-status", IO_ERROR);
+  send_nospace (f, g_get_real_time ());
+  assert_log (f, expected);
+  QMP_TEST_WAIT_FOR (qmp_thin_monitor_get_n_resumes (f->monitor) == 1, WAIT_LIMIT_MS);
+  conts = take_requests (f, "cont");
+  g_assert_cmpuint (conts->len, ==, 1);
+  g_assert_cmpint (qmp_thin_disk_get_state (disk), ==, QMP_THIN_DISK_STATE_ARMED);
+
+  /* The retried write needs more than 13 MiB. */
+  f->extend_in_handler = 0;
+  send_nospace (f, g_get_real_time ());
+  assert_log (f, again);
+  g_assert_cmpuint (qmp_thin_monitor_get_n_nospace_pauses (f->monitor), ==, 2);
+  g_clear_pointer (&conts, g_ptr_array_unref);
+  conts = take_requests (f, "cont");
+  g_assert_cmpuint (conts->len, ==, 0);
+}
+
+/* An ENOSPC QEMU sent before the extension landed asks for nothing: the
+ * VM is resumed and the retried write tells. */
+static void
+test_stale_nospace (Fixture       *f,
+                    gconstpointer  data)
+{
+  const char *expected[] = { "extend data-file threshold 14", NULL };
+  gint64 before;
+  QmpThinDisk *disk;
+
+  connect_and_monitor (f);
+  disk = qmp_thin_monitor_add_disk (f->monitor, "data-file", 10 * MiB, 4 * MiB, 50);
+  wait_state (disk, QMP_THIN_DISK_STATE_ARMED);
+  qmp_fake_server_send_event (f->server, "BLOCK_WRITE_THRESHOLD",
+                              "{\"node-name\": \"data-file\", \"write-threshold\": 8388608, \"amount-exceeded\": 2097152}");
+  wait_state (disk, QMP_THIN_DISK_STATE_EXCEEDED);
+  before = g_get_real_time ();
+  g_usleep (1000);
+  qmp_thin_monitor_extended (f->monitor, "data-file", 15 * MiB);
+  qmp_fake_server_set_reply (f->server, "query-status", IO_ERROR);
+  send_nospace (f, before);
+  QMP_TEST_WAIT_FOR (qmp_thin_monitor_get_n_resumes (f->monitor) == 1, WAIT_LIMIT_MS);
+  assert_log (f, expected);
+}
+
+/* Paused by the user, or for a disk the monitor does not watch: never
+ * resumed. */
+static void
+test_no_cont_for_others (Fixture       *f,
+                         gconstpointer  data)
+{
+  const char *expected[] = { "extend data-file threshold 14", NULL };
+  g_autoptr(GPtrArray) conts = NULL;
+  g_autoptr(GError) error = NULL;
+  QmpThinDisk *disk;
+
+  connect_and_monitor (f);
+  disk = qmp_thin_monitor_add_disk (f->monitor, "data-file", 10 * MiB, 4 * MiB, 50);
+  wait_state (disk, QMP_THIN_DISK_STATE_ARMED);
+
+  /* The user pauses while an extension runs. */
+  qmp_fake_server_send_event (f->server, "BLOCK_WRITE_THRESHOLD",
+                              "{\"node-name\": \"data-file\", \"write-threshold\": 8388608, \"amount-exceeded\": 2097152}");
+  wait_state (disk, QMP_THIN_DISK_STATE_EXCEEDED);
+  g_assert_true (qmp_client_stop_sync (f->client, NULL, &error));
+  qmp_fake_server_send_event (f->server, "STOP", NULL);
+  QMP_TEST_WAIT_FOR (qmp_stop_reason_get_kind (qmp_client_get_stop_reason (f->client)) ==
+                     QMP_STOP_KIND_PAUSED_BY_USER, WAIT_LIMIT_MS);
+  qmp_thin_monitor_extended (f->monitor, "data-file", 15 * MiB);
+  wait_state (disk, QMP_THIN_DISK_STATE_ARMED);
+  conts = take_requests (f, "cont");
+  g_assert_cmpuint (conts->len, ==, 0);
+
+  /* Another disk runs out: not this monitor's to resume. */
+  qmp_fake_server_send_event (f->server, "RESUME", NULL);
+  qmp_fake_server_send_event (f->server, "BLOCK_IO_ERROR",
+                              "{\"device\": \"\", \"nospace\": true, \"node-name\": \"other-fmt\","
+                              " \"reason\": \"No space left on device\", \"operation\": \"write\", \"action\": \"stop\"}");
+  qmp_fake_server_send_event (f->server, "STOP", NULL);
+  QMP_TEST_WAIT_FOR (qmp_stop_reason_get_kind (qmp_client_get_stop_reason (f->client)) == QMP_STOP_KIND_NOSPACE,
+                     WAIT_LIMIT_MS);
+  qmp_thin_monitor_extended (f->monitor, "data-file", 16 * MiB);
+  wait_state (disk, QMP_THIN_DISK_STATE_ARMED);
+  g_clear_pointer (&conts, g_ptr_array_unref);
+  conts = take_requests (f, "cont");
+  g_assert_cmpuint (conts->len, ==, 0);
+  assert_log (f, expected);
+}
+
+/* A failed extension: EXCEEDED, an error, no cont; asked again by the next
+ * pause; a later extension resumes. */
+static void
+test_extend_failed (Fixture       *f,
+                    gconstpointer  data)
+{
+  const char *expected[] = { "extend data-file nospace 16", "error data-file", "extend data-file nospace 16", NULL };
+  g_autoptr(GError) failure = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_NO_SPACE, "volume group full");
+  g_autoptr(GPtrArray) conts = NULL;
+  QmpThinDisk *disk;
+
+  connect_and_monitor (f);
+  disk = qmp_thin_monitor_add_disk (f->monitor, "data-file", 12 * MiB, 4 * MiB, 50);
+  wait_state (disk, QMP_THIN_DISK_STATE_ARMED);
+  qmp_fake_server_set_reply (f->server, "query-status", IO_ERROR);
+  send_nospace (f, g_get_real_time ());
+  QMP_TEST_WAIT_FOR (f->log->len == 1, WAIT_LIMIT_MS);
+
+  g_test_expect_message ("Qmp", G_LOG_LEVEL_WARNING, "*data-file*volume group full*");
+  qmp_thin_monitor_extend_failed (f->monitor, "data-file", failure);
+  g_test_assert_expected_messages ();
+  g_assert_cmpint (qmp_thin_disk_get_state (disk), ==, QMP_THIN_DISK_STATE_EXCEEDED);
+  drain ();
+  conts = take_requests (f, "cont");
+  g_assert_cmpuint (conts->len, ==, 0);
+
+  /* Someone resumes; the write fails again. */
+  send_nospace (f, g_get_real_time ());
+  assert_log (f, expected);
+  qmp_thin_monitor_extended (f->monitor, "data-file", 16 * MiB);
+  QMP_TEST_WAIT_FOR (qmp_thin_monitor_get_n_resumes (f->monitor) == 1, WAIT_LIMIT_MS);
+}
+
+/* Connecting to a VM paused on a full disk, whose threshold fired while
+ * nobody listened: one MISSED need for both derived events, then resumed
+ * after the extension. */
+static void
+test_missed (Fixture       *f,
+             gconstpointer  data)
+{
+  const char *expected[] = { "extend data-file missed 16", NULL };
+  QmpThinDisk *disk;
+
+  qmp_fake_server_set_reply (f->server, "query-status", IO_ERROR);
+  qmp_fake_server_set_reply (f->server, "query-block",
+                             "{\"return\": [{\"io-status\": \"nospace\", \"device\": \"\", \"qdev\": \"datadisk\","
+                             " \"inserted\": {\"node-name\": \"data-fmt\"}}]}");
+  qmp_fake_server_set_reply (f->server, "query-named-block-nodes",
+                             "{\"return\": [{\"node-name\": \"data-file\", \"write_threshold\": 0}]}");
+  set_allocation (f, 12 * MiB);
+  qmp_client_declare_write_threshold (f->client, "data-file", 8 * MiB);
+  /* The agent sets up its monitor before connecting. */
+  f->monitor = qmp_thin_monitor_new (f->client);
+  g_signal_connect (f->monitor, "extend-needed", G_CALLBACK (on_extend_needed), f);
+  g_signal_connect (f->monitor, "error", G_CALLBACK (on_error), f);
+  disk = qmp_thin_monitor_add_disk (f->monitor, "data-file", 12 * MiB, 4 * MiB, 50);
+  g_assert_cmpint (qmp_thin_disk_get_state (disk), ==, QMP_THIN_DISK_STATE_UNSET);
+  g_assert_true (qmp_client_connect_sync (f->client, NULL, NULL));
+  assert_log (f, expected);
+  g_assert_cmpuint (qmp_thin_monitor_get_n_nospace_pauses (f->monitor), ==, 1);
+
+  qmp_thin_monitor_extended (f->monitor, "data-file", 16 * MiB);
+  QMP_TEST_WAIT_FOR (qmp_thin_monitor_get_n_resumes (f->monitor) == 1, WAIT_LIMIT_MS);
+  g_assert_cmpint (qmp_thin_disk_get_state (disk), ==, QMP_THIN_DISK_STATE_ARMED);
+}
+
+/* The connection drops while the consumer extends: the need is not asked
+ * again after the reconnection, the extension arms and resumes. A new
+ * QEMU instance gets every threshold again. */
+static void
+test_reconnect_mid_extension (Fixture       *f,
+                              gconstpointer  data)
+{
+  const char *expected[] = { "extend data-file nospace 16", NULL };
+  g_autoptr(GPtrArray) armed = NULL;
+  QmpThinDisk *disk;
+
+  g_object_set (f->client, "auto-reconnect", TRUE, "reconnect-min-delay", 20, "reconnect-max-delay", 40, NULL);
+  connect_and_monitor (f);
+  disk = qmp_thin_monitor_add_disk (f->monitor, "data-file", 12 * MiB, 4 * MiB, 50);
+  wait_state (disk, QMP_THIN_DISK_STATE_ARMED);
+  qmp_fake_server_set_reply (f->server, "query-status", IO_ERROR);
+  qmp_fake_server_set_reply (f->server, "query-block",
+                             "{\"return\": [{\"io-status\": \"nospace\", \"device\": \"\","
+                             " \"inserted\": {\"node-name\": \"data-fmt\"}}]}");
+  send_nospace (f, g_get_real_time ());
+  QMP_TEST_WAIT_FOR (f->log->len == 1, WAIT_LIMIT_MS);
+
+  qmp_fake_server_close_client (f->server);
+  QMP_TEST_WAIT_FOR (qmp_fake_server_get_n_connections (f->server) == 2 &&
+                     qmp_client_get_state (f->client) == QMP_CLIENT_STATE_READY, WAIT_LIMIT_MS);
+  assert_log (f, expected);
+  g_assert_cmpint (qmp_thin_disk_get_state (disk), ==, QMP_THIN_DISK_STATE_EXCEEDED);
+  /* One pause, seen across the reconnection. */
+  g_assert_cmpuint (qmp_thin_monitor_get_n_nospace_pauses (f->monitor), ==, 1);
+
+  qmp_thin_monitor_extended (f->monitor, "data-file", 16 * MiB);
+  QMP_TEST_WAIT_FOR (qmp_thin_monitor_get_n_resumes (f->monitor) == 1, WAIT_LIMIT_MS);
+
+  /* QEMU restarted: the threshold is armed again. */
+  qmp_fake_server_set_reply (f->server, "query-status", RUNNING);
+  armed = take_requests (f, "block-set-write-threshold");
+  qmp_fake_server_restart (f->server);
+  QMP_TEST_WAIT_FOR (qmp_fake_server_get_n_connections (f->server) == 3 &&
+                     qmp_client_get_state (f->client) == QMP_CLIENT_STATE_READY, WAIT_LIMIT_MS);
+  wait_state (disk, QMP_THIN_DISK_STATE_ARMED);
+  g_clear_pointer (&armed, g_ptr_array_unref);
+  armed = take_requests (f, "block-set-write-threshold");
+  g_assert_cmpuint (armed->len, ==, 1);
+  g_assert_cmpstr (armed->pdata[0], ==, "{\"node-name\":\"data-file\",\"write-threshold\":14680064}");
+}
+
+/* A node QEMU does not have: DISABLED, with an error. Removing a disk
+ * disarms it. A maximum size caps what is asked, then disables. */
+static void
+test_disable_remove_maximum (Fixture       *f,
+                             gconstpointer  data)
+{
+  const char *expected[] = { "error nosuch", "extend data-file threshold 14", NULL };
+  g_autoptr(GPtrArray) armed = NULL;
+  g_autoptr(GPtrArray) disks = NULL;
+  QmpThinDisk *missing, *disk;
+
+  connect_and_monitor (f);
+  qmp_fake_server_set_raw_reply (f->server, "block-set-write-threshold",
+                                 "{\"id\": " QMP_FAKE_ID ", \"error\": {\"class\": \"GenericError\","
+                                 " \"desc\": \"Device 'nosuch' not found\"}}\r\n");
+  g_test_expect_message ("Qmp", G_LOG_LEVEL_WARNING, "*nosuch*not found*");
+  missing = qmp_thin_monitor_add_disk (f->monitor, "nosuch", 10 * MiB, 4 * MiB, 50);
+  wait_state (missing, QMP_THIN_DISK_STATE_DISABLED);
+  g_test_assert_expected_messages ();
+  qmp_fake_server_set_reply (f->server, "block-set-write-threshold", "{\"return\": {}}");
+
+  disk = qmp_thin_monitor_add_disk (f->monitor, "data-file", 10 * MiB, 4 * MiB, 50);
+  qmp_thin_disk_set_maximum_size (disk, 14 * MiB);
+  wait_state (disk, QMP_THIN_DISK_STATE_ARMED);
+  disks = qmp_thin_monitor_list_disks (f->monitor);
+  g_assert_cmpuint (disks->len, ==, 2);
+  g_assert_true (disks->pdata[1] == disk);
+
+  /* The write would want 15 MiB: capped to the maximum. */
+  qmp_fake_server_send_event (f->server, "BLOCK_WRITE_THRESHOLD",
+                              "{\"node-name\": \"data-file\", \"write-threshold\": 8388608, \"amount-exceeded\": 2097152}");
+  assert_log (f, expected);
+  armed = take_requests (f, "block-set-write-threshold");
+  qmp_thin_monitor_extended (f->monitor, "data-file", 14 * MiB);
+  wait_state (disk, QMP_THIN_DISK_STATE_DISABLED);
+  g_clear_pointer (&armed, g_ptr_array_unref);
+  armed = take_requests (f, "block-set-write-threshold");
+  g_assert_cmpuint (armed->len, ==, 1);
+  g_assert_cmpstr (armed->pdata[0], ==, "{\"node-name\":\"data-file\",\"write-threshold\":0}");
+
+  g_assert_true (qmp_thin_monitor_remove_disk (f->monitor, "nosuch"));
+  g_assert_false (qmp_thin_monitor_remove_disk (f->monitor, "nosuch"));
+  g_assert_null (qmp_thin_monitor_get_disk (f->monitor, "nosuch"));
+  g_assert_cmpint (qmp_thin_disk_get_state (missing), ==, QMP_THIN_DISK_STATE_DISABLED);
+}
+
+/* 100 disks on one VM: armed in one pipelined round and one allocation
+ * check; 20 monitors of 20 VMs in one process. */
+static void
+test_many (Fixture       *f,
+           gconstpointer  data)
+{
+  g_autoptr(GPtrArray) armed = NULL;
+  g_autoptr(GPtrArray) stats = NULL;
+  g_autoptr(GPtrArray) servers = g_ptr_array_new_with_free_func ((GDestroyNotify) qmp_fake_server_free);
+  g_autoptr(GPtrArray) clients = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GPtrArray) monitors = g_ptr_array_new_with_free_func (g_object_unref);
+  gint64 start;
+
+  connect_and_monitor (f);
+  start = g_get_monotonic_time ();
+  for (guint i = 0; i < 100; i++)
+    {
+      g_autofree char *node = g_strdup_printf ("disk%u-file", i);
+
+      qmp_thin_monitor_add_disk (f->monitor, node, (i + 10) * MiB, 4 * MiB, 50);
+    }
+  {
+    g_autoptr(GPtrArray) disks = qmp_thin_monitor_list_disks (f->monitor);
+
+    for (guint i = 0; i < disks->len; i++)
+      wait_state (disks->pdata[i], QMP_THIN_DISK_STATE_ARMED);
+    g_test_message ("100 disks armed and checked in %.1f ms", (g_get_monotonic_time () - start) / 1e3);
+    g_assert_cmpuint (qmp_thin_disk_get_threshold (disks->pdata[99]), ==, 107 * MiB);
+  }
+  armed = take_requests (f, "block-set-write-threshold");
+  g_assert_cmpuint (armed->len, ==, 100);
+
+  for (guint i = 0; i < 20; i++)
+    {
+      QmpFakeServer *server = qmp_fake_server_new ();
+      QmpClient *client = qmp_client_new (qmp_fake_server_get_address (server));
+      QmpThinMonitor *monitor;
+
+      qmp_fake_server_set_reply (server, "query-commands", COMMANDS);
+      qmp_fake_server_set_reply (server, "query-status", RUNNING);
+      qmp_fake_server_set_reply (server, "block-set-write-threshold", "{\"return\": {}}");
+      qmp_fake_server_set_reply (server, "query-blockstats", "{\"return\": []}");
+      g_ptr_array_add (servers, server);
+      g_ptr_array_add (clients, client);
+      monitor = qmp_thin_monitor_new (client);
+      g_ptr_array_add (monitors, monitor);
+      qmp_thin_monitor_add_disk (monitor, "data-file", 10 * MiB, 4 * MiB, 50);
+      qmp_client_connect_async (client, NULL, NULL, NULL);
+    }
+  for (guint i = 0; i < monitors->len; i++)
+    wait_state (qmp_thin_monitor_get_disk (monitors->pdata[i], "data-file"), QMP_THIN_DISK_STATE_ARMED);
+  /* Each monitor listens to its own client only. */
+  qmp_fake_server_send_event (servers->pdata[3], "BLOCK_WRITE_THRESHOLD",
+                              "{\"node-name\": \"data-file\", \"write-threshold\": 8388608, \"amount-exceeded\": 1}");
+  wait_state (qmp_thin_monitor_get_disk (monitors->pdata[3], "data-file"), QMP_THIN_DISK_STATE_EXCEEDED);
+  drain ();
+  for (guint i = 0; i < monitors->len; i++)
+    if (i != 3)
+      g_assert_cmpint (qmp_thin_disk_get_state (qmp_thin_monitor_get_disk (monitors->pdata[i], "data-file")), ==,
+                       QMP_THIN_DISK_STATE_ARMED);
+  /* Monitors go before their clients: nothing left behind. */
+  g_ptr_array_set_size (monitors, 0);
+  g_ptr_array_set_size (clients, 0);
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+#define ADD(path, func) g_test_add ("/qmp/thin-monitor/" path, Fixture, NULL, setup, func, teardown)
+  g_test_add_func ("/qmp/thin-monitor/compute", test_compute);
+  ADD ("threshold-cycle", test_threshold_cycle);
+  ADD ("already-exceeded", test_already_exceeded);
+  ADD ("nospace-sync-extension", test_nospace_sync_extension);
+  ADD ("stale-nospace", test_stale_nospace);
+  ADD ("no-cont-for-others", test_no_cont_for_others);
+  ADD ("extend-failed", test_extend_failed);
+  ADD ("missed", test_missed);
+  ADD ("reconnect-mid-extension", test_reconnect_mid_extension);
+  ADD ("disable-remove-maximum", test_disable_remove_maximum);
+  ADD ("many", test_many);
+#undef ADD
+
+  return g_test_run ();
+}
