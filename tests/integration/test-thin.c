@@ -130,7 +130,7 @@ fixture_start (Fixture            *f,
    * is started again: a directory of their own. */
   f->disks = g_dir_make_tmp ("qmpthin-disks-XXXXXX", &error);
   g_assert_no_error (error);
-  make_data_disk (f->disks, virtual_mib, 64);
+  make_data_disk (f->disks, virtual_mib, MAX (64, virtual_mib + 16));
   if (with_guest)
     make_boot_disk (f->disks);
   {
@@ -865,6 +865,144 @@ test_extend_then_eio (void)
   fixture_stop (&f);
 }
 
+typedef struct {
+  guint chunk_mib;
+  guint delay_ms;               /* 0: extend from the handler */
+} FillCase;
+
+typedef struct {
+  Fixture *f;
+  QmpThinMonitor *monitor;
+  guint64 container;            /* the file's size: the most there is */
+  guint delay_ms;
+  guint64 delayed_size;         /* an extension waiting for its timer */
+  guint n_needs;
+  guint n_needs_nospace;
+} Filler;
+
+/* The consumer's extension: a blockdev-reopen of the raw node with the
+ * wanted size. */
+static void
+fill_extend (Filler  *filler,
+             guint64  size)
+{
+  reopen_limit (filler->f->client, size);
+  qmp_thin_monitor_extended (filler->monitor, "data-file", size);
+}
+
+static gboolean
+on_fill_delay (gpointer user_data)
+{
+  Filler *filler = user_data;
+  guint64 size = filler->delayed_size;
+
+  filler->delayed_size = 0;
+  fill_extend (filler, size);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_fill_extend_needed (QmpThinMonitor  *monitor,
+                       QmpThinDisk     *disk,
+                       guint64          wanted_size,
+                       QmpExtendReason  reason,
+                       gpointer         user_data)
+{
+  Filler *filler = user_data;
+  guint64 size = MIN (wanted_size, filler->container);
+
+  g_assert_cmpuint (filler->delayed_size, ==, 0);
+  filler->n_needs++;
+  filler->n_needs_nospace += reason == QMP_EXTEND_REASON_NOSPACE;
+  if (filler->delay_ms == 0)
+    {
+      fill_extend (filler, size);
+      return;
+    }
+  /* A slow storage back end, answering later from its own callback. */
+  filler->delayed_size = size;
+  g_timeout_add (filler->delay_ms, on_fill_delay, filler);
+}
+
+/* The guest fills a 64 MiB thin disk that starts with 2 MiB of storage,
+ * through QmpThinMonitor alone; every byte must land. */
+static void
+test_monitor_fill (gconstpointer data)
+{
+  const FillCase *fill = data;
+  const guint chunk_mib = fill->chunk_mib;
+  const guint virtual_mib = 64;
+  const char *args[] = {
+    GUEST, DATA_STACK ("2097152"),
+    "-device", "virtio-blk-pci,drive=data-fmt,id=datadisk,werror=enospc,rerror=stop",
+    NULL
+  };
+  Fixture f = { 0, };
+  Filler filler = { &f, NULL, 0, fill->delay_ms, 0, 0, 0 };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(QmpThinMonitor) monitor = NULL;
+  g_autofree char *image = NULL;
+  QmpThinDisk *disk;
+  gint64 start, deadline;
+
+  if (!fixture_start (&f, args, TRUE, virtual_mib))
+    return;
+  filler.container = (guint64) (virtual_mib + 16) * MiB;
+
+  monitor = qmp_thin_monitor_new (f.client);
+  filler.monitor = monitor;
+  g_signal_connect (monitor, "extend-needed", G_CALLBACK (on_fill_extend_needed), &filler);
+  disk = qmp_thin_monitor_add_disk (monitor, "data-file", 2 * MiB, (guint64) chunk_mib * MiB,
+                                    QMP_THIN_DEFAULT_FREE_PERCENT);
+  qmp_thin_disk_set_maximum_size (disk, filler.container);
+
+  start = g_get_monotonic_time ();
+  g_assert_true (qmp_client_cont_sync (f.client, NULL, &error));
+  g_assert_no_error (error);
+  deadline = start + 120 * G_USEC_PER_SEC;
+  for (;;)
+    {
+      g_autofree char *log = serial_log (&f);
+
+      if (strstr (log, "DONE") != NULL)
+        break;
+      if (g_get_monotonic_time () > deadline)
+        g_error ("the guest did not finish in 120 s: %u extensions, %u pauses, disk %s; serial: %s",
+                 qmp_thin_disk_get_n_extensions (disk), qmp_thin_monitor_get_n_nospace_pauses (monitor),
+                 g_enum_get_value (g_type_class_peek (QMP_TYPE_THIN_DISK_STATE),
+                                   qmp_thin_disk_get_state (disk))->value_nick, log);
+      spin (20);
+    }
+  g_test_message ("chunk %u MiB, extending after %u ms: the guest filled %u MiB in %.2f s with %u extensions, %u ENOSPC pauses "
+                  "(%.1f ms paused in all), %u resumes by the monitor; %u needs, %u of them for ENOSPC",
+                  chunk_mib, fill->delay_ms,
+                  virtual_mib, (g_get_monotonic_time () - start) / 1e6,
+                  qmp_thin_disk_get_n_extensions (disk), qmp_thin_monitor_get_n_nospace_pauses (monitor),
+                  qmp_thin_monitor_get_nospace_paused_usec (monitor) / 1e3,
+                  qmp_thin_monitor_get_n_resumes (monitor), filler.n_needs, filler.n_needs_nospace);
+  /* Every pause was resumed by the monitor, and nothing else asked. */
+  g_assert_cmpuint (qmp_thin_monitor_get_n_resumes (monitor), ==, qmp_thin_monitor_get_n_nospace_pauses (monitor));
+  g_assert_cmpuint (filler.n_needs, ==, qmp_thin_disk_get_n_extensions (disk));
+  g_assert_cmpuint (qmp_thin_disk_get_n_extensions (disk), >=, (virtual_mib - 2) / chunk_mib);
+
+  {
+    g_autoptr(JsonNode) value = qmp_client_execute_sync (f.client, "quit", NULL, NULL, NULL);
+
+    g_assert_true (qmp_test_qemu_wait_exit (f.qemu, 10000));
+  }
+  g_clear_object (&monitor);
+  image = g_build_filename (f.disks, "data.qcow2", NULL);
+  {
+    const char *check[] = { "qemu-img", "check", "-q", image, NULL };
+    g_autofree char *pattern = g_strdup_printf ("read -P 0x5a 0 %uM", virtual_mib);
+    const char *read[] = { "qemu-io", "-f", "qcow2", "-r", "-c", pattern, image, NULL };
+
+    run_tool (check);
+    run_tool (read);
+  }
+  fixture_stop (&f);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -879,6 +1017,13 @@ main (int    argc,
   g_test_add_func ("/qmp/thin/resync/paused-by-user-while-away", test_paused_by_user_while_away);
   g_test_add_func ("/qmp/thin/resync/qemu-restarted", test_qemu_restarted);
   g_test_add_func ("/qmp/thin/resync/extend-then-eio", test_extend_then_eio);
+  {
+    static const FillCase fast4 = { 4, 0 }, fast16 = { 16, 0 }, slow = { 2, 200 };
+
+    g_test_add_data_func ("/qmp/thin/monitor/fill-chunk-4m", &fast4, test_monitor_fill);
+    g_test_add_data_func ("/qmp/thin/monitor/fill-chunk-16m", &fast16, test_monitor_fill);
+    g_test_add_data_func ("/qmp/thin/monitor/fill-slow-extender", &slow, test_monitor_fill);
+  }
 
   return g_test_run ();
 }
