@@ -108,6 +108,52 @@ class ThinTest(unittest.TestCase):
             self.assertEqual(end, threshold + amount)
 
 
+    def test_monitor_fill(self):
+        """The guest fills its disk through QmpThinMonitor, extended from
+        Python; every byte lands."""
+        loop = GLib.MainLoop()
+        needs = []
+        monitor = Qmp.ThinMonitor.new(self.client)
+
+        def on_extend_needed(monitor, disk, wanted_size, reason):
+            self.assertEqual(disk.props.state, Qmp.ThinDiskState.EXCEEDED)
+            needs.append((disk.props.node_name, wanted_size, reason))
+            size = min(wanted_size, 64 * MiB)
+            self.reopen(size)
+            monitor.extended(disk.props.node_name, size)
+
+        def poll_done():
+            if "DONE" in self.serial():
+                loop.quit()
+                return GLib.SOURCE_REMOVE
+            return GLib.SOURCE_CONTINUE
+
+        monitor.connect("extend-needed", on_extend_needed)
+        disk = monitor.add_disk("data-file", 2 * MiB, 2 * MiB, Qmp.THIN_DEFAULT_FREE_PERCENT)
+        self.assertEqual(disk.props.node_name, "data-file")
+        self.client.cont_sync(None)
+        GLib.timeout_add(20, poll_done)
+        GLib.timeout_add_seconds(120, loop.quit)
+        loop.run()
+
+        self.assertIn("DONE", self.serial())
+        self.assertGreaterEqual(len(needs), 3)
+        self.assertEqual(disk.props.n_extensions, len(needs))
+        self.assertEqual(monitor.props.n_resumes, monitor.get_n_nospace_pauses())
+        print(f"extensions {disk.props.n_extensions}, ENOSPC pauses {monitor.props.n_nospace_pauses}, "
+              f"paused {monitor.get_nospace_paused_usec() / 1000:.1f} ms")
+        for node, wanted, reason in needs:
+            self.assertEqual(node, "data-file")
+            self.assertEqual(wanted % MiB, 0)
+            self.assertIn(reason, (Qmp.ExtendReason.THRESHOLD, Qmp.ExtendReason.NOSPACE))
+
+        self.client.execute_sync("quit", None, None)
+        self.qemu.process.wait(timeout=10)
+        image = os.path.join(self.qemu.dir, "data.qcow2")
+        subprocess.run(["qemu-img", "check", "-q", image], check=True, env=tool_env())
+        subprocess.run(["qemu-io", "-f", "qcow2", "-r", "-c", "read -P 0x5a 0 8M", image],
+                       check=True, env=tool_env(), stdout=subprocess.DEVNULL)
+
 if __name__ == "__main__":
     require_qemu()
     unittest.main(verbosity=2)
