@@ -45,15 +45,19 @@ class Qemu:
         self.dir = tempfile.mkdtemp(prefix="qmpthin-py-")
         if prepare is not None:
             prepare(self.dir)
-        extra = [arg.replace("@DIR@", self.dir) for arg in extra]
+        self.argv = [QEMU, "-nodefaults", "-no-user-config", "-display", "none",
+                     "-chardev", "socket,id=qmp0,path=@DIR@/qmp.sock,server=on,wait=off",
+                     "-mon", "chardev=qmp0,mode=control", *extra]
+        self.argv = [arg.replace("@DIR@", self.dir) for arg in self.argv]
         self.socket = os.path.join(self.dir, "qmp.sock")
-        log = open(os.path.join(self.dir, "qemu.log"), "wb")
-        self.process = subprocess.Popen(
-            [QEMU, "-nodefaults", "-no-user-config", "-display", "none",
-             "-chardev", f"socket,id=qmp0,path={self.socket},server=on,wait=off",
-             "-mon", "chardev=qmp0,mode=control", *extra],
-            stdout=log, stderr=log, preexec_fn=die_with_parent(os.getpid()), env=tool_env())
-        log.close()
+        self._spawn()
+
+    def _spawn(self):
+        """Starts QEMU and waits until its QMP socket accepts."""
+        with open(os.path.join(self.dir, "qemu.log"), "ab") as log:
+            self.process = subprocess.Popen(
+                self.argv, stdout=log, stderr=log, preexec_fn=die_with_parent(os.getpid()),
+                env=tool_env())
         deadline = time.monotonic() + 10
         while True:
             try:
@@ -65,6 +69,17 @@ class Qemu:
                     self.close()
                     raise RuntimeError("QEMU did not open its QMP socket")
                 time.sleep(0.01)
+
+    def kill(self):
+        """SIGKILL to this QEMU (its own PID), and reap it."""
+        self.process.kill()
+        self.process.wait()
+
+    def restart(self):
+        """The same command line again, once the previous QEMU is gone:
+        the same socket path, a new process."""
+        self.process.wait()
+        self._spawn()
 
     @property
     def address(self):
