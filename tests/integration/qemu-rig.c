@@ -250,19 +250,32 @@ qmp_test_storage_daemon_start (const char * const *extra_args)
   return start (find_storage_daemon (), monitor, extra_args);
 }
 
+/* To the process's own PID, while GLib has not reaped it. Directly: under
+ * valgrind, g_subprocess_send_signal() does not always reach the child. */
+static void
+signal_process (QmpTestQemu *self,
+                int          signal_number)
+{
+  const char *pid = g_subprocess_get_identifier (self->process);
+
+  if (pid != NULL)
+    kill ((pid_t) g_ascii_strtoll (pid, NULL, 10), signal_number);
+}
+
 void
 qmp_test_qemu_send_signal (QmpTestQemu *self,
                            int          signal_number)
 {
   g_assert_nonnull (self->process);
-  g_subprocess_send_signal (self->process, signal_number);
+  g_assert_nonnull (g_subprocess_get_identifier (self->process));
+  signal_process (self, signal_number);
 }
 
 void
 qmp_test_qemu_kill (QmpTestQemu *self)
 {
   g_assert_nonnull (self->process);
-  g_subprocess_force_exit (self->process);
+  signal_process (self, SIGKILL);
   g_subprocess_wait (self->process, NULL, NULL);
   g_clear_object (&self->process);
 }
@@ -344,9 +357,9 @@ qmp_test_qemu_free (QmpTestQemu *self)
     {
       if (g_subprocess_get_identifier (self->process) != NULL)
         {
-          g_subprocess_send_signal (self->process, SIGTERM);
+          signal_process (self, SIGTERM);
           if (!qmp_test_qemu_wait_exit (self, TERM_LIMIT_MS))
-            g_subprocess_force_exit (self->process);
+            signal_process (self, SIGKILL);
         }
       /* After SIGKILL the wait is short and certain. */
       g_subprocess_wait (self->process, NULL, NULL);
