@@ -123,14 +123,36 @@ qmp_command_error_from_class (const char *class_name)
 }
 
 /**
+ * qmp_command_error_to_class:
+ * @code: a #QmpCommandError code
+ *
+ * Maps a #QmpCommandError code to QEMU's name of its error class.
+ *
+ * Returns: (nullable): the class name, e.g. "GenericError", or %NULL for
+ *   %QMP_COMMAND_ERROR_UNKNOWN and codes that do not exist
+ *
+ * Since: 1.0
+ */
+const char *
+qmp_command_error_to_class (QmpCommandError code)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (command_error_classes); i++)
+    if (command_error_classes[i].code == code)
+      return command_error_classes[i].name;
+  return NULL;
+}
+
+/**
  * qmp_command_error_get_class_name:
  * @error: an error of the #QMP_COMMAND_ERROR domain
  *
  * Gives QEMU's error class of @error as QEMU spelled it, also for a class
- * this version of the library does not know.
+ * this version of the library does not know. An error of the domain made
+ * elsewhere (a copy that lost the class, as language bindings make) gives
+ * the class of its code.
  *
  * Returns: (nullable): the class name, or %NULL if @error is not in the
- *   #QMP_COMMAND_ERROR domain or was not made by libqmpthin
+ *   #QMP_COMMAND_ERROR domain, or is a copy of an error of an unknown class
  *
  * Since: 1.0
  */
@@ -142,7 +164,9 @@ qmp_command_error_get_class_name (const GError *error)
   g_return_val_if_fail (error != NULL, NULL);
 
   priv = qmp_command_error_get_private (error);
-  return priv != NULL ? priv->class_name : NULL;
+  if (priv == NULL)
+    return NULL;
+  return priv->class_name != NULL ? priv->class_name : qmp_command_error_to_class (error->code);
 }
 
 GError *
