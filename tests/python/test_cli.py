@@ -1,0 +1,223 @@
+#!/usr/bin/python3
+# test_cli.py: the qmpthin command line tool against a real QEMU.
+#
+# SPDX-License-Identifier: LGPL-2.1-or-later
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from qmptest import Qemu, require_qemu, tool_env  # noqa: E402
+
+CLI = os.environ.get("QMPTHIN_CLI", "qmpthin")
+MiB = 1024 * 1024
+
+
+def qmpthin(*args, check=True):
+    """Runs the tool; returns (exit status, stdout, stderr)."""
+    done = subprocess.run([CLI, *args], capture_output=True, text=True, timeout=30)
+    if check and done.returncode != 0:
+        raise AssertionError(f"qmpthin {' '.join(args)}: exit {done.returncode}: {done.stderr}")
+    return done.returncode, done.stdout, done.stderr
+
+
+def make_disks(directory):
+    data = os.path.join(directory, "data.qcow2")
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", data, "8M"], check=True, env=tool_env())
+    os.truncate(data, 64 * MiB)
+    boot = os.path.join(directory, "boot.img")
+    shutil.copyfile(os.environ["QMP_TEST_GUEST_BOOT"], boot)
+    os.truncate(boot, MiB)
+
+
+# A paused guest with a thin data disk of 2 MiB of storage, and a second
+# monitor for `watch` (a monitor serves one client at a time).
+GUEST = [
+    "-machine", "pc,accel=tcg", "-m", "32", "-S", "-serial", "file:@DIR@/serial.log",
+    "-chardev", "socket,id=qmp1,path=@DIR@/watch.sock,server=on,wait=off",
+    "-mon", "chardev=qmp1,mode=control",
+    "-blockdev", "driver=file,node-name=boot-file,filename=@DIR@/boot.img",
+    "-blockdev", "driver=raw,node-name=boot-fmt,file=boot-file",
+    "-device", "ide-hd,bus=ide.0,unit=0,drive=boot-fmt,id=bootdisk,bootindex=0",
+    "-blockdev", "driver=file,node-name=data-file,filename=@DIR@/data.qcow2",
+    "-blockdev", "driver=raw,node-name=data-lim,file=data-file,size=2097152",
+    "-blockdev", "driver=qcow2,node-name=data-fmt,file=data-lim",
+    "-device", "virtio-blk-pci,drive=data-fmt,id=datadisk,werror=enospc,rerror=stop",
+]
+
+
+class Watcher:
+    """`qmpthin watch` in the background, its lines collected."""
+
+    def __init__(self, *args):
+        self.process = subprocess.Popen([CLI, "watch", *args], stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE)
+        os.set_blocking(self.process.stdout.fileno(), False)
+        self.buffer = b""
+        self.events = []
+        self.result = None
+
+    def wait_events(self, count, timeout=20):
+        deadline = time.monotonic() + timeout
+        while len(self.events) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"expected {count} events, got {self.events}")
+            chunk = self.process.stdout.read()
+            if chunk:
+                self.buffer += chunk
+                *lines, self.buffer = self.buffer.split(b"\n")
+                self.events += [json.loads(line) for line in lines if line]
+            else:
+                time.sleep(0.02)
+        return self.events
+
+    def stop(self):
+        """Stops it (SIGTERM) once; returns (exit status, stderr)."""
+        if self.result is not None:
+            return self.result
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        err = self.process.stderr.read().decode()
+        self.process.stdout.close()
+        self.process.stderr.close()
+        self.result = (self.process.returncode, err)
+        return self.result
+
+
+class CliTest(unittest.TestCase):
+    def setUp(self):
+        self.qemu = Qemu(*GUEST, prepare=make_disks)
+        self.addCleanup(self.qemu.close)
+        self.watch_address = "unix:" + os.path.join(self.qemu.dir, "watch.sock")
+
+    def test_usage(self):
+        status, out, _ = qmpthin("--help")
+        self.assertEqual(status, 0)
+        for command in ("watch", "status", "exec", "set-threshold"):
+            self.assertIn(command, out)
+        for args in (["frobnicate"], [], ["status"], ["exec", self.qemu.address],
+                     ["set-threshold", self.qemu.address, "data-file", "12X"],
+                     ["exec", self.qemu.address, "query-status", "[1]"],
+                     ["status", self.qemu.address, "--bogus"]):
+            status, _, err = qmpthin(*args, check=False)
+            self.assertEqual(status, 2, args)
+            self.assertTrue(err.startswith("qmpthin"), err)
+        status, out, _ = qmpthin("exec", "--help")
+        self.assertEqual(status, 0)
+        self.assertIn("ARGUMENTS", out)
+
+    def test_exec_and_errors(self):
+        _, out, _ = qmpthin("exec", self.qemu.address, "query-status")
+        self.assertEqual(json.loads(out)["status"], "prelaunch")
+        _, out, _ = qmpthin("exec", self.qemu.address, "qom-list", '{"path": "/machine"}')
+        self.assertIn("peripheral", [child["name"] for child in json.loads(out)])
+
+        status, out, err = qmpthin("exec", self.qemu.address, "no-such-command", check=False)
+        self.assertEqual((status, out), (1, ""))
+        self.assertEqual(err, "qmpthin: no-such-command: CommandNotFound: "
+                              "The command no-such-command has not been found\n")
+        status, _, err = qmpthin("set-threshold", self.qemu.address, "nosuch", "1M", check=False)
+        self.assertEqual(status, 1)
+        self.assertIn("GenericError: Device 'nosuch' not found", err)
+        status, _, err = qmpthin("status", "unix:" + os.path.join(self.qemu.dir, "nonexistent"), check=False)
+        self.assertEqual(status, 1)
+        self.assertIn("No such file or directory", err)
+
+    def test_status(self):
+        qmpthin("set-threshold", self.qemu.address, "data-file", "1M")
+        _, out, _ = qmpthin("status", self.qemu.address, "--json")
+        report = json.loads(out)
+        self.assertEqual(report["run-state"], "prelaunch")
+        self.assertEqual(report["stop-reason"]["kind"], "prelaunch")
+        disks = {disk["node-name"]: disk for disk in report["disks"]}
+        self.assertEqual(disks["data-fmt"]["storage-node"], "data-file")
+        self.assertEqual(disks["data-fmt"]["write-threshold"], MiB)
+        self.assertEqual(disks["data-fmt"]["io-status"], "ok")
+        self.assertEqual(disks["boot-fmt"]["storage-node"], "boot-file")
+        _, table, _ = qmpthin("status", self.qemu.address)
+        self.assertIn("stop reason: prelaunch", table)
+        self.assertRegex(table, r"\ndatadisk +data-fmt +ok +data-file +1\.0 MiB +0 B\n")
+
+        # The guest runs out of space: the status says why, naming the disk.
+        qmpthin("exec", self.qemu.address, "cont")
+        deadline = time.monotonic() + 30
+        while json.loads(qmpthin("status", self.qemu.address, "--json")[1])["run-state"] != "io-error":
+            self.assertLess(time.monotonic(), deadline)
+            time.sleep(0.05)
+        _, out, _ = qmpthin("status", self.qemu.address, "--json")
+        report = json.loads(out)
+        self.assertEqual(report["stop-reason"], {"kind": "nospace", "nodes": ["data-fmt"], "derived": True})
+        disks = {disk["node-name"]: disk for disk in report["disks"]}
+        self.assertEqual(disks["data-fmt"]["io-status"], "nospace")
+        self.assertEqual(disks["data-fmt"]["write-threshold"], 0)
+        self.assertLessEqual(disks["data-fmt"]["allocated"], 2 * MiB)
+        self.assertGreater(disks["data-fmt"]["allocated"], MiB)
+
+    def test_watch(self):
+        watcher = Watcher(self.watch_address)
+        self.addCleanup(watcher.stop)
+        time.sleep(0.3)
+        qmpthin("exec", self.qemu.address, "cont")
+        qmpthin("exec", self.qemu.address, "stop")
+        events = watcher.wait_events(2)
+        self.assertEqual([e["event"] for e in events[:2]], ["RESUME", "STOP"])
+        self.assertEqual(events[0]["data"], {})
+        self.assertGreater(events[0]["timestamp"]["seconds"], 1600000000)
+        self.assertNotIn("derived", events[0])
+        status, err = watcher.stop()
+        self.assertEqual(status, 0, err)
+
+        # Only the events asked for.
+        filtered = Watcher(self.watch_address, "--event", "RESUME")
+        self.addCleanup(filtered.stop)
+        time.sleep(0.3)
+        qmpthin("exec", self.qemu.address, "cont")
+        qmpthin("exec", self.qemu.address, "stop")
+        qmpthin("exec", self.qemu.address, "cont")
+        self.assertEqual([e["event"] for e in filtered.wait_events(2)], ["RESUME", "RESUME"])
+        self.assertEqual(filtered.stop()[0], 0)
+
+    def test_watch_derived_and_reconnect(self):
+        # The VM pauses on a full disk while nobody watches.
+        qmpthin("exec", self.qemu.address, "cont")
+        deadline = time.monotonic() + 30
+        while json.loads(qmpthin("exec", self.qemu.address, "query-status")[1])["status"] != "io-error":
+            self.assertLess(time.monotonic(), deadline)
+            time.sleep(0.05)
+        watcher = Watcher(self.watch_address, "--reconnect")
+        self.addCleanup(watcher.stop)
+        event = watcher.wait_events(1)[0]
+        self.assertEqual(event["event"], "BLOCK_IO_ERROR")
+        self.assertTrue(event["derived"])
+        self.assertTrue(event["data"]["nospace"])
+        self.assertEqual(event["data"]["node-name"], "data-fmt")
+        self.assertNotIn("timestamp", event)
+
+        # QEMU is killed and comes back: the watcher stays and follows it.
+        self.qemu.kill()
+        time.sleep(0.3)
+        self.assertIsNone(watcher.process.poll())
+        self.qemu.restart()
+        time.sleep(1.5)
+        qmpthin("exec", self.qemu.address, "cont")
+        self.assertEqual(watcher.wait_events(2)[1]["event"], "RESUME")
+        status, err = watcher.stop()
+        self.assertEqual(status, 0)
+        self.assertIn("connection lost", err)
+        self.assertIn("reconnected to a new QEMU instance", err)
+
+
+if __name__ == "__main__":
+    require_qemu()
+    unittest.main(verbosity=2)
