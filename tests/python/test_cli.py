@@ -16,6 +16,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from qmptest import Qemu, require_qemu, tool_env  # noqa: E402
 
 CLI = os.environ.get("QMPTHIN_CLI", "qmpthin")
+WATCH_THIN = os.environ.get("QMP_EXAMPLE_WATCH_THIN")
 MiB = 1024 * 1024
 
 
@@ -217,6 +218,30 @@ class CliTest(unittest.TestCase):
         self.assertIn("connection lost", err)
         self.assertIn("reconnected to a new QEMU instance", err)
 
+
+    @unittest.skipUnless(WATCH_THIN, "the examples are not built")
+    def test_watch_thin_example(self):
+        example = subprocess.Popen([WATCH_THIN, self.watch_address, "data-file", str(MiB)],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            time.sleep(0.5)
+            qmpthin("exec", self.qemu.address, "cont")
+            deadline = time.monotonic() + 30
+            while json.loads(qmpthin("exec", self.qemu.address, "query-status")[1])["status"] != "io-error":
+                self.assertLess(time.monotonic(), deadline)
+                time.sleep(0.05)
+            time.sleep(0.3)
+        finally:
+            example.send_signal(signal.SIGTERM)
+            out, err = example.communicate(timeout=10)
+        self.assertEqual(example.returncode, 0, err)
+        lines = out.splitlines()
+        # The stop reason of the resync is delivered once the loop runs.
+        self.assertEqual(lines[:3], ["QEMU 7.2.22", f"armed data-file at {MiB} bytes", "VM prelaunch"])
+        self.assertIn("VM running", lines)
+        self.assertRegex(out, r"data-file: writes reached \d+ bytes, past the threshold: extend now")
+        self.assertIn("data-fmt: No space left on device", lines)
+        self.assertIn("VM nospace (data-fmt)", lines)
 
 if __name__ == "__main__":
     require_qemu()
