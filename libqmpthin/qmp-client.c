@@ -2470,6 +2470,29 @@ qmp_client_execute_finish (QmpClient     *client,
 }
 
 /**
+ * qmp_client_execute_full_finish:
+ * @client: a #QmpClient
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes qmp_client_execute_full_async(); the same as
+ * qmp_client_execute_finish(), named for bindings that pair an async call
+ * with its finish function by name.
+ *
+ * Returns: (transfer full): the command's return value, or %NULL with
+ *   @error set
+ *
+ * Since: 1.0
+ */
+JsonNode *
+qmp_client_execute_full_finish (QmpClient     *client,
+                                GAsyncResult  *result,
+                                GError       **error)
+{
+  return qmp_client_execute_finish (client, result, error);
+}
+
+/**
  * qmp_client_execute_sync:
  * @client: a #QmpClient
  * @command: the QMP command

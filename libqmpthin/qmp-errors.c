@@ -122,19 +122,9 @@ qmp_command_error_from_class (const char *class_name)
   return QMP_COMMAND_ERROR_UNKNOWN;
 }
 
-/**
- * qmp_command_error_to_class:
- * @code: a #QmpCommandError code
- *
- * Maps a #QmpCommandError code to QEMU's name of its error class.
- *
- * Returns: (nullable): the class name, e.g. "GenericError", or %NULL for
- *   %QMP_COMMAND_ERROR_UNKNOWN and codes that do not exist
- *
- * Since: 1.0
- */
-const char *
-qmp_command_error_to_class (QmpCommandError code)
+/* QEMU's class name of a known code; NULL for UNKNOWN. */
+static const char *
+class_of_code (QmpCommandError code)
 {
   for (gsize i = 0; i < G_N_ELEMENTS (command_error_classes); i++)
     if (command_error_classes[i].code == code)
@@ -166,7 +156,7 @@ qmp_command_error_get_class_name (const GError *error)
   priv = qmp_command_error_get_private (error);
   if (priv == NULL)
     return NULL;
-  return priv->class_name != NULL ? priv->class_name : qmp_command_error_to_class (error->code);
+  return priv->class_name != NULL ? priv->class_name : class_of_code (error->code);
 }
 
 GError *

@@ -124,6 +124,10 @@ JsonNode           *qmp_client_execute_finish        (QmpClient            *clie
                                                       GAsyncResult         *result,
                                                       GError              **error);
 QMP_AVAILABLE_IN_1_0
+JsonNode           *qmp_client_execute_full_finish   (QmpClient            *client,
+                                                      GAsyncResult         *result,
+                                                      GError              **error);
+QMP_AVAILABLE_IN_1_0
 JsonNode           *qmp_client_execute_sync          (QmpClient            *client,
                                                       const char           *command,
                                                       JsonObject           *arguments,

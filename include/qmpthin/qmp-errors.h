@@ -98,7 +98,6 @@ QMP_AVAILABLE_IN_1_0
 QmpCommandError   qmp_command_error_from_class     (const char   *class_name);
 QMP_AVAILABLE_IN_1_0
 const char       *qmp_command_error_get_class_name (const GError *error);
-QMP_AVAILABLE_IN_1_0
-const char       *qmp_command_error_to_class       (QmpCommandError code);
+
 
 G_END_DECLS

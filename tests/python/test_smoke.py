@@ -83,7 +83,7 @@ class SmokeTest(unittest.TestCase):
         # GError's domain, code and message, not the class name the library
         # attaches to it; the class of a known code is still there.
         self.assertEqual(Qmp.CommandError(error.code), Qmp.CommandError.COMMAND_NOT_FOUND)
-        self.assertEqual(Qmp.command_error_to_class(error.code), "CommandNotFound")
+        self.assertEqual(Qmp.command_error_get_class_name(error), "CommandNotFound")
         self.assertEqual(error.message, "The command no-such-command has not been found")
         # Still connected: an error reply is an answer.
         self.assertEqual(self.client.props.state, Qmp.ClientState.READY)

@@ -52,7 +52,7 @@ class QemuError(GLib.Error):
 
     def __init__(self, error):
         super().__init__(error.message, error.domain, error.code)
-        self.class_name = Qmp.command_error_to_class(error.code)
+        self.class_name = Qmp.command_error_get_class_name(error)
 
     def __str__(self):
         if self.class_name:
@@ -106,6 +106,9 @@ class Client(Qmp.Client):
         except GLib.Error as error:
             _raise_typed(error)
         return _node_to_python(node)
+
+    def execute_full_finish(self, result):
+        return self.execute_finish(result)
 
     def execute(self, command, arguments=None, callback=None, cancellable=None, **keywords):
         """Runs command without blocking; calls callback(client, value,
