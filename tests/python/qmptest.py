@@ -85,7 +85,14 @@ class Qemu:
     def address(self):
         return "unix:" + self.socket
 
-    def close(self):
+    def read_file(self, name):
+        """The text of a file in QEMU's directory (serial.log, qemu.log)."""
+        with open(os.path.join(self.dir, name), errors="replace") as f:
+            return f.read()
+
+    def close_process(self):
+        """Ends QEMU (SIGTERM, then SIGKILL) and reaps it; its directory
+        stays, for the disks to be checked."""
         if self.process.poll() is None:
             self.process.terminate()
             try:
@@ -93,6 +100,9 @@ class Qemu:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+    def close(self):
+        self.close_process()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

@@ -5,6 +5,7 @@
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -17,6 +18,7 @@ from qmptest import Qemu, require_qemu, tool_env  # noqa: E402
 
 CLI = os.environ.get("QMPTHIN_CLI", "qmpthin")
 WATCH_THIN = os.environ.get("QMP_EXAMPLE_WATCH_THIN")
+THIN_EXTEND = os.environ.get("QMP_EXAMPLE_THIN_EXTEND")
 MiB = 1024 * 1024
 
 
@@ -242,6 +244,44 @@ class CliTest(unittest.TestCase):
         self.assertRegex(out, r"data-file: writes reached \d+ bytes, past the threshold: extend now")
         self.assertIn("data-fmt: No space left on device", lines)
         self.assertIn("VM nospace (data-fmt)", lines)
+    @unittest.skipUnless(THIN_EXTEND, "examples not built")
+    def test_thin_extend_example(self):
+        # 2 MiB of storage under an 8 MiB disk the guest fills: it only
+        # finishes if the example keeps growing the storage.
+        example = subprocess.Popen([THIN_EXTEND, self.watch_address, "data-file", "data-lim",
+                                    str(2 * MiB), str(64 * MiB), str(MiB)],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            time.sleep(0.5)
+            qmpthin("exec", self.qemu.address, "cont")
+            deadline = time.monotonic() + 60
+            while "DONE" not in self.qemu.read_file("serial.log"):
+                self.assertLess(time.monotonic(), deadline, "the guest did not finish")
+                self.assertIsNone(example.poll(), "the example exited")
+                time.sleep(0.05)
+        finally:
+            example.send_signal(signal.SIGTERM)
+            out, err = example.communicate(timeout=10)
+        self.assertEqual(example.returncode, 0, err)
+        self.assertEqual(err, "")
+        lines = out.splitlines()
+        self.assertEqual(lines[0], f"watching data-file on QEMU 7.2.22: threshold at {2 * MiB - MiB * 80 // 100} bytes")
+        self.assertRegex(out, r"data-file needs more storage \(threshold crossed\): 2097152 -> \d+ bytes")
+        extensions, pauses, _ = map(int, re.fullmatch(
+            r"(\d+) extension\(s\), (\d+) ENOSPC pause\(s\), (\d+) ms paused", lines[-1]).groups())
+        self.assertEqual(extensions, out.count("needs more storage"))
+        self.assertGreaterEqual(extensions, 6)
+        self.assertEqual(pauses, out.count("VM resumed after an extension"))
+
+        # Every byte the guest wrote is there.
+        self.qemu.close_process()
+        data = os.path.join(self.qemu.dir, "data.qcow2")
+        subprocess.run(["qemu-img", "check", "-q", data], check=True, env=tool_env())
+        read = subprocess.run(["qemu-io", "-f", "qcow2", "-r", "-c", f"read -P 0x5a 0 {8 * MiB}", data],
+                              capture_output=True, text=True, env=tool_env())
+        self.assertEqual(read.returncode, 0, read.stderr)
+        self.assertNotIn("Pattern verification failed", read.stdout)
+
 
 if __name__ == "__main__":
     require_qemu()
