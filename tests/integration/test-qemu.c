@@ -9,6 +9,8 @@
 
 #include <string.h>
 
+#include <signal.h>
+
 #include <qmpthin/qmpthin.h>
 
 #include "qemu-rig.h"
@@ -300,6 +302,39 @@ batch_new (guint  n,
   return calls;
 }
 
+/* Sends one HMP "print" command per call of the batch, each with
+ * @timeout_msec. */
+static void
+batch_send (QmpClient *client,
+            GArray    *calls,
+            int        timeout_msec)
+{
+  for (guint i = 0; i < calls->len; i++)
+    {
+      g_autoptr(JsonObject) arguments = json_object_new ();
+      g_autofree char *line = g_strdup_printf ("print %u", i);
+
+      json_object_set_string_member (arguments, "command-line", line);
+      qmp_client_execute_full_async (client, "human-monitor-command", arguments, timeout_msec,
+                                     NULL, call_ready, &g_array_index (calls, Call, i));
+    }
+}
+
+static void
+assert_batch_failed (GArray *calls,
+                     GQuark  domain,
+                     int     code)
+{
+  for (guint i = 0; i < calls->len; i++)
+    {
+      Call *call = &g_array_index (calls, Call, i);
+
+      g_assert_cmpuint (call->n_completions, ==, 1);
+      g_assert_null (call->value);
+      g_assert_error (call->error, domain, code);
+    }
+}
+
 /* HMP's "print" echoes its argument (formatted like C's "%#x"), so every
  * reply is tied to the one command that asked for it: a mix-up between ids
  * cannot go unnoticed. */
@@ -313,15 +348,7 @@ test_in_flight (Fixture       *f,
 
   if (f->client == NULL)
     return;
-  for (guint i = 0; i < n; i++)
-    {
-      g_autoptr(JsonObject) arguments = json_object_new ();
-      g_autofree char *line = g_strdup_printf ("print %u", i);
-
-      json_object_set_string_member (arguments, "command-line", line);
-      qmp_client_execute_async (f->client, "human-monitor-command", arguments, NULL,
-                                call_ready, &g_array_index (calls, Call, i));
-    }
+  batch_send (f->client, calls, QMP_TIMEOUT_DEFAULT);
   g_assert_cmpuint (qmp_client_get_n_pending (f->client), ==, n);
 
   iterate_until (batch_done, calls);
@@ -338,6 +365,68 @@ test_in_flight (Fixture       *f,
       g_assert_cmpstr (json_node_get_string (call->value), ==, expected);
     }
   g_assert_cmpuint (qmp_client_get_n_pending (f->client), ==, 0);
+}
+
+/* QEMU killed with 64 commands in flight (it is stopped first, so that
+ * none can be answered): each fails once with CLOSED, the client says
+ * once that it is disconnected, and nothing is left pending. */
+static void
+test_sigkill_in_flight (Fixture       *f,
+                        gconstpointer  data)
+{
+  guint n_done = 0;
+  g_autoptr(GArray) calls = batch_new (64, &n_done);
+
+  if (f->client == NULL)
+    return;
+  qmp_test_qemu_send_signal (f->qemu, SIGSTOP);
+  batch_send (f->client, calls, QMP_TIMEOUT_NONE);
+  g_assert_cmpuint (qmp_client_get_n_pending (f->client), ==, 64);
+  qmp_test_qemu_kill (f->qemu);
+
+  iterate_until (batch_done, calls);
+  drain_main_context ();
+  g_assert_cmpuint (n_done, ==, 64);
+  assert_batch_failed (calls, G_IO_ERROR, G_IO_ERROR_CLOSED);
+  g_assert_cmpuint (f->n_disconnected, ==, 1);
+  g_assert_cmpint (qmp_client_get_state (f->client), ==, QMP_CLIENT_STATE_CLOSED);
+  g_assert_cmpuint (qmp_client_get_n_pending (f->client), ==, 0);
+}
+
+/* A hung QEMU (SIGSTOP): the calls time out, once each. When it runs
+ * again (SIGCONT) it answers them all: those late replies are dropped and
+ * the connection goes on as if nothing happened. */
+static void
+test_sigstop_timeouts (Fixture       *f,
+                       gconstpointer  data)
+{
+  guint n_done = 0;
+  g_autoptr(GArray) calls = batch_new (16, &n_done);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(QmpStatusInfo) status = NULL;
+  gint64 start;
+
+  if (f->client == NULL)
+    return;
+  qmp_test_qemu_send_signal (f->qemu, SIGSTOP);
+  start = g_get_monotonic_time ();
+  batch_send (f->client, calls, 200);
+  iterate_until (batch_done, calls);
+  g_assert_cmpint (g_get_monotonic_time () - start, >=, 200 * 1000);
+  drain_main_context ();
+  assert_batch_failed (calls, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_assert_cmpuint (qmp_client_get_n_pending (f->client), ==, 0);
+
+  /* The 16 late replies come before this one's, and are dropped. */
+  qmp_test_qemu_send_signal (f->qemu, SIGCONT);
+  status = qmp_client_query_status_sync (f->client, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (qmp_status_info_get_status (status), ==, QMP_RUN_STATE_PRELAUNCH);
+  drain_main_context ();
+  for (guint i = 0; i < calls->len; i++)
+    g_assert_cmpuint (g_array_index (calls, Call, i).n_completions, ==, 1);
+  g_assert_cmpuint (f->n_disconnected, ==, 0);
+  g_assert_cmpint (qmp_client_get_state (f->client), ==, QMP_CLIENT_STATE_READY);
 }
 
 /* Not a timed test: the figure is reported, never asserted. */
@@ -580,6 +669,8 @@ main (int    argc,
   ADD ("stop-cont", machine_running, test_stop_cont);
   ADD ("quit", machine_prelaunch, test_quit);
   ADD ("second-client", machine_prelaunch, test_second_client);
+  ADD ("fault/sigkill-in-flight", machine_prelaunch, test_sigkill_in_flight);
+  ADD ("fault/sigstop-timeouts", machine_prelaunch, test_sigstop_timeouts);
 
 #undef ADD
 
