@@ -900,7 +900,7 @@ dispatch_reply (QmpClient  *self,
 
       if (sid != NULL && g_str_has_prefix (sid, ID_PREFIX) &&
           g_ascii_strtoull (sid + strlen (ID_PREFIX), NULL, 10) < self->next_serial)
-        g_debug ("%s: dropping the late reply to %s (timed out or cancelled)",
+        g_debug ("%s: dropping the late reply to %s (timed out, cancelled or answered already)",
                  client_name (self), id);
       else if (message->id == NULL && message->kind == QMP_MESSAGE_ERROR)
         g_warning ("%s: QEMU sent an error without an id: %s: %s",

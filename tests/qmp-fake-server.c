@@ -39,13 +39,14 @@ typedef enum {
   OUT_CLOSE_AFTER,
   OUT_CHUNK_SIZE,
   OUT_RESTART,
+  OUT_READING,
 } OutKind;
 
 /* One entry of QmpFakeServer.outputs. */
 typedef struct {
   OutKind kind;
   GBytes *bytes;                /* OUT_BYTES */
-  gsize n;                      /* OUT_CLOSE_AFTER, OUT_CHUNK_SIZE */
+  gsize n;                      /* OUT_CLOSE_AFTER, OUT_CHUNK_SIZE, OUT_READING */
 } Output;
 
 typedef enum {
@@ -86,6 +87,7 @@ struct _QmpFakeServer
   gsize chunk_size;             /* 0: write whole pieces */
   gssize cut_budget;            /* bytes until a close, -1 for none */
   gboolean negotiated;
+  gboolean not_reading;         /* qmp_fake_server_set_reading (FALSE) */
   gboolean quitting;
 
   GMutex lock;                  /* guards everything below */
@@ -477,7 +479,11 @@ on_client_readable (GSocket      *socket,
       return G_SOURCE_REMOVE;
     }
 
+  /* Only the new bytes can end a line: long lines cost linear time. */
+  newline = memchr (buffer, '\n', n);
   g_string_append_len (self->inbuf, buffer, n);
+  if (newline == NULL)
+    return G_SOURCE_CONTINUE;
   while (self->client != NULL &&
          (newline = memchr (self->inbuf->str, '\n', self->inbuf->len)) != NULL)
     {
@@ -487,6 +493,18 @@ on_client_readable (GSocket      *socket,
       handle_line (self, line);
     }
   return G_SOURCE_CONTINUE;
+}
+
+/* Reads the client, unless the test said not to. */
+static void
+watch_client (QmpFakeServer *self)
+{
+  if (self->client == NULL || self->read_source != NULL || self->not_reading)
+    return;
+  self->read_source = g_socket_create_source (self->client, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
+  g_source_set_callback (self->read_source, G_SOURCE_FUNC (on_client_readable), self, NULL);
+  g_source_set_static_name (self->read_source, "[fake-qmp] read");
+  g_source_attach (self->read_source, self->context);
 }
 
 static gboolean
@@ -514,10 +532,7 @@ on_incoming (GSocket      *socket,
     g_socket_set_option (client, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
   self->client = client;
   self->negotiated = FALSE;
-  self->read_source = g_socket_create_source (client, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
-  g_source_set_callback (self->read_source, G_SOURCE_FUNC (on_client_readable), self, NULL);
-  g_source_set_static_name (self->read_source, "[fake-qmp] read");
-  g_source_attach (self->read_source, self->context);
+  watch_client (self);
 
   g_mutex_lock (&self->lock);
   self->n_connections++;
@@ -687,6 +702,13 @@ pump (QmpFakeServer *self)
         case OUT_RESTART:
           drop_client (self);
           relisten (self);
+          break;
+        case OUT_READING:
+          self->not_reading = !output->n;
+          if (self->not_reading)
+            clear_source (&self->read_source);
+          else
+            watch_client (self);
           break;
         default:
           g_assert_not_reached ();
@@ -1197,6 +1219,14 @@ qmp_fake_server_set_chunk_size (QmpFakeServer *self,
                                 gsize          chunk_size)
 {
   push_simple (self, OUT_CHUNK_SIZE, chunk_size);
+}
+
+void
+qmp_fake_server_set_reading (QmpFakeServer *self,
+                             gboolean       reading)
+{
+  push_simple (self, OUT_READING, reading ? 1 : 0);
+  qmp_fake_server_flush (self);
 }
 
 void

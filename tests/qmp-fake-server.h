@@ -147,6 +147,13 @@ void           qmp_fake_server_close_after  (QmpFakeServer *server,
  * with qmp_fake_server_flush(): the client reads from the test's thread. */
 void           qmp_fake_server_set_chunk_size (QmpFakeServer *server,
                                                gsize          chunk_size);
+/* Stops reading what the client sends (FALSE), as a hung or overloaded
+ * peer does: once the socket buffers are full, the client's writes wait.
+ * TRUE reads again. Takes effect, in order with the output queued before
+ * it, before this returns. A connection closed meanwhile is noticed once
+ * reading again. */
+void           qmp_fake_server_set_reading  (QmpFakeServer *server,
+                                             gboolean       reading);
 /* Drops the connection and listens again on a new socket at the same
  * address, as a restarted QEMU does. */
 void           qmp_fake_server_restart      (QmpFakeServer *server);

@@ -1790,6 +1790,322 @@ test_unref_with_pending (Fixture       *f,
   qmp_fake_server_wait_closed (f->server, 1, WAIT_LIMIT_MS);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Fault injection */
+
+/* The id of @request as JSON text, as QEMU echoes it. */
+static char *
+id_text (JsonObject *request)
+{
+  return json_to_string (json_object_get_member (request, "id"), FALSE);
+}
+
+/* The server closes after every possible prefix of its greeting: each
+ * connection attempt fails once with CLOSED, nothing is sent, and the
+ * client can connect again. */
+static void
+test_close_every_greeting_offset (Fixture       *f,
+                                  gconstpointer  data)
+{
+  const gsize length = strlen (QMP_FAKE_GREETING);
+
+  for (gsize offset = 0; offset < length; offset++)
+    {
+      g_autoptr(GAsyncResult) result = NULL;
+      g_autoptr(GError) error = NULL;
+
+      qmp_fake_server_close_after (f->server, offset);
+      qmp_client_connect_async (f->client, NULL, qmp_test_store_result, &result);
+      g_assert_false (qmp_client_connect_finish (f->client, wait_result (&result), &error));
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED);
+      g_assert_cmpint (qmp_client_get_state (f->client), ==, QMP_CLIENT_STATE_DISCONNECTED);
+      qmp_fake_server_wait_closed (f->server, offset + 1, WAIT_LIMIT_MS);
+    }
+  drain_context ();
+  g_assert_cmpuint (f->n_disconnected, ==, 0);
+  g_assert_cmpuint (qmp_fake_server_get_n_requests (f->server), ==, 0);
+  fixture_connect (f);
+}
+
+/* The server closes after every possible prefix of a reply, with two
+ * more commands in flight: all three fail once with CLOSED. */
+static void
+test_close_every_reply_offset (Fixture       *f,
+                               gconstpointer  data)
+{
+  gsize length = 0;
+
+  qmp_fake_server_hold (f->server, "slow");
+  for (gsize offset = 0; offset == 0 || offset < length; offset++)
+    {
+      Counter counter = { 0, };
+      g_autoptr(GPtrArray) requests = NULL;
+      g_autofree char *id = NULL;
+      g_autofree char *reply = NULL;
+
+      if (offset > 0)
+        fixture_connect (f);
+      f->n_disconnected = 0;
+      for (guint i = 0; i < 3; i++)
+        qmp_client_execute_async (f->client, "slow", NULL, NULL, count_closed, &counter);
+      requests = qmp_fake_server_wait_requests (f->server, 3, WAIT_LIMIT_MS);
+      id = id_text (requests->pdata[0]);
+      reply = g_strdup_printf ("{\"return\": {\"status\": \"running\", \"singlestep\": false, "
+                               "\"running\": true}, \"id\": %s}\r\n", id);
+      length = strlen (reply);
+
+      qmp_fake_server_close_after (f->server, offset);
+      qmp_fake_server_send (f->server, reply);
+      WAIT_FOR (counter.n_done == 3 && f->n_disconnected == 1);
+      drain_context ();
+      g_assert_cmpuint (counter.n_done, ==, 3);
+      g_assert_cmpuint (f->n_disconnected, ==, 1);
+      g_assert_cmpint (qmp_client_get_state (f->client), ==, QMP_CLIENT_STATE_CLOSED);
+      g_assert_cmpuint (qmp_client_get_n_pending (f->client), ==, 0);
+      g_ptr_array_set_free_func (requests, (GDestroyNotify) json_object_unref);
+    }
+}
+
+/* A reply sent twice: the call completes once, the copy is dropped like
+ * a late reply, and the connection goes on. */
+static void
+test_duplicate_reply (Fixture       *f,
+                      gconstpointer  data)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(JsonObject) request = NULL;
+  g_autoptr(JsonNode) value = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *id = NULL;
+  g_autofree char *reply = NULL;
+
+  qmp_fake_server_hold (f->server, "slow");
+  request = execute_and_wait_request (f, "slow", qmp_test_store_result, &result);
+  id = id_text (request);
+  reply = g_strdup_printf ("{\"return\": \"first\", \"id\": %s}\r\n", id);
+  g_test_expect_message ("Qmp", G_LOG_LEVEL_DEBUG, "*late reply*answered already*");
+  qmp_fake_server_send (f->server, reply);
+  qmp_fake_server_send (f->server, reply);
+  value = qmp_client_execute_finish (f->client, wait_result (&result), &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (json_node_get_string (value), ==, "first");
+  round_trip (f);
+  g_test_assert_expected_messages ();
+  g_assert_cmpint (qmp_client_get_state (f->client), ==, QMP_CLIENT_STATE_READY);
+  g_assert_cmpuint (f->n_disconnected, ==, 0);
+  g_assert_cmpuint (qmp_client_get_n_pending (f->client), ==, 0);
+}
+
+/* A NUL byte inside a line is not JSON: a protocol error, the call
+ * fails once. */
+static void
+test_nul_byte (Fixture       *f,
+               gconstpointer  data)
+{
+  static const char line[] = "{\"return\": \"a\0b\"}\r\n";
+  Counter counter = { 0, };
+  g_autoptr(JsonObject) request = NULL;
+
+  qmp_fake_server_hold (f->server, "slow");
+  request = execute_and_wait_request (f, "slow", count_closed, &counter);
+  qmp_fake_server_send_bytes (f->server, line, sizeof line - 1);
+  assert_broken (f, &counter, QMP_ERROR, QMP_ERROR_PROTOCOL);
+}
+
+static gboolean
+on_tick (gpointer user_data)
+{
+  (*(guint *) user_data)++;
+  return G_SOURCE_CONTINUE;
+}
+
+/* A peer that stops reading while the client sends a command larger than
+ * the socket buffers: the client does not block (its main loop runs on),
+ * the call times out once, and once the peer reads again the connection
+ * goes on (the late reply is dropped). */
+static void
+test_peer_not_reading (Fixture       *f,
+                       gconstpointer  data)
+{
+  g_autoptr(JsonObject) arguments = json_object_new ();
+  g_autofree char *huge = g_strnfill (4 * 1024 * 1024, 'x');
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) request = NULL;
+  guint n_ticks = 0;
+  guint tick;
+
+  qmp_fake_server_set_reading (f->server, FALSE);
+  json_object_set_string_member (arguments, "blob", huge);
+  qmp_client_execute_full_async (f->client, "huge", arguments, 1000, NULL, qmp_test_store_result, &result);
+  tick = g_timeout_add (10, on_tick, &n_ticks);
+  g_assert_null (qmp_client_execute_finish (f->client, wait_result (&result), &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_source_remove (tick);
+  /* The loop ran while the command waited to be written (a blocked loop
+   * would see one tick, late). */
+  g_assert_cmpuint (n_ticks, >=, 20);
+  g_assert_cmpuint (qmp_client_get_n_pending (f->client), ==, 0);
+  g_assert_cmpint (qmp_client_get_state (f->client), ==, QMP_CLIENT_STATE_READY);
+
+  g_test_expect_message ("Qmp", G_LOG_LEVEL_DEBUG, "*late reply*");
+  qmp_fake_server_set_reading (f->server, TRUE);
+  request = qmp_fake_server_wait_request (f->server, WAIT_LIMIT_MS);
+  g_assert_cmpuint (strlen (json_object_get_string_member (json_object_get_object_member (request, "arguments"), "blob")),
+                    ==, strlen (huge));
+  round_trip (f);
+  g_test_assert_expected_messages ();
+  g_assert_cmpuint (f->n_disconnected, ==, 0);
+  g_assert_cmpuint (qmp_client_get_n_pending (f->client), ==, 0);
+}
+
+typedef struct {
+  guint n_events;
+  gboolean in_order;
+  guint n_replies;
+  gboolean replies_matched;
+} StormLog;
+
+static void
+on_storm_threshold (QmpClient              *client,
+                    QmpWriteThresholdEvent *event,
+                    gpointer                user_data)
+{
+  StormLog *log = user_data;
+
+  if (qmp_write_threshold_event_get_amount_exceeded (event) != log->n_events)
+    log->in_order = FALSE;
+  log->n_events++;
+}
+
+typedef struct {
+  StormLog *log;
+  gint64 index;
+} StormCall;
+
+static void
+on_storm_reply (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  StormCall *call = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) value = qmp_client_execute_finish (QMP_CLIENT (source), result, &error);
+
+  g_assert_no_error (error);
+  if (json_node_get_int (value) != call->index)
+    call->log->replies_matched = FALSE;
+  call->log->n_replies++;
+}
+
+/* 100,000 events (10,000 under valgrind) while 64 commands are in
+ * flight, their replies spread through the storm in an order of the
+ * server's choosing: every reply goes to its own call, once, and every
+ * event is delivered once, in order. */
+static void
+test_storm_with_commands (Fixture       *f,
+                          gconstpointer  data)
+{
+  /* Under valgrind, a tenth: the same paths, in a reasonable time. */
+  const guint n_events = g_getenv ("QMP_TEST_VALGRIND") ? 10000 : 100000;
+  const guint n_calls = 64;
+  StormLog log = { 0, TRUE, 0, TRUE };
+  StormCall calls[64];
+  g_autoptr(GPtrArray) requests = NULL;
+  g_autoptr(GString) batch = g_string_new (NULL);
+  guint next_reply = 0;
+
+  g_signal_connect (f->client, "block-write-threshold", G_CALLBACK (on_storm_threshold), &log);
+  qmp_fake_server_hold (f->server, "slow");
+  for (guint i = 0; i < n_calls; i++)
+    {
+      calls[i].log = &log;
+      calls[i].index = i;
+      qmp_client_execute_full_async (f->client, "slow", NULL, QMP_TIMEOUT_NONE, NULL,
+                                     on_storm_reply, &calls[i]);
+    }
+  requests = qmp_fake_server_wait_requests (f->server, n_calls, WAIT_LIMIT_MS);
+  g_ptr_array_set_free_func (requests, (GDestroyNotify) json_object_unref);
+
+  for (guint i = 0; i < n_events; i++)
+    {
+      g_string_append_printf (batch,
+                              "{\"timestamp\": {\"seconds\": 1700000000, \"microseconds\": %u}, "
+                              "\"event\": \"BLOCK_WRITE_THRESHOLD\", \"data\": {\"node-name\": \"data-file\", "
+                              "\"amount-exceeded\": %u, \"write-threshold\": 1048576}}\r\n", i % 1000000, i);
+      /* Replies in reverse order of the requests, spread over the storm. */
+      if (i % (n_events / (n_calls + 1)) == 0 && i > 0 && next_reply < n_calls)
+        {
+          guint k = n_calls - 1 - next_reply++;
+          g_autofree char *id = id_text (requests->pdata[k]);
+
+          g_string_append_printf (batch, "{\"return\": %u, \"id\": %s}\r\n", k, id);
+        }
+      if (batch->len > 64 * 1024)
+        {
+          qmp_fake_server_send (f->server, batch->str);
+          g_string_truncate (batch, 0);
+        }
+    }
+  qmp_fake_server_send (f->server, batch->str);
+  g_assert_cmpuint (next_reply, ==, n_calls);
+
+  QMP_TEST_WAIT_FOR (log.n_events == n_events && log.n_replies == n_calls, 120000);
+  drain_context ();
+  g_assert_cmpuint (log.n_events, ==, n_events);
+  g_assert_true (log.in_order);
+  g_assert_cmpuint (log.n_replies, ==, n_calls);
+  g_assert_true (log.replies_matched);
+  g_assert_cmpuint (qmp_client_get_n_pending (f->client), ==, 0);
+  g_assert_cmpuint (f->n_disconnected, ==, 0);
+}
+
+/* Disposed while it waits to reconnect: it goes away at once, and the
+ * pending attempt never fires (ASan and valgrind would catch a timer left
+ * behind with a dangling client). */
+static void
+test_dispose_reconnect_pending (Fixture       *f,
+                                gconstpointer  data)
+{
+  QmpClient *client = f->client;
+
+  /* The attempt would come after 250 to 500 ms. */
+  g_object_set (client, "auto-reconnect", TRUE, "reconnect-min-delay", 500,
+                "reconnect-max-delay", 500, NULL);
+  qmp_fake_server_close_client (f->server);
+  WAIT_FOR (f->n_disconnected == 1);
+  g_assert_cmpint (qmp_client_get_state (client), ==, QMP_CLIENT_STATE_CLOSED);
+
+  g_object_add_weak_pointer (G_OBJECT (client), (gpointer *) &client);
+  g_clear_object (&f->client);
+  g_assert_null (client);
+  run_for (700);
+  g_assert_cmpuint (qmp_fake_server_get_n_connections (f->server), ==, 1);
+}
+
+/* Misuse is a critical, not a crash, and completes nothing. */
+static void
+test_misuse (Fixture       *f,
+             gconstpointer  data)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (g_test_undefined ())
+    {
+      g_test_expect_message ("Qmp", G_LOG_LEVEL_CRITICAL, "*command != NULL*");
+      qmp_client_execute_async (f->client, NULL, NULL, NULL, qmp_test_store_result, &result);
+      g_test_expect_message ("Qmp", G_LOG_LEVEL_CRITICAL, "*command != NULL*");
+      g_assert_null (qmp_client_execute_sync (f->client, "", NULL, NULL, &error));
+      g_test_assert_expected_messages ();
+      g_assert_no_error (error);
+      drain_context ();
+      g_assert_null (result);
+    }
+  round_trip (f);
+  g_assert_cmpuint (qmp_client_get_n_pending (f->client), ==, 0);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -1841,6 +2157,14 @@ main (int    argc,
   ADD ("close/with-pending", test_close_with_pending);
   ADD ("close/dispose-with-pending", test_dispose_with_pending);
   ADD ("close/unref-with-pending", test_unref_with_pending);
+  ADD_UNCONNECTED ("fault/close-every-greeting-offset", test_close_every_greeting_offset);
+  ADD ("fault/close-every-reply-offset", test_close_every_reply_offset);
+  ADD ("fault/duplicate-reply", test_duplicate_reply);
+  ADD ("fault/nul-byte", test_nul_byte);
+  ADD ("fault/peer-not-reading", test_peer_not_reading);
+  ADD ("fault/storm-with-commands", test_storm_with_commands);
+  ADD ("fault/dispose-reconnect-pending", test_dispose_reconnect_pending);
+  ADD ("misuse/null-command", test_misuse);
 
   return g_test_run ();
 }
