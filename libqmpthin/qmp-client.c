@@ -675,6 +675,17 @@ run_deferred (QmpClient *self,
     }
 }
 
+/* Whether the client reads on however much is queued: a _sync call waits
+ * for its reply, or a connection being set up waits for the replies of its
+ * resync. What it reads meanwhile cannot all be delivered before that
+ * reply, so stopping at the high water mark would stall it; the queue is
+ * then bounded by what QEMU sends during one command. */
+static gboolean
+must_read (QmpClient *self)
+{
+  return self->sync_waits != NULL || self->connecting_generation != 0;
+}
+
 /* Reads what the socket has (a bounded amount), frames and routes it.
  * Called from the client's read source and from _sync waits. */
 static void
@@ -691,7 +702,7 @@ pump_read (QmpClient *self)
 
       if (self->connection == NULL || self->generation != generation)
         break;
-      if (self->incoming.length >= INCOMING_HIGH_WATER && self->sync_waits == NULL)
+      if (self->incoming.length >= INCOMING_HIGH_WATER && !must_read (self))
         break;
 
       n = g_pollable_input_stream_read_nonblocking (self->input, self->read_buffer,
@@ -754,6 +765,8 @@ update_read_source (QmpClient *self)
   /* Stop at the high water mark, start again once half of it drained. */
   if (self->connection == NULL)
     wanted = FALSE;
+  else if (must_read (self))
+    wanted = TRUE;
   else if (self->read_source != NULL)
     wanted = self->incoming.length < INCOMING_HIGH_WATER;
   else

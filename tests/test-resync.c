@@ -831,6 +831,50 @@ test_drop_reconnect (Fixture       *f,
     }
 }
 
+/* An event storm while the resync waits for a reply (3,000 events, more
+ * than the client queues before it stops reading): the resync still gets
+ * its reply at once, and the events follow it, all of them, in order. */
+static void
+test_storm_during_resync (Fixture       *f,
+                          gconstpointer  data)
+{
+  const guint n_events = 3000;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GString) storm = g_string_new (NULL);
+  JsonObject *request;
+  guint n_checked = 0;
+
+  qmp_fake_server_hold (f->server, "query-status");
+  qmp_client_connect_async (f->client, NULL, qmp_test_store_result, &result);
+  do
+    {
+      request = qmp_fake_server_wait_request (f->server, WAIT_LIMIT_MS);
+      if (!g_str_equal (json_object_get_string_member (request, "execute"), "query-status"))
+        g_clear_pointer (&request, json_object_unref);
+    }
+  while (request == NULL);
+
+  for (guint i = 0; i < n_events; i++)
+    g_string_append_printf (storm, "{\"timestamp\": {\"seconds\": 1795358840, \"microseconds\": %u},"
+                            " \"event\": \"RTC_CHANGE\", \"data\": {\"offset\": %u}}\r\n", i, i);
+  qmp_fake_server_send (f->server, storm->str);
+  qmp_fake_server_reply (f->server, request, "{\"status\": \"running\", \"running\": true}");
+  json_object_unref (request);
+
+  g_assert_true (qmp_client_connect_finish (f->client, qmp_test_wait_result (&result, 5000), &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (qmp_client_get_state (f->client), ==, QMP_CLIENT_STATE_READY);
+  QMP_TEST_WAIT_FOR (f->log->len >= n_events + 1, WAIT_LIMIT_MS);
+  g_assert_cmpstr (f->log->pdata[0], ==, "reason running");
+  for (guint i = 1; i < f->log->len; i++)
+    {
+      g_assert_cmpstr (f->log->pdata[i], ==, "event RTC_CHANGE");
+      n_checked++;
+    }
+  g_assert_cmpuint (n_checked, ==, n_events);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -849,6 +893,7 @@ main (int    argc,
   ADD ("reconnect-new-instance", test_reconnect_new_instance);
   ADD ("reconnect-stops-on-close", test_reconnect_stops_on_close);
   ADD ("reconnect-backoff", test_reconnect_backoff);
+  ADD ("storm-during-resync", test_storm_during_resync);
 #undef ADD
 
   {
