@@ -2218,6 +2218,18 @@ schedule_reconnect (QmpClient *self)
   g_source_attach (self->reconnect_source, self->context);
 }
 
+/* A client is used from the thread that runs its context. A call from
+ * another thread is caught when that thread is iterating the context at
+ * the time, which costs one acquire; a context nobody runs cannot tell. */
+static gboolean
+called_from_client_thread (QmpClient *self)
+{
+  if (!g_main_context_acquire (self->context))
+    return FALSE;
+  g_main_context_release (self->context);
+  return TRUE;
+}
+
 /**
  * qmp_client_connect_async:
  * @client: a #QmpClient
@@ -2251,6 +2263,7 @@ qmp_client_connect_async (QmpClient           *client,
 {
   g_return_if_fail (QMP_IS_CLIENT (client));
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+  g_return_if_fail (called_from_client_thread (client));
 
   /* Connecting by hand allows automatic reconnection again, and replaces a
    * pending automatic attempt. */
@@ -2355,6 +2368,7 @@ qmp_client_connect_sync (QmpClient     *client,
 
   g_return_val_if_fail (QMP_IS_CLIENT (client), FALSE);
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
+  g_return_val_if_fail (called_from_client_thread (client), FALSE);
 
   sync_wait_begin (client, &wait);
   qmp_client_connect_async (client, cancellable, sync_wait_ready, &wait);
@@ -2450,6 +2464,7 @@ qmp_client_execute_full_async (QmpClient           *client,
   g_return_if_fail (command != NULL && *command != '\0');
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
   g_return_if_fail (timeout_msec >= -1);
+  g_return_if_fail (called_from_client_thread (client));
 
   execute_user (client, command, arguments, timeout_msec, FALSE, cancellable, callback, user_data);
 }
@@ -2563,6 +2578,7 @@ qmp_client_execute_full_sync (QmpClient     *client,
   g_return_val_if_fail (QMP_IS_CLIENT (client), NULL);
   g_return_val_if_fail (command != NULL && *command != '\0', NULL);
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
+  g_return_val_if_fail (called_from_client_thread (client), NULL);
 
   g_return_val_if_fail (timeout_msec >= -1, NULL);
 

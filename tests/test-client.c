@@ -2106,6 +2106,42 @@ test_misuse (Fixture       *f,
   g_assert_cmpuint (qmp_client_get_n_pending (f->client), ==, 0);
 }
 
+static gpointer
+execute_from_thread (gpointer user_data)
+{
+  QmpClient *client = user_data;
+  g_autoptr(GError) error = NULL;
+
+  qmp_client_execute_async (client, "ping", NULL, NULL, NULL, NULL);
+  return qmp_client_execute_sync (client, "ping", NULL, NULL, &error);
+}
+
+/* A call from a thread other than the one running the client's context
+ * (here: the test's thread, which holds it) is a critical, and nothing
+ * is sent. */
+static void
+test_misuse_thread (Fixture       *f,
+                    gconstpointer  data)
+{
+  guint n_requests = qmp_fake_server_get_n_requests (f->server);
+  GThread *thread;
+
+  if (!g_test_undefined ())
+    return;
+  g_assert_true (g_main_context_acquire (NULL));
+  g_test_expect_message ("Qmp", G_LOG_LEVEL_CRITICAL, "*called_from_client_thread*");
+  g_test_expect_message ("Qmp", G_LOG_LEVEL_CRITICAL, "*called_from_client_thread*");
+  thread = g_thread_new ("misuse", execute_from_thread, f->client);
+  g_assert_null (g_thread_join (thread));
+  g_test_assert_expected_messages ();
+  g_main_context_release (NULL);
+
+  g_assert_cmpuint (qmp_client_get_n_pending (f->client), ==, 0);
+  /* Only the round trip's request reached the server. */
+  round_trip (f);
+  g_assert_cmpuint (qmp_fake_server_get_n_requests (f->server), ==, n_requests + 1);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -2165,6 +2201,7 @@ main (int    argc,
   ADD ("fault/storm-with-commands", test_storm_with_commands);
   ADD ("fault/dispose-reconnect-pending", test_dispose_reconnect_pending);
   ADD ("misuse/null-command", test_misuse);
+  ADD ("misuse/other-thread", test_misuse_thread);
 
   return g_test_run ();
 }
