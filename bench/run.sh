@@ -1,0 +1,158 @@
+#!/bin/sh
+# run.sh: libqmpthin against a bare C floor, as ratios measured in one run
+#
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+#   bench/run.sh [BUILD_DIR]      (default: _build next to this directory)
+#
+# Builds nothing: it runs BUILD_DIR/bench/fake-qmp and qmpthin-bench.
+# The client and its floor run alternately, REPEAT times each, against
+# the same fake servers; the table gives the medians and the ratios to
+# the targets. The environment may override the sizes (EVENTS, RTT,
+# PIPELINE, WINDOW, VMS, ROUNDS, IDLE, REPEAT). Exits 1 when a target is
+# missed.
+
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+build=${1:-$here/../_build}
+fake=$build/bench/fake-qmp
+bench=$build/bench/qmpthin-bench
+for program in "$fake" "$bench"; do
+  if [ ! -x "$program" ]; then
+    echo "run.sh: $program is missing: build first (ninja -C $build)" >&2
+    exit 2
+  fi
+done
+
+EVENTS=${EVENTS:-200000}
+RTT=${RTT:-20000}
+PIPELINE=${PIPELINE:-100000}
+WINDOW=${WINDOW:-64}
+VMS=${VMS:-1000}
+ROUNDS=${ROUNDS:-20}
+IDLE=${IDLE:-5}
+REPEAT=${REPEAT:-5}
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/qmpthin-bench.XXXXXX")
+pids=
+cleanup() {
+  for pid in $pids; do
+    kill "$pid" 2>/dev/null || :
+  done
+  for pid in $pids; do
+    wait "$pid" 2>/dev/null || :
+  done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# The fleet needs a socket per VM on both sides.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || :
+
+wait_for() {
+  i=0
+  while [ ! -S "$1" ]; do
+    i=$((i + 1))
+    if [ $i -gt 300 ]; then
+      echo "run.sh: $1 did not appear" >&2
+      exit 1
+    fi
+    sleep 0.1
+  done
+}
+
+"$fake" --socket "$tmp/qmp.sock" &
+pids="$pids $!"
+mkdir "$tmp/fleet"
+"$fake" --fleet "$tmp/fleet" --vms "$VMS" &
+pids="$pids $!"
+wait_for "$tmp/qmp.sock"
+wait_for "$tmp/fleet/control.sock"
+
+results=$tmp/results.jsonl
+run() {
+  "$bench" "$@" >>"$results"
+}
+
+echo "libqmpthin vs floor: $(nproc) CPUs, $REPEAT runs each, client and floor alternating" >&2
+for r in $(seq "$REPEAT"); do
+  echo "  round $r/$REPEAT" >&2
+  for b in events floor-events; do run "$b" --socket "$tmp/qmp.sock" --count "$EVENTS"; done
+  for b in rtt floor-rtt; do run "$b" --socket "$tmp/qmp.sock" --count "$RTT"; done
+  for b in pipeline floor-pipeline; do
+    run "$b" --socket "$tmp/qmp.sock" --count "$PIPELINE" --window "$WINDOW"
+  done
+  for b in fleet floor-fleet; do
+    run "$b" --dir "$tmp/fleet" --vms "$VMS" --rounds "$ROUNDS" --idle "$IDLE"
+  done
+done
+
+/usr/bin/python3 - "$results" <<'EOF'
+import json
+import statistics
+import sys
+
+runs = {}
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    runs.setdefault((r["bench"], r["impl"]), []).append(r)
+
+
+def med(bench, impl, field):
+    return statistics.median(r[field] for r in runs[(bench, impl)])
+
+
+rows = []
+failed = 0
+
+
+def row(name, unit, client, floor, ratio, target, ok):
+    """ok: True, False, or None for a figure with no target of its own."""
+    global failed
+    failed += ok is False
+    rows.append((name, f"{client:,.1f} {unit}", f"{floor:,.1f} {unit}" if floor is not None else "-",
+                 f"{ratio:.2f}x" if ratio is not None else "-", target,
+                 {True: "met", False: "MISSED", None: ""}[ok]))
+
+
+def higher(bench, field, unit, target, name):
+    c, f = med(bench, "qmpthin", field), med(bench, "floor", field)
+    row(name, unit, c, f, c / f, f">= {target}x floor", c / f >= target)
+
+
+def lower(bench, field, unit, target, name, scale=1):
+    c, f = med(bench, "qmpthin", field), med(bench, "floor", field)
+    row(name, unit, c * scale, f * scale, c / f, f"<= {target}x floor", c / f <= target)
+
+
+higher("events", "events_per_s", "ev/s", 0.8, "events")
+growth = med("events", "qmpthin", "rss_peak_kib") - med("events", "qmpthin", "rss_before_kib")
+fgrowth = med("events", "floor", "rss_peak_kib") - med("events", "floor", "rss_before_kib")
+row("events: RSS growth", "KiB", growth, fgrowth, None, "flat (<= 4096 KiB)", growth <= 4096)
+higher("rtt", "per_s", "rt/s", 0.7, "rtt")
+row("rtt p50 / p99", "us", med("rtt", "qmpthin", "p50_us"), med("rtt", "floor", "p50_us"),
+    None, f"(p99 {med('rtt', 'qmpthin', 'p99_us'):.0f} vs {med('rtt', 'floor', 'p99_us'):.0f} us)", None)
+w = runs[("pipeline", "qmpthin")][0]["window"]
+higher("pipeline", "per_s", "cmd/s", 0.7, f"pipeline({w})")
+n = runs[("fleet", "qmpthin")][0]["vms"]
+lower("fleet", "connect_s", "ms", 2, f"fleet {n}: connect all", 1000)
+c = med("fleet", "qmpthin", "rss_per_conn_kib")
+row(f"fleet {n}: RSS per connection", "KiB", c, med("fleet", "floor", "rss_per_conn_kib"), None,
+    "<= 16 KiB", c <= 16)
+lower("fleet", "broadcast_median_ms", "ms", 2, f"fleet {n}: broadcast to all")
+idle = runs[("fleet", "qmpthin")][0]["idle_s"]
+c = med("fleet", "qmpthin", "idle_cpu_s")
+row(f"fleet {n}: CPU idle {idle} s", "ms", c * 1000, med("fleet", "floor", "idle_cpu_s") * 1000, None,
+    "~0 (<= 50 ms)", c <= 0.05)
+
+header = ("benchmark", "libqmpthin", "floor", "ratio", "target", "")
+widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
+for r in [header] + rows:
+    print("  ".join(str(v).ljust(widths[i]) if i == 0 or i >= 4 else str(v).rjust(widths[i])
+                    for i, v in enumerate(r)).rstrip())
+n_targets = sum(1 for r in rows if r[5])
+print(f"medians of {len(runs[('events', 'qmpthin')])} runs; {n_targets - failed} targets met, {failed} missed")
+sys.exit(1 if failed else 0)
+EOF
