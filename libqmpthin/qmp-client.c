@@ -985,6 +985,43 @@ clear_stop_tracking (QmpClient *self)
   self->stop_requested = FALSE;
 }
 
+static const char *
+io_error_disk (QmpBlockIoErrorEvent *error)
+{
+  const char *node = qmp_block_io_error_event_get_node_name (error);
+
+  return node != NULL ? node : qmp_block_io_error_event_get_device (error);
+}
+
+/* Remembers an I/O error that stops the VM, for the STOP that follows.
+ * QEMU reports every failed request, and requests go on failing until
+ * the VM actually stops (or forever, when it was stopped already): keep
+ * one error per disk, preferring one that says nospace, since the stop
+ * reason only names the disks and whether any ran out of space. An error
+ * storm then costs no memory. */
+static void
+remember_stopping_error (QmpClient            *self,
+                         QmpBlockIoErrorEvent *error)
+{
+  const char *disk = io_error_disk (error);
+
+  for (guint i = 0; i < self->stopping_errors->len; i++)
+    {
+      QmpBlockIoErrorEvent *known = self->stopping_errors->pdata[i];
+
+      if (g_strcmp0 (io_error_disk (known), disk) != 0)
+        continue;
+      if (!qmp_block_io_error_event_get_nospace (known) &&
+          qmp_block_io_error_event_get_nospace (error))
+        {
+          g_object_unref (known);
+          self->stopping_errors->pdata[i] = g_object_ref (error);
+        }
+      return;
+    }
+  g_ptr_array_add (self->stopping_errors, g_object_ref (error));
+}
+
 /* Keeps the stop reason and the armed thresholds current from live events. */
 static void
 track_event (QmpClient *self,
@@ -995,7 +1032,7 @@ track_event (QmpClient *self,
   if (QMP_IS_BLOCK_IO_ERROR_EVENT (event))
     {
       if (qmp_block_io_error_event_get_action (QMP_BLOCK_IO_ERROR_EVENT (event)) == QMP_BLOCK_ERROR_ACTION_STOP)
-        g_ptr_array_add (self->stopping_errors, g_object_ref (event));
+        remember_stopping_error (self, QMP_BLOCK_IO_ERROR_EVENT (event));
     }
   else if (QMP_IS_WRITE_THRESHOLD_EVENT (event))
     {
