@@ -10,6 +10,7 @@
  * ignored: newer QEMUs add them.
  */
 
+#include <math.h>
 #include <string.h>
 
 #include <qmpthin/qmpthin.h>
@@ -291,6 +292,45 @@ qmp_message_new_from_node (JsonNode  *root,
   return NULL;
 }
 
+/* json-glib reads a number too large for a double (1e400) as infinity,
+ * and writes infinity back as `inf`, which is not JSON: such a message
+ * could not be logged, traced or sent back (qmp_event_to_string(), command
+ * arguments) as valid JSON. QEMU never sends one. The walk recurses no
+ * deeper than the parser just did. */
+static gboolean
+has_non_finite_number (JsonNode *node)
+{
+  switch (JSON_NODE_TYPE (node))
+    {
+    case JSON_NODE_OBJECT:
+      {
+        JsonObjectIter iter;
+        JsonNode *member;
+
+        json_object_iter_init (&iter, json_node_get_object (node));
+        while (json_object_iter_next (&iter, NULL, &member))
+          if (has_non_finite_number (member))
+            return TRUE;
+        return FALSE;
+      }
+    case JSON_NODE_ARRAY:
+      {
+        JsonArray *array = json_node_get_array (node);
+
+        for (guint i = 0; i < json_array_get_length (array); i++)
+          if (has_non_finite_number (json_array_get_element (array, i)))
+            return TRUE;
+        return FALSE;
+      }
+    case JSON_NODE_VALUE:
+      return json_node_get_value_type (node) == G_TYPE_DOUBLE &&
+             !isfinite (json_node_get_double (node));
+    case JSON_NODE_NULL:
+    default:
+      return FALSE;
+    }
+}
+
 /**
  * qmp_message_parser_parse:
  * @self: a parser
@@ -338,6 +378,11 @@ qmp_message_parser_parse (QmpMessageParser  *self,
   if (root == NULL)
     {
       protocol_error (error, "Empty JSON text from the QMP server");
+      return NULL;
+    }
+  if (has_non_finite_number (root))
+    {
+      protocol_error (error, "QMP message has a number too large for a double");
       return NULL;
     }
   return qmp_message_new_from_node (root, error);

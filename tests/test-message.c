@@ -221,6 +221,49 @@ test_invalid (void)
   }
 }
 
+/* json-glib reads 1e400 as infinity and would write it back as `inf`,
+ * which is not JSON (found by fuzz-message). Large but finite numbers and
+ * integers past 2^63 (read as doubles) are fine. */
+static void
+test_number_range (void)
+{
+  const char *refused[] = {
+    "{\"return\": 1e400, \"id\": 1}",
+    "{\"return\": [0, {\"a\": -1e400}], \"id\": 1}",
+    "{\"event\": \"BLOCK_WRITE_THRESHOLD\", \"data\": {\"write-threshold\": 1e309}}",
+    "{\"id\": 1e999, \"error\": {\"class\": \"GenericError\", \"desc\": \"d\"}}",
+  };
+  const char *accepted[] = {
+    "{\"return\": 1.7976931348623157e308, \"id\": 1}",
+    "{\"return\": 99999999999999999999999999, \"id\": 1}",
+    "{\"return\": [-0.0, 1e-400], \"id\": 1}",
+  };
+  g_autoptr(QmpMessageParser) parser = qmp_message_parser_new ();
+
+  for (gsize i = 0; i < G_N_ELEMENTS (refused); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(QmpMessage) message = parse (parser, refused[i], &error);
+
+      g_assert_null (message);
+      g_assert_error (error, QMP_ERROR, QMP_ERROR_PROTOCOL);
+    }
+  for (gsize i = 0; i < G_N_ELEMENTS (accepted); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(QmpMessage) message = parse (parser, accepted[i], &error);
+      g_autofree char *text = NULL;
+      g_autoptr(JsonNode) again = NULL;
+
+      g_assert_no_error (error);
+      /* What was accepted can be written back as JSON. */
+      text = json_to_string (message->root, FALSE);
+      again = json_from_string (text, &error);
+      g_assert_no_error (error);
+      g_assert_nonnull (again);
+    }
+}
+
 static void
 test_greeting_variants (void)
 {
@@ -287,6 +330,7 @@ main (int    argc,
   g_test_add_func ("/qmp/message/member-order", test_member_order);
   g_test_add_func ("/qmp/message/id-equal", test_id_equal);
   g_test_add_func ("/qmp/message/invalid", test_invalid);
+  g_test_add_func ("/qmp/message/number-range", test_number_range);
   g_test_add_func ("/qmp/message/build-command", test_build_command);
 
   return g_test_run ();
