@@ -162,6 +162,9 @@ invalid:
   return FALSE;
 }
 
+/* 9999-12-31T23:59:59Z, the last second a GDateTime can hold. */
+#define MAX_TIMESTAMP_SECONDS G_GINT64_CONSTANT (253402300799)
+
 static gboolean
 parse_event (QmpMessage  *message,
              JsonObject  *object,
@@ -188,8 +191,10 @@ parse_event (QmpMessage  *message,
           !get_int_member (timestamp, "microseconds", &microseconds))
         return protocol_error (error, "Event %s has a timestamp without integer seconds and microseconds",
                                message->event_name);
-      /* QEMU sends -1/-1 when it could not read the clock. */
-      if (seconds >= 0 && seconds < G_MAXINT64 / G_USEC_PER_SEC &&
+      /* QEMU sends -1/-1 when it could not read the clock. A time GDateTime
+       * cannot hold (past the year 9999) is no better: qmp_event_get_timestamp()
+       * could not give it, so it is unknown too. */
+      if (seconds >= 0 && seconds <= MAX_TIMESTAMP_SECONDS &&
           microseconds >= 0 && microseconds < G_USEC_PER_SEC)
         message->timestamp_usec = seconds * G_USEC_PER_SEC + microseconds;
     }

@@ -264,6 +264,39 @@ test_number_range (void)
     }
 }
 
+/* A timestamp GDateTime cannot hold (past the year 9999) is unknown, as
+ * QEMU's -1/-1 is: qmp_event_get_timestamp() could not give it (found by
+ * fuzz-message). */
+static void
+test_timestamp_range (void)
+{
+  const struct {
+    const char *timestamp;
+    gint64 usec;
+  } cases[] = {
+    { "{\"seconds\": 253402300799, \"microseconds\": 999999}", G_GINT64_CONSTANT (253402300799999999) },
+    { "{\"seconds\": 253402300800, \"microseconds\": 0}", -1 },
+    { "{\"seconds\": 9223372036853, \"microseconds\": 999999}", -1 },
+    { "{\"seconds\": 0, \"microseconds\": 1000000}", -1 },
+    { "{\"seconds\": -1, \"microseconds\": -1}", -1 },
+  };
+  g_autoptr(QmpMessageParser) parser = qmp_message_parser_new ();
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *text = g_strdup_printf ("{\"event\": \"STOP\", \"timestamp\": %s}",
+                                               cases[i].timestamp);
+      g_autoptr(GError) error = NULL;
+      g_autoptr(QmpMessage) message = parse (parser, text, &error);
+      g_autoptr(QmpEvent) event = NULL;
+
+      g_assert_no_error (error);
+      g_assert_cmpint (message->timestamp_usec, ==, cases[i].usec);
+      event = qmp_event_new (message->event_name, message->timestamp_usec, message->event_data);
+      g_assert_true ((qmp_event_get_timestamp (event) != NULL) == (cases[i].usec >= 0));
+    }
+}
+
 static void
 test_greeting_variants (void)
 {
@@ -331,6 +364,7 @@ main (int    argc,
   g_test_add_func ("/qmp/message/id-equal", test_id_equal);
   g_test_add_func ("/qmp/message/invalid", test_invalid);
   g_test_add_func ("/qmp/message/number-range", test_number_range);
+  g_test_add_func ("/qmp/message/timestamp-range", test_timestamp_range);
   g_test_add_func ("/qmp/message/build-command", test_build_command);
 
   return g_test_run ();
