@@ -215,7 +215,6 @@ struct _QmpClient
   guint connecting_generation;
 
   QmpMessageParser *parser;     /* owned, kept across connections */
-  char *read_buffer;            /* owned, QMP_STREAM_READ_SIZE bytes */
 
   /* Messages read and waiting to be delivered, in wire order (Incoming*). */
   GQueue incoming;
@@ -686,6 +685,25 @@ must_read (QmpClient *self)
   return self->sync_waits != NULL || self->connecting_generation != 0;
 }
 
+/* One read buffer per thread, shared by its clients: the framer takes
+ * every byte of a read (it keeps a partial line itself), and nothing it
+ * calls runs the caller's code, so the buffer is free again once
+ * qmp_stream_feed() returns. A buffer per client would cost each one QMP_STREAM_READ_SIZE
+ * of memory as soon as a large reply or a burst of events filled it. */
+static char *
+get_read_buffer (void)
+{
+  static GPrivate buffer_key = G_PRIVATE_INIT (g_free);
+  char *buffer = g_private_get (&buffer_key);
+
+  if (buffer == NULL)
+    {
+      buffer = g_malloc (QMP_STREAM_READ_SIZE);
+      g_private_set (&buffer_key, buffer);
+    }
+  return buffer;
+}
+
 /* Reads what the socket has (a bounded amount), frames and routes it.
  * Called from the client's read source and from _sync waits. */
 static void
@@ -694,6 +712,7 @@ pump_read (QmpClient *self)
   g_autoptr(QmpClient) hold = g_object_ref (self);
   ReadContext rc = { self, G_QUEUE_INIT, NULL };
   guint generation = self->generation;
+  char *read_buffer = get_read_buffer ();
 
   for (guint i = 0; i < READS_PER_CALLBACK; i++)
     {
@@ -705,7 +724,7 @@ pump_read (QmpClient *self)
       if (self->incoming.length >= INCOMING_HIGH_WATER && !must_read (self))
         break;
 
-      n = g_pollable_input_stream_read_nonblocking (self->input, self->read_buffer,
+      n = g_pollable_input_stream_read_nonblocking (self->input, read_buffer,
                                                     QMP_STREAM_READ_SIZE, NULL, &error);
       if (n < 0 && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
         break;
@@ -730,7 +749,7 @@ pump_read (QmpClient *self)
           break;
         }
 
-      if (!qmp_stream_feed (self->framer, self->read_buffer, n, on_line, &rc, &error))
+      if (!qmp_stream_feed (self->framer, read_buffer, n, on_line, &rc, &error))
         rc.error = g_steal_pointer (&error);
 
       /* Messages before a bad one still count: QEMU sent them. */
@@ -2778,7 +2797,6 @@ qmp_client_finalize (GObject *object)
   g_queue_clear_full (&self->incoming, (GDestroyNotify) incoming_free);
   g_clear_object (&self->initial_stream);
   g_clear_pointer (&self->parser, qmp_message_parser_free);
-  g_free (self->read_buffer);
   g_clear_pointer (&self->commands, g_hash_table_unref);
   g_hash_table_unref (self->armed);
   g_clear_object (&self->stop_reason);
@@ -3298,7 +3316,6 @@ qmp_client_init (QmpClient *self)
   self->state = QMP_CLIENT_STATE_DISCONNECTED;
   self->pending = g_hash_table_new (g_str_hash, g_str_equal);
   self->parser = qmp_message_parser_new ();
-  self->read_buffer = g_malloc (QMP_STREAM_READ_SIZE);
   self->next_serial = 1;
   g_queue_init (&self->incoming);
   self->armed = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
