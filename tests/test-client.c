@@ -1392,6 +1392,61 @@ test_protocol_errors (Fixture       *f,
   }
 }
 
+/* The nesting limit at its edge, end to end: a reply nesting exactly
+ * QMP_STREAM_DEFAULT_MAX_DEPTH (512) arrays and objects reaches the caller
+ * (json-glib parses that deep without trouble); one level more closes the
+ * connection (QMP_ERROR_NESTING_TOO_DEEP, see broken/protocol-errors)
+ * before json-glib sees it. */
+static char *
+nested_reply (guint depth)
+{
+  g_autoptr(GString) line = g_string_new ("{\"return\": ");
+
+  /* The reply object is level 1; then arrays and objects alternate. */
+  for (guint level = 2; level <= depth; level++)
+    g_string_append (line, level % 2 ? "{\"k\": " : "[");
+  g_string_append (line, "1");
+  for (guint level = depth; level >= 2; level--)
+    g_string_append_c (line, level % 2 ? '}' : ']');
+  g_string_append (line, ", \"id\": " QMP_FAKE_ID "}\r\n");
+  return g_string_free (g_steal_pointer (&line), FALSE);
+}
+
+static void
+test_depth_limit (Fixture       *f,
+                  gconstpointer  data)
+{
+  g_autofree char *at_limit = nested_reply (512);
+  g_autofree char *over_limit = nested_reply (513);
+  g_autoptr(JsonNode) value = NULL;
+  g_autoptr(GError) error = NULL;
+  JsonNode *node;
+  guint containers = 0;
+
+  qmp_fake_server_set_raw_reply (f->server, "deep", at_limit);
+  value = qmp_client_execute_sync (f->client, "deep", NULL, NULL, &error);
+  g_assert_no_error (error);
+  for (node = value; JSON_NODE_HOLDS_ARRAY (node) || JSON_NODE_HOLDS_OBJECT (node); containers++)
+    {
+      if (JSON_NODE_HOLDS_ARRAY (node))
+        node = json_array_get_element (json_node_get_array (node), 0);
+      else
+        node = json_object_get_member (json_node_get_object (node), "k");
+    }
+  /* Below the reply object itself. */
+  g_assert_cmpuint (containers, ==, 511);
+  g_assert_cmpint (json_node_get_int (node), ==, 1);
+  g_assert_cmpint (qmp_client_get_state (f->client), ==, QMP_CLIENT_STATE_READY);
+
+  qmp_fake_server_set_raw_reply (f->server, "deep", over_limit);
+  g_clear_pointer (&value, json_node_unref);
+  value = qmp_client_execute_sync (f->client, "deep", NULL, NULL, &error);
+  /* The pending command fails as closed, saying why. */
+  g_assert_null (value);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED);
+  g_assert_nonnull (strstr (error->message, "deeper than 512 levels"));
+}
+
 /* A line of exactly max-message-size bytes (CRLF excluded) is accepted;
  * one more byte closes the connection. */
 static char *
@@ -2184,6 +2239,7 @@ main (int    argc,
   ADD ("broken/server-closes", test_server_closes);
   ADD ("broken/protocol-errors", test_protocol_errors);
   ADD ("broken/oversized", test_oversized);
+  ADD ("broken/depth-limit", test_depth_limit);
   ADD ("events/order", test_order);
   ADD ("events/detailed", test_detailed);
   ADD ("events/data", test_event_data);
