@@ -423,40 +423,82 @@ qmp_message_id_to_string (JsonNode *id)
  *
  * Returns: (transfer full): the line
  */
+/* Appends @text as a JSON string literal: what json-glib's generator
+ * writes, without building a tree for two strings. */
+static void
+append_json_string (GString    *out,
+                    const char *text)
+{
+  static const char hex[] = "0123456789abcdef";
+
+  g_string_append_c (out, '"');
+  for (const unsigned char *p = (const unsigned char *) text; *p != '\0'; p++)
+    {
+      switch (*p)
+        {
+        case '"':
+          g_string_append (out, "\\\"");
+          break;
+        case '\\':
+          g_string_append (out, "\\\\");
+          break;
+        case '\b':
+          g_string_append (out, "\\b");
+          break;
+        case '\f':
+          g_string_append (out, "\\f");
+          break;
+        case '\n':
+          g_string_append (out, "\\n");
+          break;
+        case '\r':
+          g_string_append (out, "\\r");
+          break;
+        case '\t':
+          g_string_append (out, "\\t");
+          break;
+        default:
+          if (*p < 0x20)
+            {
+              g_string_append (out, "\\u00");
+              g_string_append_c (out, hex[*p >> 4]);
+              g_string_append_c (out, hex[*p & 0xf]);
+            }
+          else
+            {
+              g_string_append_c (out, (char) *p);
+            }
+        }
+    }
+  g_string_append_c (out, '"');
+}
+
 char *
 qmp_message_build_command (const char *command,
                            JsonObject *arguments,
                            const char *id,
                            gsize      *length)
 {
-  g_autoptr(JsonBuilder) builder = json_builder_new ();
-  g_autoptr(JsonGenerator) generator = json_generator_new ();
-  g_autoptr(JsonNode) root = NULL;
-  gsize len;
-  char *text;
+  GString *out = g_string_sized_new (64);
 
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "execute");
-  json_builder_add_string_value (builder, command);
+  /* The name and the id by hand (this is on every command's path); the
+   * arguments, when there are any, by json-glib's generator. */
+  g_string_append (out, "{\"execute\":");
+  append_json_string (out, command);
   if (arguments != NULL)
     {
-      JsonNode *args = json_node_new (JSON_NODE_OBJECT);
+      g_autoptr(JsonNode) node = json_node_init_object (json_node_alloc (), arguments);
+      g_autoptr(JsonGenerator) generator = json_generator_new ();
 
-      json_node_set_object (args, arguments);
-      json_builder_set_member_name (builder, "arguments");
-      json_builder_add_value (builder, args);
+      g_string_append (out, ",\"arguments\":");
+      json_generator_set_root (generator, node);
+      json_generator_to_gstring (generator, out);
     }
-  json_builder_set_member_name (builder, "id");
-  json_builder_add_string_value (builder, id);
-  json_builder_end_object (builder);
+  g_string_append (out, ",\"id\":");
+  append_json_string (out, id);
+  g_string_append (out, "}\n");
 
-  root = json_builder_get_root (builder);
-  json_generator_set_root (generator, root);
-  text = json_generator_to_data (generator, &len);
-  text = g_realloc (text, len + 2);
-  text[len] = '\n';
-  text[len + 1] = '\0';
   if (length != NULL)
-    *length = len + 1;
-  return text;
+    *length = out->len;
+  return g_string_free (out, FALSE);
 }

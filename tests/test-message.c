@@ -349,6 +349,18 @@ test_build_command (void)
 
   bare = qmp_message_build_command ("query-status", NULL, "qmpthin-6", NULL);
   g_assert_cmpstr (bare, ==, "{\"execute\":\"query-status\",\"id\":\"qmpthin-6\"}\n");
+
+  /* Names and ids are escaped by hand: every kind of character survives. */
+  {
+    const char *name = "a\"b\\c/\x01\x1f\b\f\n\r\t-é-\xe2\x82\xac";
+    g_autofree char *odd = qmp_message_build_command (name, NULL, "id\"\\", NULL);
+    g_autoptr(JsonNode) back = json_from_string (odd, NULL);
+
+    g_assert_nonnull (back);
+    g_assert_null (memchr (odd, '\n', strlen (odd) - 1));
+    g_assert_cmpstr (json_object_get_string_member (json_node_get_object (back), "execute"), ==, name);
+    g_assert_cmpstr (json_object_get_string_member (json_node_get_object (back), "id"), ==, "id\"\\");
+  }
 }
 
 int
