@@ -486,12 +486,25 @@ on_sync_writable (GObject  *stream,
   return output_pending (self) ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
 }
 
+/* Writing from the next main loop iteration sends every command queued
+ * in this one with a single write. The dispatch source, always attached,
+ * does that write (see write_queued()): no source is made per command.
+ * A socket that cannot take everything gets a write source until it has. */
 static void
 ensure_write_source (QmpClient *self)
 {
-  /* Writing from the next main loop iteration sends every command queued
-   * in this one with a single write. */
-  if (self->write_source == NULL && output_pending (self))
+  if (self->write_source == NULL && self->dispatch_source != NULL && output_pending (self))
+    g_source_set_ready_time (self->dispatch_source, 0);
+}
+
+/* From the dispatch source: writes what was queued. */
+static void
+write_queued (QmpClient *self)
+{
+  if (self->write_source != NULL || !output_pending (self))
+    return;
+  flush_output (self);
+  if (output_pending (self))
     {
       self->write_source = g_pollable_output_stream_create_source (self->output, NULL);
       g_source_set_callback (self->write_source, G_SOURCE_FUNC (on_writable), self, NULL);
@@ -1195,6 +1208,7 @@ dispatch_incoming (gpointer user_data)
   guint budget = DISPATCH_BUDGET;
 
   g_source_set_ready_time (self->dispatch_source, -1);
+  write_queued (self);
 
   /* Handlers may run a nested main loop, which dispatches this source
    * again (it may recurse): each level takes the next message, so delivery
