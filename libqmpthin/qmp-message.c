@@ -347,6 +347,77 @@ has_non_finite_number (JsonNode *node)
  *
  * Returns: (transfer full): the message, or %NULL with @error set
  */
+static int
+hex4 (const char *p,
+      const char *end)
+{
+  int value = 0;
+
+  if (end - p < 4)
+    return -1;
+  for (int i = 0; i < 4; i++)
+    {
+      int digit = g_ascii_xdigit_value (p[i]);
+
+      if (digit < 0)
+        return -1;
+      value = value * 16 + digit;
+    }
+  return value;
+}
+
+/* Whether every backslash escape in @text is one JSON allows, and every
+ * \u escape a character: json-glib's scanner also takes GScanner's octal
+ * escapes ("\200" becomes the byte 0x80) and lone UTF-16 surrogates,
+ * either of which would hand callers strings that are not UTF-8. */
+static gboolean
+escapes_are_json (const char *text,
+                  gsize       length)
+{
+  const char *end = text + length;
+  const char *p = text;
+
+  while ((p = memchr (p, '\\', end - p)) != NULL)
+    {
+      int unit;
+
+      if (++p == end)
+        return FALSE;
+      switch (*p)
+        {
+        case '"':
+        case '\\':
+        case '/':
+        case 'b':
+        case 'f':
+        case 'n':
+        case 'r':
+        case 't':
+          p++;
+          continue;
+        case 'u':
+          break;
+        default:
+          return FALSE;
+        }
+      unit = hex4 (++p, end);
+      if (unit < 0 || (unit >= 0xdc00 && unit <= 0xdfff))
+        return FALSE;
+      p += 4;
+      if (unit >= 0xd800 && unit <= 0xdbff)
+        {
+          /* A high surrogate: its low half must follow. */
+          if (end - p < 6 || p[0] != '\\' || p[1] != 'u')
+            return FALSE;
+          unit = hex4 (p + 2, end);
+          if (unit < 0xdc00 || unit > 0xdfff)
+            return FALSE;
+          p += 6;
+        }
+    }
+  return TRUE;
+}
+
 QmpMessage *
 qmp_message_parser_parse (QmpMessageParser  *self,
                           const char        *text,
@@ -371,6 +442,11 @@ qmp_message_parser_parse (QmpMessageParser  *self,
   if (!g_utf8_validate (text, length, NULL))
     {
       protocol_error (error, "QMP message is not valid UTF-8");
+      return NULL;
+    }
+  if (!escapes_are_json (text, length))
+    {
+      protocol_error (error, "QMP message has an escape sequence JSON does not allow");
       return NULL;
     }
 

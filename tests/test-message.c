@@ -188,6 +188,14 @@ test_invalid (void)
     { "{\"QMP\": {\"version\": {\"qemu\": {\"major\": 7, \"minor\": 2, \"micro\": 0}}, \"capabilities\": [1]}}",
       QMP_ERROR_INVALID_GREETING },
     { "{\"event\": \"\xff\xfe\"}", QMP_ERROR_PROTOCOL },
+    /* Escapes json-glib takes but JSON does not: GScanner's octal (the
+     * byte 0x80 here), lone or reversed surrogates, short \u. */
+    { "{\"event\": \"X\", \"data\": {\"node-name\": \"\\20000\"}}", QMP_ERROR_PROTOCOL },
+    { "{\"event\": \"X\", \"data\": {\"n\": \"\\x41\"}}", QMP_ERROR_PROTOCOL },
+    { "{\"event\": \"X\", \"data\": {\"n\": \"\\ud800\"}}", QMP_ERROR_PROTOCOL },
+    { "{\"event\": \"X\", \"data\": {\"n\": \"\\udc00\\ud800\"}}", QMP_ERROR_PROTOCOL },
+    { "{\"event\": \"X\", \"data\": {\"n\": \"\\ud800\\u0041\"}}", QMP_ERROR_PROTOCOL },
+    { "{\"event\": \"X\", \"data\": {\"n\": \"\\u12\"}}", QMP_ERROR_PROTOCOL },
   };
   g_autoptr(QmpMessageParser) parser = qmp_message_parser_new ();
 
@@ -363,6 +371,24 @@ test_build_command (void)
   }
 }
 
+/* The escapes JSON has are all taken, surrogate pairs included. */
+static void
+test_escapes (void)
+{
+  g_autoptr(QmpMessageParser) parser = qmp_message_parser_new ();
+  g_autoptr(GError) error = NULL;
+  QmpMessage *message;
+
+  message = qmp_message_parser_parse (parser,
+                                      "{\"return\": \"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\ud83d\\ude00\\u20AC\", "
+                                      "\"id\": \"qmpthin-1\"}", -1, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (message);
+  g_assert_cmpstr (json_node_get_string (message->value), ==,
+                   "\"\\/\b\f\n\r\t\xc3\xa9\xf0\x9f\x98\x80\xe2\x82\xac");
+  qmp_message_free (message);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -375,6 +401,7 @@ main (int    argc,
   g_test_add_func ("/qmp/message/member-order", test_member_order);
   g_test_add_func ("/qmp/message/id-equal", test_id_equal);
   g_test_add_func ("/qmp/message/invalid", test_invalid);
+  g_test_add_func ("/qmp/message/escapes", test_escapes);
   g_test_add_func ("/qmp/message/number-range", test_number_range);
   g_test_add_func ("/qmp/message/timestamp-range", test_timestamp_range);
   g_test_add_func ("/qmp/message/build-command", test_build_command);
