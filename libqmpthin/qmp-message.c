@@ -297,13 +297,26 @@ qmp_message_new_from_node (JsonNode  *root,
   return NULL;
 }
 
-/* json-glib reads a number too large for a double (1e400) as infinity,
- * and writes infinity back as `inf`, which is not JSON: such a message
- * could not be logged, traced or sent back (qmp_event_to_string(), command
- * arguments) as valid JSON. QEMU never sends one. The walk recurses no
- * deeper than the parser just did. */
+/* Whether json-glib writes @value back as JSON. It reads a number too
+ * large for a double (1e400) as infinity and writes that as `inf`; and it
+ * writes a double with "%.17g", adding ".0" when there is no point, so
+ * 1e114 comes out as `1e+114.0`. Neither is JSON: such a message could not
+ * be logged, traced or sent back (qmp_event_to_string(), command
+ * arguments, the Python overrides) as valid JSON. QEMU sends neither. */
 static gboolean
-has_non_finite_number (JsonNode *node)
+double_writes_back (double value)
+{
+  char text[G_ASCII_DTOSTR_BUF_SIZE];
+
+  if (!isfinite (value))
+    return FALSE;
+  g_ascii_formatd (text, sizeof text, "%.17g", value);
+  return strchr (text, '.') != NULL || strpbrk (text, "eE") == NULL;
+}
+
+/* The walk recurses no deeper than the parser just did. */
+static gboolean
+has_unwritable_number (JsonNode *node)
 {
   switch (JSON_NODE_TYPE (node))
     {
@@ -314,7 +327,7 @@ has_non_finite_number (JsonNode *node)
 
         json_object_iter_init (&iter, json_node_get_object (node));
         while (json_object_iter_next (&iter, NULL, &member))
-          if (has_non_finite_number (member))
+          if (has_unwritable_number (member))
             return TRUE;
         return FALSE;
       }
@@ -323,13 +336,13 @@ has_non_finite_number (JsonNode *node)
         JsonArray *array = json_node_get_array (node);
 
         for (guint i = 0; i < json_array_get_length (array); i++)
-          if (has_non_finite_number (json_array_get_element (array, i)))
+          if (has_unwritable_number (json_array_get_element (array, i)))
             return TRUE;
         return FALSE;
       }
     case JSON_NODE_VALUE:
       return json_node_get_value_type (node) == G_TYPE_DOUBLE &&
-             !isfinite (json_node_get_double (node));
+             !double_writes_back (json_node_get_double (node));
     case JSON_NODE_NULL:
     default:
       return FALSE;
@@ -461,9 +474,10 @@ qmp_message_parser_parse (QmpMessageParser  *self,
       protocol_error (error, "Empty JSON text from the QMP server");
       return NULL;
     }
-  if (has_non_finite_number (root))
+  if (has_unwritable_number (root))
     {
-      protocol_error (error, "QMP message has a number too large for a double");
+      protocol_error (error, "QMP message has a number that cannot be written back as JSON"
+                      " (too large for a double, or exponent-only like 1e114)");
       return NULL;
     }
   return qmp_message_new_from_node (root, error);
