@@ -145,28 +145,10 @@ check_error (const GError *error)
 }
 
 static void
-read_all_properties (gpointer object)
-{
-  g_autofree GParamSpec **pspecs = NULL;
-  guint n_pspecs;
-
-  pspecs = g_object_class_list_properties (G_OBJECT_GET_CLASS (object), &n_pspecs);
-  for (guint i = 0; i < n_pspecs; i++)
-    {
-      g_auto(GValue) value = G_VALUE_INIT;
-
-      if (!(pspecs[i]->flags & G_PARAM_READABLE))
-        continue;
-      g_value_init (&value, pspecs[i]->value_type);
-      g_object_get_property (object, pspecs[i]->name, &value);
-    }
-}
-
-static void
 read_results (GPtrArray *results)
 {
   for (guint i = 0; i < results->len; i++)
-    read_all_properties (results->pdata[i]);
+    fuzz_read_all_properties (results->pdata[i]);
 }
 
 static void
@@ -190,7 +172,7 @@ call_ready (GObject      *source,
         g_autoptr(QmpStatusInfo) info = qmp_client_query_status_finish (client, result, &error);
 
         if ((ok = info != NULL))
-          read_all_properties (info);
+          fuzz_read_all_properties (info);
       }
       break;
     case CALL_QUERY_BLOCK:
@@ -304,7 +286,7 @@ connect_ready (GObject      *source,
   (void) qmp_client_get_capabilities (f->client);
   (void) qmp_client_has_capability (f->client, "oob");
   (void) qmp_client_has_command (f->client, "query-status");
-  read_all_properties (f->client);
+  fuzz_read_all_properties (f->client);
   run_commands (f);
 }
 
@@ -317,7 +299,7 @@ on_event (QmpClient *client,
   g_autofree char *text = NULL;
 
   f->n_events++;
-  read_all_properties (event);
+  fuzz_read_all_properties (event);
   text = qmp_event_to_string (event);
   g_assert_nonnull (text);
 
@@ -340,7 +322,7 @@ on_typed_event (QmpClient *client,
                 QmpEvent  *event,
                 gpointer   user_data)
 {
-  read_all_properties (event);
+  fuzz_read_all_properties (event);
 }
 
 static void
@@ -350,7 +332,7 @@ on_stop_reason_changed (QmpClient     *client,
 {
   const char * const *nodes;
 
-  read_all_properties (reason);
+  fuzz_read_all_properties (reason);
   (void) qmp_stop_reason_is_paused (reason);
   nodes = qmp_stop_reason_get_node_names (reason);
   for (gsize i = 0; nodes != NULL && nodes[i] != NULL; i++)

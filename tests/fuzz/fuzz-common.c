@@ -5,6 +5,8 @@
 
 #include <stdlib.h>
 
+#include <glib-object.h>
+
 #include "fuzz-common.h"
 
 static GLogWriterOutput
@@ -36,5 +38,27 @@ fuzz_setup_logging (void)
 
       g_log_set_writer_func (fuzz_log_writer, GINT_TO_POINTER (verbose), NULL);
       g_once_init_leave (&once, 1);
+    }
+}
+
+/* Reads every readable property: that runs every get_property branch and
+ * every lazily computed value (the event's GDateTime). */
+void
+fuzz_read_all_properties (gpointer object)
+{
+  g_autofree GParamSpec **pspecs = NULL;
+  guint n_pspecs;
+
+  pspecs = g_object_class_list_properties (G_OBJECT_GET_CLASS (object), &n_pspecs);
+  for (guint i = 0; i < n_pspecs; i++)
+    {
+      g_auto(GValue) value = G_VALUE_INIT;
+
+      if (!(pspecs[i]->flags & G_PARAM_READABLE))
+        continue;
+      g_value_init (&value, pspecs[i]->value_type);
+      g_object_get_property (object, pspecs[i]->name, &value);
+      if (G_VALUE_HOLDS_STRING (&value) && g_value_get_string (&value) != NULL)
+        g_assert_true (g_utf8_validate (g_value_get_string (&value), -1, NULL));
     }
 }

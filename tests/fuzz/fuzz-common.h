@@ -27,4 +27,9 @@ int  LLVMFuzzerTestOneInput (const uint8_t  *data,
  * what the peer sent is a bug. FUZZ_VERBOSE=1 prints everything. */
 void fuzz_setup_logging     (void);
 
+/* Reads every readable property of @object (a GObject): every
+ * get_property branch and lazily computed value runs, and every string
+ * must be UTF-8. */
+void fuzz_read_all_properties (gpointer object);
+
 G_END_DECLS

@@ -24,28 +24,6 @@
 #include "qmp-message.h"
 #include "fuzz-common.h"
 
-/* Reads every readable property: that runs every get_property branch and
- * every lazily computed value (the event's GDateTime). */
-static void
-read_all_properties (gpointer object)
-{
-  g_autofree GParamSpec **pspecs = NULL;
-  guint n_pspecs;
-
-  pspecs = g_object_class_list_properties (G_OBJECT_GET_CLASS (object), &n_pspecs);
-  for (guint i = 0; i < n_pspecs; i++)
-    {
-      g_auto(GValue) value = G_VALUE_INIT;
-
-      if (!(pspecs[i]->flags & G_PARAM_READABLE))
-        continue;
-      g_value_init (&value, pspecs[i]->value_type);
-      g_object_get_property (object, pspecs[i]->name, &value);
-      if (G_VALUE_HOLDS_STRING (&value) && g_value_get_string (&value) != NULL)
-        g_assert_true (g_utf8_validate (g_value_get_string (&value), -1, NULL));
-    }
-}
-
 static void
 check_event (QmpMessageParser *parser,
              QmpMessage       *message)
@@ -64,7 +42,7 @@ check_event (QmpMessageParser *parser,
   g_assert_false (qmp_event_get_derived (event));
   timestamp = qmp_event_get_timestamp (event);
   g_assert_true (timestamp != NULL || message->timestamp_usec < 0);
-  read_all_properties (event);
+  fuzz_read_all_properties (event);
 
   if (QMP_IS_BLOCK_IO_ERROR_EVENT (event))
     {
@@ -132,7 +110,7 @@ check_typed (JsonObject *object)
           continue;
         }
       g_assert_no_error (error);
-      read_all_properties (result);
+      fuzz_read_all_properties (result);
 
       if (QMP_IS_STATUS_INFO (result))
         {
@@ -170,7 +148,7 @@ check_typed (JsonObject *object)
               g_assert_nonnull (qmp_block_stats_get_json (s));
             }
           for (QmpBlockStats *s = stats; s != NULL; s = qmp_block_stats_get_backing (s))
-            read_all_properties (s);
+            fuzz_read_all_properties (s);
         }
       else if (QMP_IS_BLOCK_NODE (result))
         {
