@@ -150,14 +150,16 @@ scan (QmpStream   *stream,
 
       if (in_string)
         {
+          /* Every LF ends a line, even after a backslash: JSON strings
+           * cannot hold one raw, so the parser will refuse the line. */
+          if (c == '\n')
+            break;
           if (escaped)
             escaped = FALSE;
           else if (c == '\\')
             escaped = TRUE;
           else if (c == '"')
             in_string = FALSE;
-          else if (c == '\n')
-            break;    /* invalid JSON; the parser will say so */
           continue;
         }
 

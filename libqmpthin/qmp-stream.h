@@ -22,8 +22,9 @@ typedef struct _QmpStream QmpStream;
 
 /*
  * QmpStreamLineFunc:
- * @line: one complete JSON text, without its line terminator, NUL-terminated
- *   (a NUL byte inside the line is kept: @length counts it)
+ * @line: one complete JSON text, without its line terminator; not
+ *   NUL-terminated (a line read in one piece is passed in place): read
+ *   @length bytes, a NUL byte inside the line included
  * @length: bytes in @line, terminator excluded
  * @user_data: as given to qmp_stream_feed()
  *
@@ -44,10 +45,6 @@ void       qmp_stream_set_max_depth     (QmpStream          *stream,
 gboolean   qmp_stream_feed              (QmpStream          *stream,
                                          const char         *data,
                                          gsize               length,
-                                         QmpStreamLineFunc   func,
-                                         gpointer            user_data,
-                                         GError            **error);
-gboolean   qmp_stream_resume            (QmpStream          *stream,
                                          QmpStreamLineFunc   func,
                                          gpointer            user_data,
                                          GError            **error);
