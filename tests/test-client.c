@@ -893,6 +893,15 @@ test_pipeline_answered (Fixture       *f,
 
 /* The late reply to a call that gave up is dropped quietly (a warning
  * would fail the test): at debug level only, and the connection stays. */
+/* The connection survived: ready, never dropped, nothing left waiting. */
+static void
+assert_still_ready (Fixture *f)
+{
+  g_assert_cmpint (qmp_client_get_state (f->client), ==, QMP_CLIENT_STATE_READY);
+  g_assert_cmpuint (f->n_disconnected, ==, 0);
+  g_assert_cmpuint (qmp_client_get_n_pending (f->client), ==, 0);
+}
+
 static void
 assert_late_reply_dropped (Fixture    *f,
                            JsonObject *request)
@@ -901,9 +910,7 @@ assert_late_reply_dropped (Fixture    *f,
   qmp_fake_server_reply (f->server, request, "{}");
   round_trip (f);
   g_test_assert_expected_messages ();
-  g_assert_cmpint (qmp_client_get_state (f->client), ==, QMP_CLIENT_STATE_READY);
-  g_assert_cmpuint (f->n_disconnected, ==, 0);
-  g_assert_cmpuint (qmp_client_get_n_pending (f->client), ==, 0);
+  assert_still_ready (f);
 }
 
 /* The client's command-timeout: a server that never answers. */
@@ -1946,9 +1953,7 @@ test_duplicate_reply (Fixture       *f,
   g_assert_cmpstr (json_node_get_string (value), ==, "first");
   round_trip (f);
   g_test_assert_expected_messages ();
-  g_assert_cmpint (qmp_client_get_state (f->client), ==, QMP_CLIENT_STATE_READY);
-  g_assert_cmpuint (f->n_disconnected, ==, 0);
-  g_assert_cmpuint (qmp_client_get_n_pending (f->client), ==, 0);
+  assert_still_ready (f);
 }
 
 /* A NUL byte inside a line is not JSON: a protocol error, the call
@@ -2010,8 +2015,7 @@ test_peer_not_reading (Fixture       *f,
                     ==, strlen (huge));
   round_trip (f);
   g_test_assert_expected_messages ();
-  g_assert_cmpuint (f->n_disconnected, ==, 0);
-  g_assert_cmpuint (qmp_client_get_n_pending (f->client), ==, 0);
+  assert_still_ready (f);
 }
 
 typedef struct {
