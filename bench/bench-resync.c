@@ -5,7 +5,7 @@
  *
  * Each QEMU is a paused (prelaunch) TCG machine with N virtio disks on
  * null-co nodes, and a write threshold armed on every disk: the resync
- * asks query-commands, query-status, query-block and
+ * asks query-status (with qmp_capabilities), query-block and
  * query-named-block-nodes. One query-status round trip on the same
  * connection gives the scale. Prints medians over the rounds and the
  * ratios, all measured in this run.

@@ -9,6 +9,16 @@
 
 G_BEGIN_DECLS
 
+/* g_debug() formats its message before the log writer drops it, and
+ * every connection changes state four times: this one formats only when
+ * GLib's default filter would show the message (G_MESSAGES_DEBUG=Qmp). */
+#define _qmp_debug(...)                                                     \
+  G_STMT_START {                                                            \
+    if (G_UNLIKELY (!g_log_writer_default_would_drop (G_LOG_LEVEL_DEBUG,    \
+                                                      G_LOG_DOMAIN)))       \
+      g_debug (__VA_ARGS__);                                                \
+  } G_STMT_END
+
 GError *_qmp_command_error_new (const char *class_name,
                                 const char *desc);
 

@@ -84,6 +84,11 @@
  * Set `QMP_DEBUG=wire` in the environment (together with
  * `G_MESSAGES_DEBUG=Qmp`) to log every line sent and received with
  * g_debug(). It costs nothing when unset.
+ *
+ * The library's debug messages (state changes, reconnection attempts)
+ * follow GLib's default filter even under a custom log writer: they are
+ * formatted only when `G_MESSAGES_DEBUG` names the `Qmp` domain (or `all`)
+ * or g_log_set_debug_enabled() is on.
  */
 
 /* How many messages may wait for dispatch before the client stops reading
@@ -175,7 +180,7 @@ typedef struct
   QmpStatusInfo *status;        /* owned, nullable: no run state */
   GPtrArray *blocks;            /* owned, nullable: QmpBlockInfo */
   GPtrArray *nodes;             /* owned, nullable: QmpBlockNode */
-  gboolean asked_status;
+  gboolean status_pending;      /* query-status sent, its reply not read */
   gboolean asked_blocks;
   gboolean asked_nodes;
 } ConnectContext;
@@ -234,7 +239,6 @@ struct _QmpClient
   GSList *sync_waits;           /* SyncWait*, unowned, innermost first */
 
   /* What QEMU is and was doing, kept across connections. */
-  GHashTable *commands;         /* owned, nullable (unknown): names QEMU offers */
   GHashTable *armed;            /* owned: node name -> guint64* armed threshold */
   QmpStopReason *stop_reason;   /* owned, nullable before the first resync */
   GPtrArray *stopping_errors;   /* owned: QmpBlockIoErrorEvent* with action stop, before STOP */
@@ -318,7 +322,7 @@ set_state (QmpClient      *self,
 {
   if (self->state == state)
     return;
-  g_debug ("%s: state %d -> %d", self->address ? self->address : "stream", self->state, state);
+  _qmp_debug ("%s: state %d -> %d", self->address ? self->address : "stream", self->state, state);
   self->state = state;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATE]);
 }
@@ -519,7 +523,7 @@ queue_output (QmpClient  *self,
               gsize       length)
 {
   if (self->wire_trace)
-    g_debug ("%s -> %.*s", client_name (self), (int) length - 1, line);
+    _qmp_debug ("%s -> %.*s", client_name (self), (int) length - 1, line);
 
   g_byte_array_append (self->outbuf, (const guint8 *) line, length);
   ensure_write_source (self);
@@ -583,7 +587,7 @@ on_line (const char *line,
   QmpMessage *message;
 
   if (self->wire_trace)
-    g_debug ("%s <- %.*s", client_name (self), (int) length, line);
+    _qmp_debug ("%s <- %.*s", client_name (self), (int) length, line);
 
   message = qmp_message_parser_parse (self->parser, line, length, &rc->error);
 
@@ -896,7 +900,7 @@ connection_lost (QmpClient *self,
       return;
     }
 
-  g_debug ("%s: connection lost: %s", client_name (self), error->message);
+  _qmp_debug ("%s: connection lost: %s", client_name (self), error->message);
   connection_shutdown (self);
   fail_pending (self, error, TRUE, G_MAXUINT);
 
@@ -949,7 +953,7 @@ dispatch_reply (QmpClient  *self,
 
       if (sid != NULL && g_str_has_prefix (sid, ID_PREFIX) &&
           g_ascii_strtoull (sid + strlen (ID_PREFIX), NULL, 10) < self->next_serial)
-        g_debug ("%s: dropping the late reply to %s (timed out, cancelled or answered already)",
+        _qmp_debug ("%s: dropping the late reply to %s (timed out, cancelled or answered already)",
                  client_name (self), id);
       else if (message->id == NULL && message->kind == QMP_MESSAGE_ERROR)
         g_warning ("%s: QEMU sent an error without an id: %s: %s",
@@ -1667,7 +1671,7 @@ connect_retry_later (GTask        *task,
     return FALSE;
 
   ctx->retry_delay = ctx->retry_delay == 0 ? 10 : MIN (ctx->retry_delay * 2, 500);
-  g_debug ("%s: %s; trying again in %u ms", client_name (self), error->message, ctx->retry_delay);
+  _qmp_debug ("%s: %s; trying again in %u ms", client_name (self), error->message, ctx->retry_delay);
   ctx->retry_source = g_timeout_source_new (ctx->retry_delay);
   g_source_set_callback (ctx->retry_source, on_connect_retry, task, NULL);
   g_source_set_static_name (ctx->retry_source, "[qmpthin] connect retry");
@@ -1794,7 +1798,7 @@ handle_greeting (QmpClient  *self,
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CAPABILITIES]);
   g_object_thaw_notify (G_OBJECT (self));
 
-  g_debug ("%s: QEMU %s (%s)", client_name (self), self->qemu_version,
+  _qmp_debug ("%s: QEMU %s (%s)", client_name (self), self->qemu_version,
            self->qemu_package ? self->qemu_package : "no package");
 
   if (self->connect_task != task)
@@ -1854,37 +1858,6 @@ sync_reply (GTask        *task,
 }
 
 static void
-sync_commands_ready (GObject      *source,
-                     GAsyncResult *result,
-                     gpointer      user_data)
-{
-  g_autoptr(GTask) task = user_data;
-  QmpClient *self = QMP_CLIENT (source);
-  gboolean failed;
-  g_autoptr(JsonNode) value = sync_reply (task, source, result, &failed);
-
-  if (failed)
-    return;
-  g_clear_pointer (&self->commands, g_hash_table_unref);
-  if (value != NULL && JSON_NODE_HOLDS_ARRAY (value))
-    {
-      JsonArray *array = json_node_get_array (value);
-
-      self->commands = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-      for (guint i = 0; i < json_array_get_length (array); i++)
-        {
-          JsonNode *element = json_array_get_element (array, i);
-          const char *name = JSON_NODE_HOLDS_OBJECT (element) ?
-                             _qmp_json_get_string (json_node_get_object (element), "name") : NULL;
-
-          if (name != NULL)
-            g_hash_table_add (self->commands, g_strdup (name));
-        }
-    }
-  sync_step (task);
-}
-
-static void
 sync_status_ready (GObject      *source,
                    GAsyncResult *result,
                    gpointer      user_data)
@@ -1896,10 +1869,14 @@ sync_status_ready (GObject      *source,
 
   if (failed)
     return;
+  ctx->status_pending = FALSE;
   /* No query-status: a server without run states (qemu-storage-daemon). */
   if (value != NULL && JSON_NODE_HOLDS_OBJECT (value))
     ctx->status = qmp_status_info_new_from_json (json_node_get_object (value), NULL);
-  sync_step (task);
+  /* Sent right behind qmp_capabilities: a server that answers it first
+   * leaves the rest to negotiate_ready(). */
+  if (QMP_CLIENT (source)->state == QMP_CLIENT_STATE_SYNCING)
+    sync_step (task);
 }
 
 static void
@@ -2083,49 +2060,35 @@ sync_step (GTask *task)
        * fire, they are gone, and the caller must arm them again. */
       if (self->new_instance && g_hash_table_size (self->armed) > 0)
         {
-          g_debug ("%s: a new QEMU instance: forgetting %u armed thresholds",
+          _qmp_debug ("%s: a new QEMU instance: forgetting %u armed thresholds",
                    client_name (self), g_hash_table_size (self->armed));
           g_hash_table_remove_all (self->armed);
         }
       set_state (self, QMP_CLIENT_STATE_SYNCING);
       if (self->connect_task != task)
         return;
-      sync_send (task, "query-commands", NULL, sync_commands_ready);
-      return;
     }
 
-  if (ctx->status == NULL && !ctx->asked_status)
-    {
-      ctx->asked_status = TRUE;
-      if (qmp_client_has_command (self, "query-status"))
-        {
-          sync_send (task, "query-status", NULL, sync_status_ready);
-          return;
-        }
-    }
+  /* query-status went out with qmp_capabilities: its reply moves on. */
+  if (ctx->status_pending)
+    return;
 
   if (ctx->status != NULL && !qmp_status_info_get_running (ctx->status) &&
       ctx->blocks == NULL && !ctx->asked_blocks)
     {
       ctx->asked_blocks = TRUE;
-      if (qmp_client_has_command (self, "query-block"))
-        {
-          sync_send (task, "query-block", NULL, sync_block_ready);
-          return;
-        }
+      sync_send (task, "query-block", NULL, sync_block_ready);
+      return;
     }
 
   if (g_hash_table_size (self->armed) > 0 && !ctx->asked_nodes)
     {
-      ctx->asked_nodes = TRUE;
-      if (qmp_client_has_command (self, "query-named-block-nodes"))
-        {
-          g_autoptr(JsonObject) arguments = json_object_new ();
+      g_autoptr(JsonObject) arguments = json_object_new ();
 
-          json_object_set_boolean_member (arguments, "flat", TRUE);
-          sync_send (task, "query-named-block-nodes", arguments, sync_nodes_ready);
-          return;
-        }
+      ctx->asked_nodes = TRUE;
+      json_object_set_boolean_member (arguments, "flat", TRUE);
+      sync_send (task, "query-named-block-nodes", arguments, sync_nodes_ready);
+      return;
     }
 
   sync_derive (self, ctx);
@@ -2192,6 +2155,12 @@ connect_step (GTask *task)
         cap_task = g_task_new (self, NULL, negotiate_ready, g_object_ref (task));
         g_task_set_source_tag (cap_task, qmp_client_execute_async);
         execute_internal (self, "qmp_capabilities", NULL, QMP_TIMEOUT_NONE, TRUE, TRUE, NULL, cap_task);
+        /* Resync's first question goes in the same write: QEMU runs
+         * commands in order, so it runs negotiated, and connecting costs
+         * one round trip, not two. A server without query-status answers
+         * CommandNotFound: it has no run state. */
+        ctx->status_pending = TRUE;
+        sync_send (task, "query-status", NULL, sync_status_ready);
         return;
       }
 
@@ -2246,7 +2215,7 @@ reconnect_ready (GObject      *source,
   self->reconnecting = FALSE;
   if (!qmp_client_connect_finish (self, result, &error))
     {
-      g_debug ("%s: reconnecting failed: %s", client_name (self), error->message);
+      _qmp_debug ("%s: reconnecting failed: %s", client_name (self), error->message);
       schedule_reconnect (self);
       return;
     }
@@ -2284,7 +2253,7 @@ schedule_reconnect (QmpClient *self)
   delay = delay / 2 + g_random_int_range (0, (gint32) (delay / 2) + 1);
   self->reconnect_attempt++;
 
-  g_debug ("%s: reconnecting in %" G_GUINT64_FORMAT " ms (attempt %u)",
+  _qmp_debug ("%s: reconnecting in %" G_GUINT64_FORMAT " ms (attempt %u)",
            client_name (self), delay, self->reconnect_attempt);
   self->reconnect_source = g_timeout_source_new ((guint) delay);
   g_source_set_callback (self->reconnect_source, on_reconnect, self, NULL);
@@ -2815,7 +2784,6 @@ qmp_client_finalize (GObject *object)
   g_queue_clear_full (&self->incoming, (GDestroyNotify) incoming_free);
   g_clear_object (&self->initial_stream);
   g_clear_pointer (&self->parser, qmp_message_parser_free);
-  g_clear_pointer (&self->commands, g_hash_table_unref);
   g_hash_table_unref (self->armed);
   g_clear_object (&self->stop_reason);
   g_ptr_array_unref (self->stopping_errors);
@@ -3711,29 +3679,6 @@ qmp_client_get_stop_reason (QmpClient *client)
 {
   g_return_val_if_fail (QMP_IS_CLIENT (client), NULL);
   return client->stop_reason;
-}
-
-/**
- * qmp_client_has_command:
- * @client: a #QmpClient
- * @command: a QMP command name
- *
- * Tells whether the server offers @command, from the `query-commands` of
- * the last resync: qemu-storage-daemon, for one, has no `query-status`
- * or `cont`. When the list is not known (before the first connection, or
- * the server refused `query-commands`) every command is assumed to exist.
- *
- * Returns: %TRUE if the server offers @command (or the list is unknown)
- *
- * Since: 1.0
- */
-gboolean
-qmp_client_has_command (QmpClient  *client,
-                        const char *command)
-{
-  g_return_val_if_fail (QMP_IS_CLIENT (client), FALSE);
-  g_return_val_if_fail (command != NULL, FALSE);
-  return client->commands == NULL || g_hash_table_contains (client->commands, command);
 }
 
 /**

@@ -26,10 +26,10 @@
  * QEMU does not replay events: an agent that restarts, loses its socket or
  * attaches to a running host has missed whatever happened meanwhile. So
  * after every negotiation, before it is %QMP_CLIENT_STATE_READY, the client
- * is %QMP_CLIENT_STATE_SYNCING: it reads `query-commands` (see
- * qmp_client_has_command()), `query-status`, `query-block` when the VM is
- * not running, and `query-named-block-nodes` when it has thresholds to
- * check. Events that arrive meanwhile are held, and delivered after what
+ * is %QMP_CLIENT_STATE_SYNCING: it reads `query-status` (sent together
+ * with `qmp_capabilities`, so that a connection costs one round trip),
+ * `query-block` when the VM is not running, and `query-named-block-nodes`
+ * when it has thresholds to check. Events that arrive meanwhile are held, and delivered after what
  * the resync derived, in order.
  *
  * What it derives, each flagged #QmpStopReason:derived or

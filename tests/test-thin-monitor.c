@@ -14,11 +14,6 @@
 #define WAIT_LIMIT_MS 10000
 #define MiB (G_GUINT64_CONSTANT (1024) * 1024)
 
-#define COMMANDS \
-  "{\"return\": [{\"name\": \"query-status\"}, {\"name\": \"query-block\"}, " \
-  "{\"name\": \"query-named-block-nodes\"}, {\"name\": \"query-blockstats\"}, " \
-  "{\"name\": \"block-set-write-threshold\"}, {\"name\": \"cont\"}, {\"name\": \"stop\"}]}"
-
 #define RUNNING "{\"return\": {\"status\": \"running\", \"running\": true}}"
 #define IO_ERROR "{\"return\": {\"status\": \"io-error\", \"running\": false}}"
 
@@ -100,7 +95,6 @@ setup (Fixture       *f,
        gconstpointer  data)
 {
   f->server = qmp_fake_server_new ();
-  qmp_fake_server_set_reply (f->server, "query-commands", COMMANDS);
   qmp_fake_server_set_reply (f->server, "query-status", RUNNING);
   qmp_fake_server_set_reply (f->server, "block-set-write-threshold", "{\"return\": {}}");
   qmp_fake_server_set_reply (f->server, "stop", "{\"return\": {}}");
@@ -613,7 +607,6 @@ test_many (Fixture       *f,
       QmpClient *client = qmp_client_new (qmp_fake_server_get_address (server));
       QmpThinMonitor *monitor;
 
-      qmp_fake_server_set_reply (server, "query-commands", COMMANDS);
       qmp_fake_server_set_reply (server, "query-status", RUNNING);
       qmp_fake_server_set_reply (server, "block-set-write-threshold", "{\"return\": {}}");
       qmp_fake_server_set_reply (server, "query-blockstats", "{\"return\": []}");

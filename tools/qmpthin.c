@@ -436,18 +436,18 @@ command_status (int    argc,
       return EXIT_FAILURE;
     }
   reason = qmp_client_get_stop_reason (client);
-  if (qmp_client_has_command (client, "query-block"))
+  blocks = qmp_client_query_block_sync (client, NULL, &error);
+  if (blocks == NULL &&
+      g_error_matches (error, QMP_COMMAND_ERROR, QMP_COMMAND_ERROR_COMMAND_NOT_FOUND))
     {
-      blocks = qmp_client_query_block_sync (client, NULL, &error);
-      if (blocks == NULL)
-        {
-          print_error ("query-block", error);
-          return EXIT_FAILURE;
-        }
-    }
-  else
-    {
+      /* A server without block devices of its own. */
+      g_clear_error (&error);
       blocks = g_ptr_array_new ();
+    }
+  else if (blocks == NULL)
+    {
+      print_error ("query-block", error);
+      return EXIT_FAILURE;
     }
   stats = qmp_client_query_blockstats_sync (client, TRUE, NULL, &error);
   if (stats == NULL)

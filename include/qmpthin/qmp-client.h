@@ -202,9 +202,6 @@ void                qmp_client_set_auto_reconnect    (QmpClient            *clie
 QMP_AVAILABLE_IN_1_0
 QmpStopReason      *qmp_client_get_stop_reason       (QmpClient            *client);
 QMP_AVAILABLE_IN_1_0
-gboolean            qmp_client_has_command           (QmpClient            *client,
-                                                      const char           *command);
-QMP_AVAILABLE_IN_1_0
 void                qmp_client_declare_write_threshold (QmpClient          *client,
                                                       const char           *node_name,
                                                       guint64               write_threshold);

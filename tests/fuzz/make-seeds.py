@@ -162,10 +162,6 @@ def make_stream(all_records):
 # fuzz-client: whole sessions, numbered as the client numbers its commands
 
 GREETING = None
-QUERY_COMMANDS = [{'name': c} for c in (
-    'qmp_capabilities', 'query-commands', 'query-status', 'query-block',
-    'query-blockstats', 'query-named-block-nodes', 'block-set-write-threshold',
-    'cont', 'stop', 'query-version')]
 
 
 def reply(value, n):
@@ -176,12 +172,15 @@ def error(n, klass='GenericError', desc='failed'):
     return line({'id': 'qmpthin-%d' % n, 'error': {'class': klass, 'desc': desc}})
 
 
-def session(greeting, status, blocks, replies, events=(), commands=QUERY_COMMANDS):
-    """A session: negotiation, resync, then the fuzz target's seven
-    commands answered in order, @events after the first reply."""
-    out = [greeting, reply({}, 1), reply(commands, 2), reply(status, 3)]
-    n = 4
-    if not status['running']:
+def session(greeting, status, blocks, replies, events=()):
+    """A session: negotiation and resync's query-status (sent together),
+    the rest of the resync, then the fuzz target's seven commands answered
+    in order, @events after the first reply. A @status of None is a server
+    without query-status."""
+    out = [greeting, reply({}, 1),
+           reply(status, 2) if status else error(2, 'CommandNotFound', 'no query-status')]
+    n = 3
+    if status and not status['running']:
         out.append(reply(blocks, n))
         n += 1
     for i, r in enumerate(replies):
@@ -190,7 +189,7 @@ def session(greeting, status, blocks, replies, events=(), commands=QUERY_COMMAND
             out.extend(events)
     # The event handler's query-status, from inside the handler.
     if events:
-        out.append(reply(status, n + len(replies)))
+        out.append(reply(status or {}, n + len(replies)))
     return b''.join(out)
 
 
@@ -230,10 +229,7 @@ def make_client(all_records):
                             events=[events[e] for e in sorted(events)]))
     for e in sorted(events):
         w.add('event-' + e, session(greeting, running, block, answers, events=[events[e]]))
-    w.add('qsd-no-query-status', session(greeting, running, block, answers,
-                                         commands=[c for c in QUERY_COMMANDS
-                                                   if c['name'] != 'query-status'])
-          .replace(reply(running, 3), b''))
+    w.add('qsd-no-query-status', session(greeting, None, block, answers))
     w.add('truncated-reply', session(greeting, running, block, answers)[:-20])
     w.add('unknown-ids', greeting + reply({}, 1) + reply({}, 99) + line({'return': {}, 'id': 7})
           + error(1000) + line({'error': {'class': 'GenericError', 'desc': 'no id'}}))

@@ -3,12 +3,15 @@
 #
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
-# Usage: tests/fuzz/run.sh [SECONDS] [BUILD_DIR]
+# Usage: tests/fuzz/run.sh [SECONDS] [BUILD_DIR] [TARGET...]
 #
 #   SECONDS    how long each target fuzzes (default 60); 0 only replays
 #              the reproducers and the seed corpus
 #   BUILD_DIR  a clang build directory (default _build-fuzz in the source
 #              tree), set up here if it does not exist
+#   TARGET     stream, message or client (default: all three, in turn);
+#              e.g. `tests/fuzz/run.sh 3600 _build-fuzz client` for a long
+#              campaign on one target
 #
 # For each target: every file of tests/fuzz/regressions/<target>/ runs
 # once, then the target fuzzes a copy of tests/fuzz/corpus/<target>/ (the
@@ -23,7 +26,14 @@ set -eu
 duration=${1:-60}
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=${2:-"$src/_build-fuzz"}
-targets="stream message client"
+[ $# -gt 2 ] && shift 2 || set --
+targets=${*:-"stream message client"}
+for t in $targets; do
+    case $t in
+        stream|message|client) ;;
+        *) echo "run.sh: unknown target '$t' (stream, message, client)" >&2; exit 2 ;;
+    esac
+done
 
 if [ ! -f "$build/build.ninja" ]; then
     CC=${CC:-clang} meson setup "$build" "$src" \
