@@ -9,9 +9,10 @@
 
 G_BEGIN_DECLS
 
-/* g_debug() formats its message before the log writer drops it, and
- * every connection changes state four times: this one formats only when
- * GLib's default filter would show the message (G_MESSAGES_DEBUG=Qmp). */
+/* g_debug() formats its message before the log writer drops it: for the
+ * messages of every connection (it changes state four times), this one
+ * formats only when GLib's default filter would show the message
+ * (G_MESSAGES_DEBUG=Qmp). */
 #define _qmp_debug(...)                                                     \
   G_STMT_START {                                                            \
     if (G_UNLIKELY (!g_log_writer_default_would_drop (G_LOG_LEVEL_DEBUG,    \

@@ -85,7 +85,7 @@
  * `G_MESSAGES_DEBUG=Qmp`) to log every line sent and received with
  * g_debug(). It costs nothing when unset.
  *
- * The library's debug messages (state changes, reconnection attempts)
+ * The debug messages of every connection (state changes, QEMU's version)
  * follow GLib's default filter even under a custom log writer: they are
  * formatted only when `G_MESSAGES_DEBUG` names the `Qmp` domain (or `all`)
  * or g_log_set_debug_enabled() is on.
@@ -523,7 +523,7 @@ queue_output (QmpClient  *self,
               gsize       length)
 {
   if (self->wire_trace)
-    _qmp_debug ("%s -> %.*s", client_name (self), (int) length - 1, line);
+    g_debug ("%s -> %.*s", client_name (self), (int) length - 1, line);
 
   g_byte_array_append (self->outbuf, (const guint8 *) line, length);
   ensure_write_source (self);
@@ -587,7 +587,7 @@ on_line (const char *line,
   QmpMessage *message;
 
   if (self->wire_trace)
-    _qmp_debug ("%s <- %.*s", client_name (self), (int) length, line);
+    g_debug ("%s <- %.*s", client_name (self), (int) length, line);
 
   message = qmp_message_parser_parse (self->parser, line, length, &rc->error);
 
@@ -900,7 +900,7 @@ connection_lost (QmpClient *self,
       return;
     }
 
-  _qmp_debug ("%s: connection lost: %s", client_name (self), error->message);
+  g_debug ("%s: connection lost: %s", client_name (self), error->message);
   connection_shutdown (self);
   fail_pending (self, error, TRUE, G_MAXUINT);
 
@@ -953,7 +953,7 @@ dispatch_reply (QmpClient  *self,
 
       if (sid != NULL && g_str_has_prefix (sid, ID_PREFIX) &&
           g_ascii_strtoull (sid + strlen (ID_PREFIX), NULL, 10) < self->next_serial)
-        _qmp_debug ("%s: dropping the late reply to %s (timed out, cancelled or answered already)",
+        g_debug ("%s: dropping the late reply to %s (timed out, cancelled or answered already)",
                  client_name (self), id);
       else if (message->id == NULL && message->kind == QMP_MESSAGE_ERROR)
         g_warning ("%s: QEMU sent an error without an id: %s: %s",
@@ -1671,7 +1671,7 @@ connect_retry_later (GTask        *task,
     return FALSE;
 
   ctx->retry_delay = ctx->retry_delay == 0 ? 10 : MIN (ctx->retry_delay * 2, 500);
-  _qmp_debug ("%s: %s; trying again in %u ms", client_name (self), error->message, ctx->retry_delay);
+  g_debug ("%s: %s; trying again in %u ms", client_name (self), error->message, ctx->retry_delay);
   ctx->retry_source = g_timeout_source_new (ctx->retry_delay);
   g_source_set_callback (ctx->retry_source, on_connect_retry, task, NULL);
   g_source_set_static_name (ctx->retry_source, "[qmpthin] connect retry");
@@ -2060,7 +2060,7 @@ sync_step (GTask *task)
        * fire, they are gone, and the caller must arm them again. */
       if (self->new_instance && g_hash_table_size (self->armed) > 0)
         {
-          _qmp_debug ("%s: a new QEMU instance: forgetting %u armed thresholds",
+          g_debug ("%s: a new QEMU instance: forgetting %u armed thresholds",
                    client_name (self), g_hash_table_size (self->armed));
           g_hash_table_remove_all (self->armed);
         }
@@ -2215,7 +2215,7 @@ reconnect_ready (GObject      *source,
   self->reconnecting = FALSE;
   if (!qmp_client_connect_finish (self, result, &error))
     {
-      _qmp_debug ("%s: reconnecting failed: %s", client_name (self), error->message);
+      g_debug ("%s: reconnecting failed: %s", client_name (self), error->message);
       schedule_reconnect (self);
       return;
     }
@@ -2253,7 +2253,7 @@ schedule_reconnect (QmpClient *self)
   delay = delay / 2 + g_random_int_range (0, (gint32) (delay / 2) + 1);
   self->reconnect_attempt++;
 
-  _qmp_debug ("%s: reconnecting in %" G_GUINT64_FORMAT " ms (attempt %u)",
+  g_debug ("%s: reconnecting in %" G_GUINT64_FORMAT " ms (attempt %u)",
            client_name (self), delay, self->reconnect_attempt);
   self->reconnect_source = g_timeout_source_new ((guint) delay);
   g_source_set_callback (self->reconnect_source, on_reconnect, self, NULL);
