@@ -1658,7 +1658,8 @@ on_connect_retry (gpointer user_data)
 
 /* A QEMU monitor listens with a backlog of one: right after QEMU started,
  * or while it is still closing the previous client, a UNIX socket refuses
- * connections for a moment. Try again until the connect timeout. */
+ * connections for a moment (ECONNREFUSED, or EAGAIN while its backlog is
+ * full). Try again until the connect timeout. */
 static gboolean
 connect_retry_later (GTask        *task,
                      const GError *error)
@@ -1666,7 +1667,8 @@ connect_retry_later (GTask        *task,
   QmpClient *self = g_task_get_source_object (task);
   ConnectContext *ctx = g_task_get_task_data (task);
 
-  if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED) ||
+  if (!(g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED) ||
+         g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)) ||
       g_str_has_prefix (self->address, "tcp:") || self->connect_timeout == 0)
     return FALSE;
 
@@ -1704,6 +1706,59 @@ note_socket_identity (QmpClient *self)
   self->socket_ctime = st.st_ctim;
 }
 
+/* Where opening the socket ends, @stream or @error. */
+static void
+connect_opened (GTask        *task,
+                GIOStream    *stream,
+                const GError *error)
+{
+  QmpClient *self = g_task_get_source_object (task);
+  ConnectContext *ctx = g_task_get_task_data (task);
+
+  if (stream == NULL && connect_retry_later (task, error))
+    return;
+  if (stream == NULL)
+    {
+      GError *failure = g_error_copy (error);
+
+      g_prefix_error (&failure, "Could not connect to %s: ", client_name (self));
+      connect_fail (self, failure);
+      return;
+    }
+
+  note_socket_identity (self);
+  set_connection (self, stream);
+  ctx->step++;
+  connect_step (task);
+}
+
+/* The connect() of a UNIX socket succeeds or fails at once, so it needs
+ * none of GSocketClient's asynchronous machinery (a task, an address
+ * enumerator, the proxy resolver, idle callbacks): that was a good part
+ * of what connecting a fleet of clients cost. Returns NULL without an
+ * error where the connect would complete later (not on Linux): the caller
+ * then goes through GSocketClient. */
+static GIOStream *
+open_unix_socket (GSocketAddress  *address,
+                  GError         **error)
+{
+  g_autoptr(GSocket) socket = NULL;
+  g_autoptr(GError) local_error = NULL;
+
+  socket = g_socket_new (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM,
+                         G_SOCKET_PROTOCOL_DEFAULT, error);
+  if (socket == NULL)
+    return NULL;
+  g_socket_set_blocking (socket, FALSE);
+  if (!g_socket_connect (socket, address, NULL, &local_error))
+    {
+      if (!g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_PENDING))
+        g_propagate_error (error, g_steal_pointer (&local_error));
+      return NULL;
+    }
+  return G_IO_STREAM (g_socket_connection_factory_create_connection (socket));
+}
+
 static void
 connect_open_ready (GObject      *source,
                     GAsyncResult *result,
@@ -1711,26 +1766,13 @@ connect_open_ready (GObject      *source,
 {
   g_autoptr(GTask) task = user_data;
   QmpClient *self = g_task_get_source_object (task);
-  ConnectContext *ctx = g_task_get_task_data (task);
   g_autoptr(GSocketConnection) connection = NULL;
   g_autoptr(GError) error = NULL;
 
   connection = g_socket_client_connect_finish (G_SOCKET_CLIENT (source), result, &error);
   if (self->connect_task != task)
     return;   /* timed out or cancelled meanwhile */
-  if (connection == NULL && connect_retry_later (task, error))
-    return;
-  if (connection == NULL)
-    {
-      g_prefix_error (&error, "Could not connect to %s: ", client_name (self));
-      connect_fail (self, g_steal_pointer (&error));
-      return;
-    }
-
-  note_socket_identity (self);
-  set_connection (self, G_IO_STREAM (connection));
-  ctx->step++;
-  connect_step (task);
+  connect_opened (task, G_IO_STREAM (connection), error);
 }
 
 static void
@@ -2134,6 +2176,17 @@ connect_step (GTask *task)
             {
               connect_fail (self, g_steal_pointer (&error));
               return;
+            }
+          if (G_IS_UNIX_SOCKET_ADDRESS (connectable))
+            {
+              g_autoptr(GIOStream) stream = NULL;
+
+              stream = open_unix_socket (G_SOCKET_ADDRESS (connectable), &error);
+              if (stream != NULL || error != NULL)
+                {
+                  connect_opened (task, stream, error);
+                  return;
+                }
             }
           socket_client = g_socket_client_new ();
           g_socket_client_connect_async (socket_client, connectable,
