@@ -29,8 +29,10 @@ qmp_message_parser_new (void)
 {
   QmpMessageParser *self = g_new0 (QmpMessageParser, 1);
 
-  /* Immutable nodes are shared instead of copied by json-glib. */
-  self->parser = json_parser_new_immutable ();
+  /* Mutable: an immutable parser seals every node as it builds it, a
+   * seventh of parsing an event. What is handed out is sealed on the
+   * way (an event's data, a command's return value, typed results). */
+  self->parser = json_parser_new ();
   return self;
 }
 
@@ -452,20 +454,20 @@ qmp_message_parser_parse (QmpMessageParser  *self,
       protocol_error (error, "QMP message contains a NUL byte");
       return NULL;
     }
-  if (!g_utf8_validate (text, length, NULL))
-    {
-      protocol_error (error, "QMP message is not valid UTF-8");
-      return NULL;
-    }
   if (!escapes_are_json (text, length))
     {
       protocol_error (error, "QMP message has an escape sequence JSON does not allow");
       return NULL;
     }
 
+  /* json-glib validates UTF-8 first; telling why is worth a second
+   * look only on the way out. */
   if (!json_parser_load_from_data (self->parser, text, length, &parse_error_))
     {
-      protocol_error (error, "Malformed JSON from the QMP server: %s", parse_error_->message);
+      if (!g_utf8_validate (text, length, NULL))
+        protocol_error (error, "QMP message is not valid UTF-8");
+      else
+        protocol_error (error, "Malformed JSON from the QMP server: %s", parse_error_->message);
       return NULL;
     }
   root = json_parser_steal_root (self->parser);

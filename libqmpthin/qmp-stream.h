@@ -15,8 +15,9 @@ G_BEGIN_DECLS
  * about 2N levels), so 512 leaves room for very long chains. */
 #define QMP_STREAM_DEFAULT_MAX_DEPTH 512
 
-/* How much one read asks for: large chunks, never byte by byte. */
-#define QMP_STREAM_READ_SIZE (64 * 1024)
+/* How much one read asks for: never byte by byte, and not more than the
+ * CPU cache holds once parsed (see READS_PER_CALLBACK in qmp-client.c). */
+#define QMP_STREAM_READ_SIZE (16 * 1024)
 
 typedef struct _QmpStream QmpStream;
 
