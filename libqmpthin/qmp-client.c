@@ -11,6 +11,7 @@
 #include "qmp-client-private.h"
 #include "qmp-message.h"
 #include "qmp-stream.h"
+#include "qmp-reactor.h"
 
 /**
  * SECTION:qmp-client
@@ -216,6 +217,8 @@ struct _QmpClient
   GPollableInputStream *input;  /* unowned, from connection */
   GPollableOutputStream *output;/* unowned, from connection */
   GSource *read_source;         /* owned, nullable; in context */
+  QmpWatch *read_watch;         /* owned, nullable: read_source's stand-in
+                                 * for sockets (qmp-reactor.c) */
   GSource *write_source;        /* owned, nullable; in context */
   QmpStream *framer;            /* owned */
   GByteArray *outbuf;           /* owned: bytes not yet written */
@@ -801,6 +804,54 @@ on_readable (GObject  *stream,
   return G_SOURCE_CONTINUE;
 }
 
+static void
+on_socket_readable (gpointer user_data)
+{
+  pump_read (user_data);
+}
+
+static gboolean
+reading (QmpClient *self)
+{
+  return self->read_source != NULL || self->read_watch != NULL;
+}
+
+static void
+stop_reading (QmpClient *self)
+{
+  g_clear_pointer (&self->read_watch, qmp_watch_free);
+  if (self->read_source != NULL)
+    {
+      g_source_destroy (self->read_source);
+      g_clear_pointer (&self->read_source, g_source_unref);
+    }
+}
+
+static void
+start_reading (QmpClient *self)
+{
+  /* A socket joins the context's shared epoll source: a thousand
+   * clients in one context cost an iteration what is ready, not a
+   * thousand descriptors to poll. */
+  if (G_IS_SOCKET_CONNECTION (self->connection))
+    {
+      GSocket *socket = g_socket_connection_get_socket (G_SOCKET_CONNECTION (self->connection));
+
+      self->read_watch = qmp_watch_new (self->context, g_socket_get_fd (socket),
+                                        on_socket_readable, self);
+      if (self->read_watch != NULL)
+        return;
+    }
+
+  self->read_source = g_pollable_input_stream_create_source (self->input, NULL);
+  g_source_set_callback (self->read_source, G_SOURCE_FUNC (on_readable), self, NULL);
+  g_source_set_static_name (self->read_source, "[qmpthin] read");
+  /* Completing a connect may run the caller's callback from here, and
+   * it may wait in a nested main loop for a reply: reading must go on. */
+  g_source_set_can_recurse (self->read_source, TRUE);
+  g_source_attach (self->read_source, self->context);
+}
+
 /* The client's own read source runs while the connection is up and the
  * dispatch queue has room. */
 static void
@@ -813,26 +864,15 @@ update_read_source (QmpClient *self)
     wanted = FALSE;
   else if (must_read (self))
     wanted = TRUE;
-  else if (self->read_source != NULL)
+  else if (reading (self))
     wanted = self->incoming.length < INCOMING_HIGH_WATER;
   else
     wanted = self->incoming.length < INCOMING_HIGH_WATER / 2;
 
-  if (wanted && self->read_source == NULL)
-    {
-      self->read_source = g_pollable_input_stream_create_source (self->input, NULL);
-      g_source_set_callback (self->read_source, G_SOURCE_FUNC (on_readable), self, NULL);
-      g_source_set_static_name (self->read_source, "[qmpthin] read");
-      /* Completing a connect may run the caller's callback from here, and
-       * it may wait in a nested main loop for a reply: reading must go on. */
-      g_source_set_can_recurse (self->read_source, TRUE);
-      g_source_attach (self->read_source, self->context);
-    }
-  else if (!wanted && self->read_source != NULL)
-    {
-      g_source_destroy (self->read_source);
-      g_clear_pointer (&self->read_source, g_source_unref);
-    }
+  if (wanted && !reading (self))
+    start_reading (self);
+  else if (!wanted && reading (self))
+    stop_reading (self);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -863,11 +903,7 @@ connection_shutdown (QmpClient *self)
   if (connection == NULL)
     return;
 
-  if (self->read_source != NULL)
-    {
-      g_source_destroy (self->read_source);
-      g_clear_pointer (&self->read_source, g_source_unref);
-    }
+  stop_reading (self);
   if (self->write_source != NULL)
     {
       g_source_destroy (self->write_source);
