@@ -119,6 +119,11 @@ struct _QmpPending
   char *id;                     /* key in QmpClient.pending */
   char *command;                /* for messages */
   GTask *task;                  /* owned */
+  /* A timeout in the client's context is one entry of QmpClient.timed,
+   * fired by the dispatch source; elsewhere (a _sync call's private
+   * context) a source of its own. */
+  GList *timed_link;            /* owned, nullable: in QmpClient.timed */
+  gint64 deadline;              /* monotonic, with timed_link */
   GSource *timeout_source;      /* owned, nullable; in the task's context */
   GSource *cancel_source;       /* owned, nullable; in the task's context */
   /* Completed as soon as its reply is read instead of through the ordered
@@ -232,6 +237,7 @@ struct _QmpClient
   /* Messages read and waiting to be delivered, in wire order (Incoming*). */
   GQueue incoming;
   GSource *dispatch_source;     /* owned; in context */
+  GQueue timed;                 /* QmpPending with a deadline, earliest first */
   /* A reply whose callback GTask deferred to an idle: nothing after it is
    * delivered until that callback ran. */
   GTask *dispatch_blocker;      /* owned, nullable */
@@ -343,6 +349,17 @@ client_name (QmpClient *self)
 static void
 pending_free (QmpPending *pending)
 {
+  if (pending->timed_link != NULL)
+    {
+      QmpClient *self = pending->client;
+
+      g_queue_delete_link (&self->timed, pending->timed_link);
+      /* No wake-up for a deadline that is gone (an immediate dispatch,
+       * ready time 0, stays). */
+      if (self->timed.length == 0 && self->dispatch_source != NULL &&
+          g_source_get_ready_time (self->dispatch_source) > 0)
+        g_source_set_ready_time (self->dispatch_source, -1);
+    }
   if (pending->timeout_source != NULL)
     {
       g_source_destroy (pending->timeout_source);
@@ -381,17 +398,73 @@ pending_complete (QmpClient  *self,
   return g_steal_pointer (&task);
 }
 
-static gboolean
-on_pending_timeout (gpointer user_data)
+static void
+pending_time_out (QmpPending *pending)
 {
-  QmpPending *pending = user_data;
-  QmpClient *self = pending->client;
   GError *error = g_error_new (G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
                                "No reply from QEMU to “%s” within %u ms",
                                pending->command, pending->timeout);
 
-  g_object_unref (pending_complete (self, pending, NULL, error));
+  g_object_unref (pending_complete (pending->client, pending, NULL, error));
+}
+
+static gboolean
+on_pending_timeout (gpointer user_data)
+{
+  pending_time_out (user_data);
   return G_SOURCE_REMOVE;
+}
+
+/* The dispatch source wakes at @time at the latest. */
+static void
+wake_dispatch_at (QmpClient *self,
+                  gint64     time)
+{
+  gint64 current;
+
+  if (self->dispatch_source == NULL)
+    return;
+  current = g_source_get_ready_time (self->dispatch_source);
+  if (current < 0 || time < current)
+    g_source_set_ready_time (self->dispatch_source, time);
+}
+
+/* One timer for every command completing in the client's context: a
+ * GSource per command (created, attached, destroyed) was some 4,000
+ * instructions of each round trip. Commands mostly share one timeout, so
+ * a new deadline usually goes last. */
+static void
+timed_add (QmpClient  *self,
+           QmpPending *pending)
+{
+  GList *before = self->timed.tail;
+
+  while (before != NULL && ((QmpPending *) before->data)->deadline > pending->deadline)
+    before = before->prev;
+  pending->timed_link = g_list_alloc ();
+  pending->timed_link->data = pending;
+  if (before == NULL)
+    g_queue_push_head_link (&self->timed, pending->timed_link);
+  else
+    g_queue_insert_after_link (&self->timed, before, pending->timed_link);
+  if (self->timed.head == pending->timed_link)
+    wake_dispatch_at (self, pending->deadline);
+}
+
+/* From the dispatch source: fails the commands past their deadline. */
+static void
+timed_expire (QmpClient *self)
+{
+  QmpPending *head;
+  gint64 now;
+
+  if (self->timed.length == 0)
+    return;
+  now = g_get_monotonic_time ();
+  while ((head = g_queue_peek_head (&self->timed)) != NULL && head->deadline <= now)
+    pending_time_out (head);
+  if (head != NULL)
+    wake_dispatch_at (self, head->deadline);
 }
 
 static gboolean
@@ -1306,6 +1379,8 @@ dispatch_incoming (gpointer user_data)
       incoming_free (incoming);
     }
 
+  /* After the replies that were read in time. */
+  timed_expire (self);
   schedule_dispatch (self);
   update_read_source (self);
   return G_SOURCE_CONTINUE;
@@ -1347,7 +1422,12 @@ pending_new (QmpClient    *self,
   pending->timeout = timeout;
   pending->generation = self->generation;
 
-  if (timeout > 0)
+  if (timeout > 0 && g_task_get_context (task) == self->context)
+    {
+      pending->deadline = g_get_monotonic_time () + (gint64) timeout * 1000;
+      timed_add (self, pending);
+    }
+  else if (timeout > 0)
     {
       pending->timeout_source = g_timeout_source_new (timeout);
       g_source_set_callback (pending->timeout_source, on_pending_timeout, pending, NULL);

@@ -891,8 +891,6 @@ test_pipeline_answered (Fixture       *f,
 /* ------------------------------------------------------------------------ */
 /* Timeouts and cancellation */
 
-/* The late reply to a call that gave up is dropped quietly (a warning
- * would fail the test): at debug level only, and the connection stays. */
 /* The connection survived: ready, never dropped, nothing left waiting. */
 static void
 assert_still_ready (Fixture *f)
@@ -902,6 +900,8 @@ assert_still_ready (Fixture *f)
   g_assert_cmpuint (qmp_client_get_n_pending (f->client), ==, 0);
 }
 
+/* The late reply to a call that gave up is dropped quietly (a warning
+ * would fail the test): at debug level only, and the connection stays. */
 static void
 assert_late_reply_dropped (Fixture    *f,
                            JsonObject *request)
@@ -940,6 +940,73 @@ test_timeout_client (Fixture       *f,
   g_assert_cmpuint (qmp_client_get_n_pending (f->client), ==, 0);
 
   assert_late_reply_dropped (f, request);
+}
+
+typedef struct
+{
+  GArray *order;                /* guint: which call completed, in turn */
+  guint index;
+  gint64 start;
+  gint64 elapsed;
+} TimedCall;
+
+static void
+timed_call_ready (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  TimedCall *call = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) value = qmp_client_execute_finish (QMP_CLIENT (source), result, &error);
+
+  g_assert_null (value);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  call->elapsed = g_get_monotonic_time () - call->start;
+  g_array_append_val (call->order, call->index);
+}
+
+/* Calls in flight with different timeouts, issued out of deadline order,
+ * fail in deadline order, each once and not before its time; a call
+ * answered in time is not failed by the timer of the others. */
+static void
+test_timeout_order (Fixture       *f,
+                    gconstpointer  data)
+{
+  const guint timeouts[] = { 300, 100, 200 };
+  const guint expected[] = { 1, 2, 0 };
+  g_autoptr(GArray) order = g_array_new (FALSE, FALSE, sizeof (guint));
+  g_autoptr(GAsyncResult) answered = NULL;
+  g_autoptr(JsonNode) value = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) requests = NULL;
+  TimedCall calls[G_N_ELEMENTS (timeouts)];
+
+  qmp_fake_server_hold (f->server, "slow");
+  for (guint i = 0; i < G_N_ELEMENTS (timeouts); i++)
+    {
+      calls[i] = (TimedCall) { order, i, g_get_monotonic_time (), 0 };
+      qmp_client_execute_full_async (f->client, "slow", NULL, timeouts[i], NULL,
+                                     timed_call_ready, &calls[i]);
+    }
+  /* Deadline before all of them, answered at once. */
+  qmp_client_execute_full_async (f->client, "quick", NULL, 50, NULL, qmp_test_store_result, &answered);
+  qmp_fake_server_set_reply (f->server, "quick", "{\"return\": 7}");
+  value = qmp_client_execute_finish (f->client, wait_result (&answered), &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (json_node_get_int (value), ==, 7);
+
+  WAIT_FOR (order->len == G_N_ELEMENTS (timeouts));
+  for (guint i = 0; i < G_N_ELEMENTS (expected); i++)
+    {
+      guint index = g_array_index (order, guint, i);
+
+      g_assert_cmpuint (index, ==, expected[i]);
+      g_assert_cmpint (calls[index].elapsed, >=, (gint64) timeouts[index] * 1000);
+    }
+  run_for (50);
+  g_assert_cmpuint (order->len, ==, G_N_ELEMENTS (timeouts));
+  g_assert_cmpuint (qmp_client_get_n_pending (f->client), ==, 0);
+  requests = qmp_fake_server_wait_requests (f->server, G_N_ELEMENTS (timeouts) + 1, WAIT_LIMIT_MS);
 }
 
 /* A per-call timeout overrides the client's, both ways. */
@@ -2235,6 +2302,7 @@ main (int    argc,
   ADD ("execute/unknown-id", test_unknown_id);
   ADD ("timeout/client", test_timeout_client);
   ADD ("timeout/per-call", test_timeout_per_call);
+  ADD ("timeout/order", test_timeout_order);
   ADD ("cancel/after-send", test_cancel_after_send);
   ADD ("cancel/before-send", test_cancel_before_send);
   g_test_add_func ("/qmp/client/cancel/sync", test_cancel_sync);
