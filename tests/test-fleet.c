@@ -326,6 +326,98 @@ test_close_others_while_connecting (void)
   fleet_stop (&fleet);
 }
 
+/* The highest descriptor open in this process below @limit (valgrind
+ * keeps descriptors of its own above the limit it reports). */
+static int
+highest_fd (rlim_t limit)
+{
+  g_autoptr(GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
+  const char *name;
+  int highest = -1;
+
+  g_assert_nonnull (dir);
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      gint64 fd = g_ascii_strtoll (name, NULL, 10);
+
+      if ((rlim_t) fd < limit)
+        highest = MAX (highest, (int) fd);
+    }
+  return highest;
+}
+
+typedef struct
+{
+  guint n_ok;
+  guint n_refused;
+} FdLimit;
+
+static void
+on_connected_fd_limit (GObject      *source,
+                       GAsyncResult *result,
+                       gpointer      user_data)
+{
+  FdLimit *counts = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (qmp_client_connect_finish (QMP_CLIENT (source), result, &error))
+    {
+      counts->n_ok++;
+      return;
+    }
+  /* Clear: which error, and which VM. */
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TOO_MANY_OPEN_FILES);
+  g_assert_nonnull (strstr (error->message, qmp_client_get_address (QMP_CLIENT (source))));
+  g_assert_cmpint (qmp_client_get_state (QMP_CLIENT (source)), ==, QMP_CLIENT_STATE_DISCONNECTED);
+  counts->n_refused++;
+}
+
+/* Past the process's descriptor limit, connecting fails with a clear
+ * error and leaves the client usable: once the limit is raised, it
+ * connects. */
+static void
+test_fd_limit (void)
+{
+  guint n_vms = 20;
+  Fleet fleet = { NULL, };
+  FdLimit counts = { 0, 0 };
+  struct rlimit saved, low;
+
+  fleet_start (&fleet, n_vms);
+  fleet.n_vms = n_vms;
+  fleet.vms = g_new0 (Vm, n_vms);
+  for (guint i = 0; i < n_vms; i++)
+    {
+      g_autofree char *address = g_strdup_printf ("unix:%s/vm-%05u.sock", fleet.dir, i);
+
+      fleet.vms[i].fleet = &fleet;
+      fleet.vms[i].client = qmp_client_new (address);
+    }
+
+  g_assert_cmpint (getrlimit (RLIMIT_NOFILE, &saved), ==, 0);
+  low = saved;
+  low.rlim_cur = highest_fd (saved.rlim_cur) + 1 + 5;
+  g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &low), ==, 0);
+  for (guint i = 0; i < n_vms; i++)
+    qmp_client_connect_async (fleet.vms[i].client, NULL, on_connected_fd_limit, &counts);
+  WAIT_FOR (counts.n_ok + counts.n_refused == n_vms);
+  g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &saved), ==, 0);
+  g_test_message ("%u connected, %u refused for lack of descriptors", counts.n_ok, counts.n_refused);
+  g_assert_cmpuint (counts.n_ok, >=, 1);
+  g_assert_cmpuint (counts.n_refused, >=, 1);
+
+  for (guint i = 0; i < n_vms; i++)
+    if (qmp_client_get_state (fleet.vms[i].client) != QMP_CLIENT_STATE_READY)
+      {
+        g_autoptr(GError) error = NULL;
+
+        g_assert_true (qmp_client_connect_sync (fleet.vms[i].client, NULL, &error));
+        g_assert_no_error (error);
+      }
+
+  fleet_stop (&fleet);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -334,6 +426,7 @@ main (int    argc,
 
   g_test_add_func ("/fleet/broadcast", test_broadcast);
   g_test_add_func ("/fleet/close-others-while-connecting", test_close_others_while_connecting);
+  g_test_add_func ("/fleet/fd-limit", test_fd_limit);
 
   return g_test_run ();
 }
