@@ -1963,7 +1963,7 @@ handle_greeting (QmpClient  *self,
   g_object_thaw_notify (G_OBJECT (self));
 
   _qmp_debug ("%s: QEMU %s (%s)", client_name (self), self->qemu_version,
-           self->qemu_package ? self->qemu_package : "no package");
+              self->qemu_package ? self->qemu_package : "no package");
 
   if (self->connect_task != task)
     return;   /* a notify handler closed the client */
