@@ -149,6 +149,40 @@ test_running (Fixture       *f,
   assert_log (f, expected);
 }
 
+/* query-status goes out right behind qmp_capabilities. A server that
+ * answers it first (QEMU does not: it runs commands in order) still gets
+ * a client that waits for the negotiation, then uses the status it read. */
+static void
+test_status_answered_first (Fixture       *f,
+                            gconstpointer  data)
+{
+  const char *expected[] = { "reason paused-by-user", NULL };
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GPtrArray) requests = NULL;
+  g_autoptr(GError) error = NULL;
+
+  qmp_fake_server_set_reply (f->server, "query-status", "{\"return\": {\"status\": \"paused\", \"running\": false}}");
+  qmp_fake_server_set_reply (f->server, "query-block", "{\"return\": []}");
+  qmp_fake_server_hold (f->server, "qmp_capabilities");
+  qmp_client_connect_async (f->client, NULL, qmp_test_store_result, &result);
+
+  /* Both requests in, the status answered, the negotiation not. */
+  requests = qmp_fake_server_wait_requests (f->server, 2, WAIT_LIMIT_MS);
+  g_assert_cmpstr (json_object_get_string_member (requests->pdata[0], "execute"), ==, "qmp_capabilities");
+  g_assert_cmpstr (json_object_get_string_member (requests->pdata[1], "execute"), ==, "query-status");
+  /* The status reply read: only the negotiation is left in flight. */
+  QMP_TEST_WAIT_FOR (qmp_client_get_n_pending (f->client) == 1, WAIT_LIMIT_MS);
+  g_assert_null (result);
+  g_assert_cmpint (qmp_client_get_state (f->client), ==, QMP_CLIENT_STATE_NEGOTIATING);
+
+  qmp_fake_server_reply (f->server, requests->pdata[0], "{}");
+  g_assert_true (qmp_client_connect_finish (f->client, qmp_test_wait_result (&result, WAIT_LIMIT_MS), &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (qmp_stop_reason_get_kind (qmp_client_get_stop_reason (f->client)), ==,
+                   QMP_STOP_KIND_PAUSED_BY_USER);
+  assert_log (f, expected);
+}
+
 /* Connecting to a VM already paused on a full disk: the stop reason names
  * the disk, a derived block-io-error says it, and an event that arrived
  * during the resync comes after them. */
@@ -875,6 +909,7 @@ main (int    argc,
 #define ADD(path, func) g_test_add ("/qmp/resync/" path, Fixture, NULL, setup, func, teardown)
   ADD ("not-applicable", test_not_applicable);
   ADD ("running", test_running);
+  ADD ("status-answered-first", test_status_answered_first);
   ADD ("paused-nospace", test_paused_nospace);
   ADD ("derived-payloads", test_derived_payloads);
   ADD ("live", test_live);
