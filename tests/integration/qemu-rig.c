@@ -46,18 +46,66 @@ find_qemu (void)
   return g_find_program_in_path ("qemu-system-x86_64");
 }
 
-/* Next to the QEMU in use, else in $PATH: both come with the same
- * package. */
+/* Next to the QEMU in use, else in $PATH: a QEMU unpacked beside the
+ * system's (scripts/install-qemu-backports) brings its own tools, of its
+ * own release. */
 static char *
-find_storage_daemon (void)
+find_sibling (const char *name)
 {
   g_autofree char *qemu = find_qemu ();
   g_autofree char *dir = qemu ? g_path_get_dirname (qemu) : NULL;
-  g_autofree char *sibling = dir ? g_build_filename (dir, "qemu-storage-daemon", NULL) : NULL;
+  g_autofree char *sibling = dir ? g_build_filename (dir, name, NULL) : NULL;
 
   if (sibling != NULL && g_file_test (sibling, G_FILE_TEST_IS_EXECUTABLE))
     return g_steal_pointer (&sibling);
-  return g_find_program_in_path ("qemu-storage-daemon");
+  return g_find_program_in_path (name);
+}
+
+static char *
+find_storage_daemon (void)
+{
+  return find_sibling ("qemu-storage-daemon");
+}
+
+char *
+qmp_test_qemu_find_tool (const char *name)
+{
+  char *path = find_sibling (name);
+
+  return path ? path : g_strdup (name);
+}
+
+char *
+qmp_test_qemu_get_version (char **package)
+{
+  g_autofree char *qemu = find_qemu ();
+  g_auto(GStrv) env = g_get_environ ();
+  g_autoptr(GRegex) regex = NULL;
+  g_autoptr(GMatchInfo) match = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+  const char *argv[] = { qemu, "--version", NULL };
+  int status;
+
+  g_assert_nonnull (qemu);
+  /* QEMU is not ours to check: no sanitizer runtime for it. */
+  env = g_environ_unsetenv (env, "LD_PRELOAD");
+  g_assert_true (g_spawn_sync (NULL, (char **) argv, env, G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL,
+                               &out, NULL, &status, &error));
+  g_assert_no_error (error);
+  if (!g_spawn_check_wait_status (status, &error))
+    g_error ("%s --version: %s", qemu, error->message);
+  /* "QEMU emulator version 10.0.2 (Debian 1:10.0.2+ds-2+deb13u1~bpo12+1)";
+   * without a package text, no parentheses. */
+  regex = g_regex_new ("^QEMU emulator version ([0-9]+\\.[0-9]+\\.[0-9]+)(?: \\((.*)\\))?$",
+                       G_REGEX_MULTILINE, 0, &error);
+  g_assert_no_error (error);
+  if (!g_regex_match (regex, out, 0, &match))
+    g_error ("%s --version: unexpected output: %s", qemu, out);
+  /* A group that took no part in the match is fetched as "". */
+  if (package != NULL)
+    *package = g_match_info_fetch (match, 2);
+  return g_match_info_fetch (match, 1);
 }
 
 gboolean

@@ -26,6 +26,17 @@ gboolean     qmp_test_qemu_require     (void);
  * from the test's main thread. */
 QmpTestQemu *qmp_test_qemu_start       (const char * const *extra_args);
 
+/* The version of the QEMU in use as its `--version` states it
+ * ("10.0.2"), and in @package (optional) its package text, the part in
+ * parentheses ("" when it has none): what its QMP greeting must say, read
+ * another way. Aborts the test program when QEMU does not tell. */
+char        *qmp_test_qemu_get_version (char **package);
+
+/* QEMU's tool @name (qemu-img, qemu-io) from the same release as the QEMU
+ * in use: next to it, else in PATH. Never NULL: a tool that is missing
+ * fails where it is run, with its name. */
+char        *qmp_test_qemu_find_tool   (const char *name);
+
 /* Like qmp_test_qemu_require(), for qemu-storage-daemon (next to the QEMU
  * in use, or in PATH). */
 gboolean     qmp_test_storage_daemon_require (void);

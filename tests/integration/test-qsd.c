@@ -56,7 +56,8 @@ static void
 nbd_io (Fixture    *f,
         const char *command)
 {
-  const char *argv[] = { "qemu-io", "-f", "raw", "-c", command, f->nbd, NULL };
+  g_autofree char *qemu_io = qmp_test_qemu_find_tool ("qemu-io");
+  const char *argv[] = { qemu_io, "-f", "raw", "-c", command, f->nbd, NULL };
 
   run_tool (argv);
 }
