@@ -4,6 +4,7 @@
 
 import ctypes
 import os
+import re
 import shutil
 import signal
 import socket
@@ -107,6 +108,29 @@ class Qemu:
 
 
 QEMU = shutil.which(os.environ.get("QMP_TEST_QEMU") or "qemu-system-x86_64")
+
+
+def qemu_tool(name):
+    """QEMU's tool @name (qemu-img, qemu-io) of the same release as the
+    QEMU in use: next to it (a QEMU unpacked beside the system's brings its
+    own), else in PATH."""
+    if QEMU is not None:
+        sibling = os.path.join(os.path.dirname(QEMU), name)
+        if os.access(sibling, os.X_OK):
+            return sibling
+    return shutil.which(name) or name
+
+
+def qemu_version():
+    """(version, package) as `QEMU --version` states them, e.g. ("10.0.2",
+    "Debian 1:10.0.2+ds-2"): what its QMP greeting must say. The package is
+    "" when QEMU has none."""
+    out = subprocess.run([QEMU, "--version"], capture_output=True, text=True, check=True,
+                         env=tool_env()).stdout
+    match = re.match(r"QEMU emulator version (\d+\.\d+\.\d+)(?: \((.*)\))?$", out, re.M)
+    if match is None:
+        raise AssertionError(f"{QEMU} --version: unexpected output: {out}")
+    return match.group(1), match.group(2) or ""
 
 
 def require_qemu():

@@ -14,7 +14,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from qmptest import Qemu, require_qemu, tool_env  # noqa: E402
+from qmptest import Qemu, qemu_tool, qemu_version, require_qemu, tool_env  # noqa: E402
 
 CLI = os.environ.get("QMPTHIN_CLI", "qmpthin")
 WATCH_THIN = os.environ.get("QMP_EXAMPLE_WATCH_THIN")
@@ -32,7 +32,8 @@ def qmpthin(*args, check=True):
 
 def make_disks(directory):
     data = os.path.join(directory, "data.qcow2")
-    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", data, "8M"], check=True, env=tool_env())
+    subprocess.run([qemu_tool("qemu-img"), "create", "-q", "-f", "qcow2", data, "8M"], check=True,
+                   env=tool_env())
     os.truncate(data, 64 * MiB)
     boot = os.path.join(directory, "boot.img")
     shutil.copyfile(os.environ["QMP_TEST_GUEST_BOOT"], boot)
@@ -239,7 +240,7 @@ class CliTest(unittest.TestCase):
         self.assertEqual(example.returncode, 0, err)
         lines = out.splitlines()
         # The stop reason of the resync is delivered once the loop runs.
-        self.assertEqual(lines[:3], ["QEMU 7.2.22", f"armed data-file at {MiB} bytes", "VM prelaunch"])
+        self.assertEqual(lines[:3], [f"QEMU {qemu_version()[0]}", f"armed data-file at {MiB} bytes", "VM prelaunch"])
         self.assertIn("VM running", lines)
         self.assertRegex(out, r"data-file: writes reached \d+ bytes, past the threshold: extend now")
         self.assertIn("data-fmt: No space left on device", lines)
@@ -265,7 +266,8 @@ class CliTest(unittest.TestCase):
         self.assertEqual(example.returncode, 0, err)
         self.assertEqual(err, "")
         lines = out.splitlines()
-        self.assertEqual(lines[0], f"watching data-file on QEMU 7.2.22: threshold at {2 * MiB - MiB * 80 // 100} bytes")
+        self.assertEqual(lines[0], f"watching data-file on QEMU {qemu_version()[0]}: "
+                                   f"threshold at {2 * MiB - MiB * 80 // 100} bytes")
         self.assertRegex(out, r"data-file needs more storage \(threshold crossed\): 2097152 -> \d+ bytes")
         extensions, pauses, _ = map(int, re.fullmatch(
             r"(\d+) extension\(s\), (\d+) ENOSPC pause\(s\), (\d+) ms paused", lines[-1]).groups())
@@ -276,8 +278,8 @@ class CliTest(unittest.TestCase):
         # Every byte the guest wrote is there.
         self.qemu.close_process()
         data = os.path.join(self.qemu.dir, "data.qcow2")
-        subprocess.run(["qemu-img", "check", "-q", data], check=True, env=tool_env())
-        read = subprocess.run(["qemu-io", "-f", "qcow2", "-r", "-c", f"read -P 0x5a 0 {8 * MiB}", data],
+        subprocess.run([qemu_tool("qemu-img"), "check", "-q", data], check=True, env=tool_env())
+        read = subprocess.run([qemu_tool("qemu-io"), "-f", "qcow2", "-r", "-c", f"read -P 0x5a 0 {8 * MiB}", data],
                               capture_output=True, text=True, env=tool_env())
         self.assertEqual(read.returncode, 0, read.stderr)
         self.assertNotIn("Pattern verification failed", read.stdout)
