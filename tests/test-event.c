@@ -116,19 +116,17 @@ test_no_timestamp (void)
   g_assert_cmpuint (json_object_get_size (qmp_event_get_data (event)), ==, 0);
 }
 
-/* Every BLOCK_IO_ERROR and BLOCK_WRITE_THRESHOLD QEMU sent in the
- * recordings becomes the typed event the raw JSON says. */
-static void
-test_recorded_typed (void)
-{
-  const char *names[] = {
-    "s2_write_threshold-tcg.jsonl", "s3_enospc_pause-tcg-virtio.jsonl", "s3_enospc_pause-tcg-drive.jsonl",
-    "s4_extend_resume-tcg-virtio.jsonl", "s4b_blkdebug-tcg-blockdev.jsonl", "s5_reconnect-tcg-virtio.jsonl",
-    "s6_event_rate-tcg-virtio.head3000.jsonl",
-  };
-  guint n_io_errors = 0, n_thresholds = 0, n_nospace = 0, n_report = 0;
+typedef struct {
+  guint n_io_errors, n_thresholds, n_nospace, n_report, n_qom_path;
+} Recorded;
 
-  for (gsize n = 0; n < G_N_ELEMENTS (names); n++)
+/* Every BLOCK_IO_ERROR and BLOCK_WRITE_THRESHOLD QEMU sent in the
+ * recordings @names becomes the typed event the raw JSON says. */
+static void
+check_recorded_typed (const char * const *names,
+                      Recorded           *seen)
+{
+  for (gsize n = 0; names[n] != NULL; n++)
     {
       g_autoptr(GPtrArray) records = qmp_test_load_transcript (names[n]);
 
@@ -160,7 +158,7 @@ test_recorded_typed (void)
               const char *operation = json_object_get_string_member (data, "operation");
               gboolean nospace = json_object_get_boolean_member_with_default (data, "nospace", FALSE);
 
-              n_io_errors++;
+              seen->n_io_errors++;
               g_assert_cmpstr (qmp_block_io_error_event_get_device (e), ==,
                                json_object_get_string_member (data, "device"));
               g_assert_cmpstr (qmp_block_io_error_event_get_node_name (e), ==,
@@ -176,9 +174,18 @@ test_recorded_typed (void)
               g_assert_cmpint (qmp_block_io_error_event_get_operation (e), ==,
                                g_str_equal (operation, "write") ? QMP_IO_OPERATION_WRITE : QMP_IO_OPERATION_READ);
               g_assert_cmpint (qmp_block_io_error_event_get_nospace (e), ==, nospace);
-              g_assert_null (qmp_block_io_error_event_get_qom_path (e));
-              n_nospace += nospace;
-              n_report += g_str_equal (action, "report");
+              if (json_object_has_member (data, "qom-path"))
+                {
+                  g_assert_cmpstr (qmp_block_io_error_event_get_qom_path (e), ==,
+                                   json_object_get_string_member (data, "qom-path"));
+                  seen->n_qom_path++;
+                }
+              else
+                {
+                  g_assert_null (qmp_block_io_error_event_get_qom_path (e));
+                }
+              seen->n_nospace += nospace;
+              seen->n_report += g_str_equal (action, "report");
             }
           else if (g_str_equal (name, "BLOCK_WRITE_THRESHOLD"))
             {
@@ -186,7 +193,7 @@ test_recorded_typed (void)
               gint64 threshold = json_object_get_int_member (data, "write-threshold");
               gint64 amount = json_object_get_int_member (data, "amount-exceeded");
 
-              n_thresholds++;
+              seen->n_thresholds++;
               g_assert_cmpstr (qmp_write_threshold_event_get_node_name (e), ==,
                                json_object_get_string_member (data, "node-name"));
               g_assert_cmpuint (qmp_write_threshold_event_get_write_threshold (e), ==, threshold);
@@ -199,11 +206,46 @@ test_recorded_typed (void)
             }
         }
     }
-  /* The recordings hold nospace pauses, werror=report storms and thresholds. */
-  g_assert_cmpuint (n_io_errors, >, 2000);
-  g_assert_cmpuint (n_nospace, >, 0);
-  g_assert_cmpuint (n_report, >, 2000);
-  g_assert_cmpuint (n_thresholds, >, 3);
+}
+
+static void
+test_recorded_typed (void)
+{
+  const char *names[] = {
+    "s2_write_threshold-tcg.jsonl", "s3_enospc_pause-tcg-virtio.jsonl", "s3_enospc_pause-tcg-drive.jsonl",
+    "s4_extend_resume-tcg-virtio.jsonl", "s4b_blkdebug-tcg-blockdev.jsonl", "s5_reconnect-tcg-virtio.jsonl",
+    "s6_event_rate-tcg-virtio.head3000.jsonl",
+    NULL
+  };
+  Recorded seen = { 0, };
+
+  check_recorded_typed (names, &seen);
+  /* The recordings hold nospace pauses, werror=report storms and
+   * thresholds; 7.2 does not say which device failed. */
+  g_assert_cmpuint (seen.n_io_errors, >, 2000);
+  g_assert_cmpuint (seen.n_nospace, >, 0);
+  g_assert_cmpuint (seen.n_report, >, 2000);
+  g_assert_cmpuint (seen.n_thresholds, >, 3);
+  g_assert_cmpuint (seen.n_qom_path, ==, 0);
+}
+
+/* 10.0 names the device of every BLOCK_IO_ERROR, and sends at most one a
+ * second per device: its werror=report storm (s6) is 4 events in 3 s. */
+static void
+test_recorded_typed_10_0 (void)
+{
+  const char *names[] = {
+    "qemu-10.0/s2_write_threshold.jsonl", "qemu-10.0/s3_enospc_pause.jsonl", "qemu-10.0/s4_extend_resume.jsonl",
+    "qemu-10.0/s5_reconnect.jsonl", "qemu-10.0/s6_event_rate.jsonl",
+    NULL
+  };
+  Recorded seen = { 0, };
+
+  check_recorded_typed (names, &seen);
+  g_assert_cmpuint (seen.n_nospace, >, 0);
+  g_assert_cmpuint (seen.n_report, ==, 4);
+  g_assert_cmpuint (seen.n_thresholds, >, 3);
+  g_assert_cmpuint (seen.n_qom_path, ==, seen.n_io_errors);
 }
 
 static void
@@ -264,10 +306,21 @@ test_unusual_payloads (void)
   }
 }
 
-/* The s6 storm (3000 unthrottled BLOCK_IO_ERROR) replayed through a
- * client: every event delivered once, in order, with QEMU's timestamp and
- * data, on the generic signal and, for BLOCK_IO_ERROR, right after it on
- * the typed one. */
+/* The s6 storms replayed through a client: every event delivered once,
+ * in order, with QEMU's timestamp and data, on the generic signal and, for
+ * BLOCK_IO_ERROR, right after it on the typed one. */
+typedef struct {
+  const char *transcript;
+  guint min_io_errors;          /* how many BLOCK_IO_ERROR it holds, at least */
+} Storm;
+
+/* 7.2 does not throttle BLOCK_IO_ERROR: the first 3000 events of a storm
+ * of 3000 a second. */
+static const Storm storm_7_2 = { "s6_event_rate-tcg-virtio.head3000.jsonl", 2500 };
+/* 10.0 sends one a second: four, among STOP, RESUME, SHUTDOWN and a
+ * throttled RTC_CHANGE storm of a second connection. */
+static const Storm storm_10_0 = { "qemu-10.0/s6_event_rate.jsonl", 4 };
+
 typedef struct {
   GPtrArray *events;            /* QmpEvent*, in delivery order */
   guint n_typed;
@@ -305,12 +358,13 @@ on_storm_guard (gpointer user_data)
  * @chunk_size, the client's reads return at most that many bytes, so lines
  * are split at every kind of offset. */
 static void
-replay_storm (gsize write_size,
-              gsize chunk_size)
+replay_storm (const Storm *storm,
+              gsize        write_size,
+              gsize        chunk_size)
 {
   g_autoptr(QmpFakeServer) server = qmp_fake_server_new ();
   g_autoptr(QmpClient) client = qmp_client_new (qmp_fake_server_get_address (server));
-  g_autoptr(GPtrArray) records = qmp_test_load_transcript ("s6_event_rate-tcg-virtio.head3000.jsonl");
+  g_autoptr(GPtrArray) records = qmp_test_load_transcript (storm->transcript);
   g_autoptr(GPtrArray) expected = g_ptr_array_new_with_free_func ((GDestroyNotify) json_node_unref);
   g_autoptr(GString) chunk = g_string_new (NULL);
   g_autoptr(GError) error = NULL;
@@ -352,7 +406,7 @@ replay_storm (gsize write_size,
     }
   if (chunk->len > 0)
     qmp_fake_server_send (server, chunk->str);
-  g_assert_cmpuint (n_io_errors, >, 2500);
+  g_assert_cmpuint (n_io_errors, >=, storm->min_io_errors);
 
   g_source_set_callback (guard, on_storm_guard, &expired, NULL);
   g_source_attach (guard, NULL);
@@ -390,16 +444,16 @@ replay_storm (gsize write_size,
 }
 
 static void
-test_storm (void)
+test_storm (gconstpointer data)
 {
-  replay_storm (256 * 1024, 0);
+  replay_storm (data, 256 * 1024, 0);
 }
 
 /* Pieces of a prime size: lines split everywhere. */
 static void
-test_storm_split (void)
+test_storm_split (gconstpointer data)
 {
-  replay_storm (16 * 1024, 4093);
+  replay_storm (data, 16 * 1024, 4093);
 }
 
 int
@@ -411,10 +465,13 @@ main (int    argc,
   g_test_add_func ("/qmp/event/base", test_base);
   g_test_add_func ("/qmp/event/timestamp-edges", test_timestamp_edges);
   g_test_add_func ("/qmp/event/no-timestamp", test_no_timestamp);
-  g_test_add_func ("/qmp/event/recorded-typed", test_recorded_typed);
+  g_test_add_func ("/qmp/event/recorded-typed/qemu-7.2", test_recorded_typed);
+  g_test_add_func ("/qmp/event/recorded-typed/qemu-10.0", test_recorded_typed_10_0);
   g_test_add_func ("/qmp/event/unusual-payloads", test_unusual_payloads);
-  g_test_add_func ("/qmp/event/storm", test_storm);
-  g_test_add_func ("/qmp/event/storm-split", test_storm_split);
+  g_test_add_data_func ("/qmp/event/storm/qemu-7.2", &storm_7_2, test_storm);
+  g_test_add_data_func ("/qmp/event/storm/qemu-10.0", &storm_10_0, test_storm);
+  g_test_add_data_func ("/qmp/event/storm-split/qemu-7.2", &storm_7_2, test_storm_split);
+  g_test_add_data_func ("/qmp/event/storm-split/qemu-10.0", &storm_10_0, test_storm_split);
 
   return g_test_run ();
 }

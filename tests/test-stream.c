@@ -144,13 +144,21 @@ test_split_points (void)
   }
 }
 
-static void
-test_recorded_stream (void)
-{
-  const char *names[] = { "s2_write_threshold-tcg.jsonl", "s4_extend_resume-tcg-virtio.jsonl",
-                          "s6_event_rate-tcg-virtio.head3000.jsonl" };
+static const char * const recorded_7_2[] = {
+  "s2_write_threshold-tcg.jsonl", "s4_extend_resume-tcg-virtio.jsonl",
+  "s6_event_rate-tcg-virtio.head3000.jsonl", NULL
+};
+static const char * const recorded_10_0[] = {
+  "qemu-10.0/s2_write_threshold.jsonl", "qemu-10.0/s4_extend_resume.jsonl",
+  "qemu-10.0/s6_event_rate.jsonl", NULL
+};
 
-  for (gsize n = 0; n < G_N_ELEMENTS (names); n++)
+static void
+test_recorded_stream (gconstpointer data)
+{
+  const char * const *names = data;
+
+  for (gsize n = 0; names[n] != NULL; n++)
     {
       g_autoptr(GPtrArray) records = qmp_test_load_transcript (names[n]);
       g_autoptr(GString) bytes = qmp_test_transcript_received (records);
@@ -377,7 +385,8 @@ main (int    argc,
 
   g_test_add_func ("/qmp/stream/terminators", test_terminators);
   g_test_add_func ("/qmp/stream/split-points", test_split_points);
-  g_test_add_func ("/qmp/stream/recorded", test_recorded_stream);
+  g_test_add_data_func ("/qmp/stream/recorded/qemu-7.2", recorded_7_2, test_recorded_stream);
+  g_test_add_data_func ("/qmp/stream/recorded/qemu-10.0", recorded_10_0, test_recorded_stream);
   g_test_add_func ("/qmp/stream/size-limit", test_size_limit);
   g_test_add_func ("/qmp/stream/depth-limit", test_depth_limit);
   g_test_add_func ("/qmp/stream/two-values", test_two_values);

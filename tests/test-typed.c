@@ -153,28 +153,53 @@ check_reply (const char *command,
 }
 
 static void
+check_recorded_replies (const char * const *names,
+                        Seen               *seen)
+{
+  for (gsize n = 0; names[n] != NULL; n++)
+    for_each_reply (names[n], check_reply, seen);
+
+  g_assert_cmpuint (seen->n_status, >, 3);
+  g_assert_cmpuint (seen->n_block, >, 3);
+  g_assert_cmpuint (seen->n_stats, >, 3);
+  g_assert_cmpuint (seen->n_nodes, >, 3);
+  /* The recordings hold a nospace pause, armed thresholds and allocation
+   * high-water marks. */
+  g_assert_cmpuint (seen->n_nospace, >, 0);
+  g_assert_cmpuint (seen->n_threshold_armed, >, 0);
+  g_assert_cmpuint (seen->n_offsets, >, 0);
+  g_assert_cmpuint (seen->n_parents, >, 0);
+}
+
+static void
 test_recorded_replies (void)
 {
   const char *names[] = {
     "s2_write_threshold-tcg.jsonl", "s3_enospc_pause-tcg-virtio.jsonl", "s3_enospc_pause-tcg-drive.jsonl",
     "s4_extend_resume-tcg-virtio.jsonl", "s4b_blkdebug-tcg-blockdev.jsonl", "s5_reconnect-tcg-virtio.jsonl",
+    NULL
   };
   Seen seen = { 0, };
 
-  for (gsize n = 0; n < G_N_ELEMENTS (names); n++)
-    for_each_reply (names[n], check_reply, &seen);
-
-  g_assert_cmpuint (seen.n_status, >, 3);
-  g_assert_cmpuint (seen.n_block, >, 3);
-  g_assert_cmpuint (seen.n_stats, >, 3);
-  g_assert_cmpuint (seen.n_nodes, >, 3);
-  /* The recordings hold a nospace pause, a -drive name, armed thresholds
-   * and allocation high-water marks. */
-  g_assert_cmpuint (seen.n_nospace, >, 0);
+  check_recorded_replies (names, &seen);
+  /* And a -drive, which names its device. */
   g_assert_cmpuint (seen.n_named_device, >, 0);
-  g_assert_cmpuint (seen.n_threshold_armed, >, 0);
-  g_assert_cmpuint (seen.n_offsets, >, 0);
-  g_assert_cmpuint (seen.n_parents, >, 0);
+}
+
+/* 10.0's replies: query-status without "singlestep", the rest as in 7.2
+ * with members of its own. All its disks are -blockdev, without a name. */
+static void
+test_recorded_replies_10_0 (void)
+{
+  const char *names[] = {
+    "qemu-10.0/s2_write_threshold.jsonl", "qemu-10.0/s3_enospc_pause.jsonl", "qemu-10.0/s4_extend_resume.jsonl",
+    "qemu-10.0/s5_reconnect.jsonl", "qemu-10.0/s6_event_rate.jsonl",
+    NULL
+  };
+  Seen seen = { 0, };
+
+  check_recorded_replies (names, &seen);
+  g_assert_cmpuint (seen.n_named_device, ==, 0);
 }
 
 static JsonObject *
@@ -363,7 +388,8 @@ main (int    argc,
 {
   g_test_init (&argc, &argv, NULL);
 
-  g_test_add_func ("/qmp/typed/recorded-replies", test_recorded_replies);
+  g_test_add_func ("/qmp/typed/recorded-replies/qemu-7.2", test_recorded_replies);
+  g_test_add_func ("/qmp/typed/recorded-replies/qemu-10.0", test_recorded_replies_10_0);
   g_test_add_func ("/qmp/typed/robust", test_robust);
   g_test_add_func ("/qmp/typed/wrappers", test_wrappers);
   g_test_add_func ("/qmp/typed/async-wrappers", test_async_wrappers);
