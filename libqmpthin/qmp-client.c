@@ -326,6 +326,24 @@ static void update_read_source (QmpClient *self);
 /* ------------------------------------------------------------------------ */
 /* State */
 
+/* The connect machinery runs in the connect's context, which for
+ * qmp_client_connect_sync() is a private one, the thread-default while
+ * GTask calls the machinery's callbacks. The caller's handlers it runs (of
+ * notify::state, say) get the client's context as the thread-default, so
+ * that the async calls they make complete where the caller runs, not in a
+ * context nobody iterates once the connect is done. */
+static void
+notify_in_client_context (QmpClient  *self,
+                          GParamSpec *pspec)
+{
+  g_main_context_push_thread_default (self->context);
+  if (pspec != NULL)
+    g_object_notify_by_pspec (G_OBJECT (self), pspec);
+  else
+    g_object_thaw_notify (G_OBJECT (self));
+  g_main_context_pop_thread_default (self->context);
+}
+
 static void
 set_state (QmpClient      *self,
            QmpClientState  state)
@@ -334,7 +352,7 @@ set_state (QmpClient      *self,
     return;
   _qmp_debug ("%s: state %d -> %d", self->address ? self->address : "stream", self->state, state);
   self->state = state;
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATE]);
+  notify_in_client_context (self, properties[PROP_STATE]);
 }
 
 static const char *
@@ -1541,6 +1559,9 @@ sync_wait_ready (GObject      *source,
   wait->result = g_object_ref (result);
 }
 
+/* The _sync call's task is made between sync_wait_begin() and
+ * sync_wait_run(), while the private context is the thread-default, so
+ * that it completes there. */
 static void
 sync_wait_begin (QmpClient *self,
                  SyncWait  *wait)
@@ -1550,10 +1571,15 @@ sync_wait_begin (QmpClient *self,
   self->sync_waits = g_slist_prepend (self->sync_waits, wait);
 }
 
+/* Not the thread-default while it runs: the caller's code that runs
+ * meanwhile (a notify::state handler during a connect, say) and starts an
+ * async call gets its callback in its own context, which goes on after
+ * this returns. The library's own steps name the context they run in. */
 static void
 sync_wait_run (QmpClient *self,
                SyncWait  *wait)
 {
+  g_main_context_pop_thread_default (wait->context);
   while (wait->result == NULL)
     {
       sync_wait_update_sources (self, wait);
@@ -1576,7 +1602,6 @@ sync_wait_end (QmpClient *self,
       g_source_unref (wait->write_source);
     }
   self->sync_waits = g_slist_remove (self->sync_waits, wait);
-  g_main_context_pop_thread_default (wait->context);
   /* Let anything the private context still holds (sources of completed
    * tasks) go before it is dropped. */
   while (g_main_context_iteration (wait->context, FALSE))
@@ -1960,7 +1985,7 @@ handle_greeting (QmpClient  *self,
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_QEMU_MICRO]);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_QEMU_PACKAGE]);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CAPABILITIES]);
-  g_object_thaw_notify (G_OBJECT (self));
+  notify_in_client_context (self, NULL);
 
   _qmp_debug ("%s: QEMU %s (%s)", client_name (self), self->qemu_version,
               self->qemu_package ? self->qemu_package : "no package");
@@ -2310,10 +2335,14 @@ connect_step (GTask *task)
                   return;
                 }
             }
+          /* Completes in the connect's context, which may be a _sync
+           * call's (not the thread-default while it runs). */
           socket_client = g_socket_client_new ();
+          g_main_context_push_thread_default (g_task_get_context (task));
           g_socket_client_connect_async (socket_client, connectable,
                                          g_task_get_cancellable (task),
                                          connect_open_ready, g_object_ref (task));
+          g_main_context_pop_thread_default (g_task_get_context (task));
           return;
         }
       G_GNUC_FALLTHROUGH;
@@ -2327,7 +2356,11 @@ connect_step (GTask *task)
         g_autoptr(GTask) cap_task = NULL;
 
         set_state (self, QMP_CLIENT_STATE_NEGOTIATING);
+        if (self->connect_task != task)
+          return;   /* a notify handler closed the client */
+        g_main_context_push_thread_default (g_task_get_context (task));
         cap_task = g_task_new (self, NULL, negotiate_ready, g_object_ref (task));
+        g_main_context_pop_thread_default (g_task_get_context (task));
         g_task_set_source_tag (cap_task, qmp_client_execute_async);
         execute_internal (self, "qmp_capabilities", NULL, QMP_TIMEOUT_NONE, TRUE, TRUE, NULL, cap_task);
         /* Resync's first question goes in the same write: QEMU runs

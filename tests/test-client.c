@@ -1824,6 +1824,56 @@ test_nested_loop (Fixture       *f,
   assert_log (f, expected);
 }
 
+static void
+store_in_log (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  Fixture *f = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) value = qmp_client_execute_finish (QMP_CLIENT (source), result, &error);
+
+  g_assert_no_error (error);
+  g_ptr_array_add (f->log, g_strdup_printf ("callback %s", json_node_get_string (value)));
+}
+
+static void
+on_ready_execute (GObject    *object,
+                  GParamSpec *pspec,
+                  gpointer    user_data)
+{
+  Fixture *f = user_data;
+
+  if (qmp_client_get_state (QMP_CLIENT (object)) != QMP_CLIENT_STATE_READY)
+    return;
+  /* The thread-default context here is the caller's, not the private one
+   * qmp_client_connect_sync() waits in. */
+  g_assert_true (g_main_context_get_thread_default () == NULL ||
+                 g_main_context_get_thread_default () == g_main_context_default ());
+  qmp_client_execute_async (QMP_CLIENT (object), "inner", NULL, NULL, store_in_log, f);
+  g_ptr_array_add (f->log, g_strdup ("ready"));
+}
+
+/* An async call made by a handler while qmp_client_connect_sync() runs
+ * (the client becomes READY inside it) completes once the caller's context
+ * runs again, as every async call does: its callback is not lost in the
+ * connect's private context. */
+static void
+test_async_from_connect_sync (Fixture       *f,
+                              gconstpointer  data)
+{
+  const char *expected[] = { "ready", "callback done", NULL };
+  g_autoptr(GError) error = NULL;
+
+  qmp_fake_server_set_reply (f->server, "query-status", "{\"return\": {\"status\": \"running\", \"running\": true}}");
+  qmp_fake_server_set_reply (f->server, "inner", "{\"return\": \"done\"}");
+  g_signal_connect (f->client, "notify::state", G_CALLBACK (on_ready_execute), f);
+  g_assert_true (qmp_client_connect_sync (f->client, NULL, &error));
+  g_assert_no_error (error);
+  assert_log (f, expected);
+  g_assert_cmpuint (qmp_client_get_n_pending (f->client), ==, 0);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Closing */
 
@@ -2330,6 +2380,7 @@ main (int    argc,
   ADD ("broken/protocol-errors", test_protocol_errors);
   ADD ("broken/oversized", test_oversized);
   ADD ("broken/depth-limit", test_depth_limit);
+  ADD_UNCONNECTED ("connect/async-from-connect-sync", test_async_from_connect_sync);
   ADD ("events/order", test_order);
   ADD ("events/detailed", test_detailed);
   ADD ("events/data", test_event_data);
