@@ -371,6 +371,62 @@ qmp_block_info_get_write_threshold (QmpBlockInfo *info)
 }
 
 /**
+ * qmp_block_info_is_named:
+ * @info: a #QmpBlockInfo
+ * @name: a node name, a block backend name or a QOM path
+ *
+ * Tells whether @name designates this device, in whichever way QEMU named
+ * it: by the node attached to it (#QmpBlockInfo:node-name, what
+ * `BLOCK_IO_ERROR` names), by its block backend (#QmpBlockInfo:device;
+ * the empty name of a `-blockdev` disk matches nothing) or by the guest
+ * device (#QmpBlockInfo:qdev: a QOM path such as
+ * `/machine/peripheral/vda/virtio-backend`, the `qom-path` of a
+ * `BLOCK_IO_ERROR` from QEMU 9.2 and later, or the device's id).
+ *
+ * Returns: %TRUE if @name designates the device
+ *
+ * Since: 1.0
+ */
+gboolean
+qmp_block_info_is_named (QmpBlockInfo *info,
+                         const char   *name)
+{
+  g_return_val_if_fail (QMP_IS_BLOCK_INFO (info), FALSE);
+
+  if (name == NULL || *name == '\0')
+    return FALSE;
+  return g_strcmp0 (info->node_name, name) == 0 ||
+         g_strcmp0 (info->device, name) == 0 ||
+         g_strcmp0 (info->qdev, name) == 0;
+}
+
+/* The device a BLOCK_IO_ERROR names, as a query-block entry would show it
+ * during the pause: how a stop reason lists the disks of a pause it saw
+ * the errors of. */
+QmpBlockInfo *
+_qmp_block_info_new_for_error (QmpBlockIoErrorEvent *event)
+{
+  g_autoptr(JsonObject) object = json_object_new ();
+  const char *node_name = qmp_block_io_error_event_get_node_name (event);
+  const char *qom_path = qmp_block_io_error_event_get_qom_path (event);
+  const char *device = qmp_block_io_error_event_get_device (event);
+
+  json_object_set_string_member (object, "device", device != NULL ? device : "");
+  if (qom_path != NULL)
+    json_object_set_string_member (object, "qdev", qom_path);
+  json_object_set_string_member (object, "io-status",
+                                 qmp_block_io_error_event_get_nospace (event) ? "nospace" : "failed");
+  if (node_name != NULL)
+    {
+      JsonObject *inserted = json_object_new ();
+
+      json_object_set_string_member (inserted, "node-name", node_name);
+      json_object_set_object_member (object, "inserted", inserted);
+    }
+  return qmp_block_info_new_from_json (object, NULL);
+}
+
+/**
  * qmp_block_info_get_json:
  * @info: a #QmpBlockInfo
  *

@@ -51,6 +51,15 @@ QmpEvent   *_qmp_event_new_full      (const char *name,
                                       JsonObject *data,
                                       gboolean    derived);
 
+QmpBlockInfo  *_qmp_block_info_new_for_error  (QmpBlockIoErrorEvent *event);
+QmpStopReason *_qmp_stop_reason_new_for_disks (QmpStopKind           kind,
+                                               const char           *run_state,
+                                               GPtrArray            *disks,
+                                               gint64                since_usec,
+                                               gboolean              derived);
+gboolean       _qmp_stop_reason_equal         (QmpStopReason        *a,
+                                               QmpStopReason        *b);
+
 /* Typed commands: execute, then turn the return value into a result with
  * parser (NULL keeps the JsonNode). */
 typedef gpointer (*QmpResultParser) (JsonNode  *value,

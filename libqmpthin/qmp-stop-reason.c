@@ -95,6 +95,7 @@ struct _QmpStopReason
   QmpRunState run_state;
   char *run_state_string;       /* owned, nullable */
   GStrv node_names;             /* owned, never NULL */
+  GPtrArray *disks;             /* owned QmpBlockInfo, never NULL; as many as node_names */
   gint64 since_usec;
   gboolean derived;
 };
@@ -121,6 +122,7 @@ qmp_stop_reason_finalize (GObject *object)
 
   g_free (self->run_state_string);
   g_strfreev (self->node_names);
+  g_ptr_array_unref (self->disks);
   G_OBJECT_CLASS (qmp_stop_reason_parent_class)->finalize (object);
 }
 
@@ -204,8 +206,9 @@ qmp_stop_reason_class_init (QmpStopReasonClass *klass)
    * QmpStopReason:node-names:
    *
    * The disks whose errors paused the VM, by the name of the node
-   * attached to each device (the format node of a qcow2 disk); empty for
-   * other kinds.
+   * attached to each device (the format node of a qcow2 disk), or, where
+   * QEMU gave no node, its block backend or guest device; empty for other
+   * kinds. qmp_stop_reason_get_disks() has each disk's every name.
    *
    * Since: 1.0
    */
@@ -266,17 +269,71 @@ qmp_stop_reason_new (QmpStopKind          kind,
                      gint64               since_usec,
                      gboolean             derived)
 {
+  g_autoptr(GPtrArray) disks = g_ptr_array_new_with_free_func (g_object_unref);
+
+  for (guint i = 0; node_names != NULL && node_names[i] != NULL; i++)
+    {
+      g_autoptr(JsonObject) object = json_object_new ();
+      JsonObject *inserted = json_object_new ();
+
+      json_object_set_string_member (object, "device", "");
+      json_object_set_string_member (inserted, "node-name", node_names[i]);
+      json_object_set_object_member (object, "inserted", inserted);
+      g_ptr_array_add (disks, qmp_block_info_new_from_json (object, NULL));
+    }
+  return _qmp_stop_reason_new_for_disks (kind, run_state, disks, since_usec, derived);
+}
+
+/* The name of a disk in #QmpStopReason:node-names: its node, else its
+ * block backend, else its guest device, whichever QEMU gave. */
+static const char *
+disk_name (QmpBlockInfo *disk)
+{
+  const char *name = qmp_block_info_get_node_name (disk);
+
+  if (name == NULL || *name == '\0')
+    name = qmp_block_info_get_device (disk);
+  if (name == NULL || *name == '\0')
+    name = qmp_block_info_get_qdev (disk);
+  return name != NULL ? name : "";
+}
+
+/* @disks: (element-type QmpBlockInfo) (nullable): the disks involved. */
+QmpStopReason *
+_qmp_stop_reason_new_for_disks (QmpStopKind  kind,
+                                const char  *run_state,
+                                GPtrArray   *disks,
+                                gint64       since_usec,
+                                gboolean     derived)
+{
   QmpStopReason *self = g_object_new (QMP_TYPE_STOP_REASON, NULL);
-  const char * const empty[] = { NULL };
+  guint n_disks = disks != NULL ? disks->len : 0;
 
   self->kind = kind;
   self->run_state_string = g_strdup (run_state);
   self->run_state = _qmp_enum_from_string (QMP_TYPE_RUN_STATE, run_state,
                                            QMP_RUN_STATE_UNKNOWN, QMP_RUN_STATE_UNKNOWN);
-  self->node_names = g_strdupv ((char **) (node_names != NULL ? node_names : empty));
+  self->disks = g_ptr_array_new_full (n_disks, g_object_unref);
+  self->node_names = g_new0 (char *, n_disks + 1);
+  for (guint i = 0; i < n_disks; i++)
+    {
+      g_ptr_array_add (self->disks, g_object_ref (disks->pdata[i]));
+      self->node_names[i] = g_strdup (disk_name (disks->pdata[i]));
+    }
   self->since_usec = since_usec < 0 ? -1 : since_usec;
   self->derived = derived;
   return self;
+}
+
+/* Whether @a and @b tell the same: the kind, the run state and the disks
+ * (not when the pause began, nor how it was learnt). */
+gboolean
+_qmp_stop_reason_equal (QmpStopReason *a,
+                        QmpStopReason *b)
+{
+  if (a->kind != b->kind || g_strcmp0 (a->run_state_string, b->run_state_string) != 0)
+    return FALSE;
+  return g_strv_equal ((const char * const *) a->node_names, (const char * const *) b->node_names);
 }
 
 /**
@@ -345,6 +402,56 @@ qmp_stop_reason_get_node_names (QmpStopReason *reason)
 {
   g_return_val_if_fail (QMP_IS_STOP_REASON (reason), NULL);
   return (const char * const *) reason->node_names;
+}
+
+/**
+ * qmp_stop_reason_get_disks:
+ * @reason: a #QmpStopReason
+ *
+ * Gets the disks whose errors paused the VM, one #QmpBlockInfo each, in the
+ * order of #QmpStopReason:node-names: the `query-block` entry when the
+ * reason was read from QEMU's state, or what the `BLOCK_IO_ERROR` said
+ * (its node, its block backend, its `qom-path` as #QmpBlockInfo:qdev, and
+ * %QMP_IO_STATUS_NOSPACE or %QMP_IO_STATUS_FAILED) when it came from the
+ * events. Use qmp_block_info_is_named() or
+ * qmp_stop_reason_involves_disk() to match them, whichever way QEMU named
+ * the disk.
+ *
+ * Returns: (transfer none) (element-type QmpBlockInfo): the disks
+ *   involved; empty for kinds other than %QMP_STOP_KIND_NOSPACE and
+ *   %QMP_STOP_KIND_IO_ERROR
+ *
+ * Since: 1.0
+ */
+GPtrArray *
+qmp_stop_reason_get_disks (QmpStopReason *reason)
+{
+  g_return_val_if_fail (QMP_IS_STOP_REASON (reason), NULL);
+  return reason->disks;
+}
+
+/**
+ * qmp_stop_reason_involves_disk:
+ * @reason: a #QmpStopReason
+ * @name: a node name, a block backend name or a QOM path
+ *
+ * Tells whether one of the disks of @reason is @name (see
+ * qmp_block_info_is_named()).
+ *
+ * Returns: %TRUE if @name is one of the disks involved
+ *
+ * Since: 1.0
+ */
+gboolean
+qmp_stop_reason_involves_disk (QmpStopReason *reason,
+                               const char    *name)
+{
+  g_return_val_if_fail (QMP_IS_STOP_REASON (reason), FALSE);
+
+  for (guint i = 0; i < reason->disks->len; i++)
+    if (qmp_block_info_is_named (reason->disks->pdata[i], name))
+      return TRUE;
+  return FALSE;
 }
 
 /**

@@ -56,6 +56,9 @@ QMP_AVAILABLE_IN_1_0
 guint64       qmp_block_info_get_write_threshold  (QmpBlockInfo  *info);
 QMP_AVAILABLE_IN_1_0
 JsonObject   *qmp_block_info_get_json             (QmpBlockInfo  *info);
+QMP_AVAILABLE_IN_1_0
+gboolean      qmp_block_info_is_named             (QmpBlockInfo  *info,
+                                                   const char    *name);
 
 /**
  * QMP_TYPE_BLOCK_STATS:

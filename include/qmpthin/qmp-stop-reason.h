@@ -49,6 +49,11 @@ const char         *qmp_stop_reason_get_run_state_string (QmpStopReason       *r
 QMP_AVAILABLE_IN_1_0
 const char * const *qmp_stop_reason_get_node_names       (QmpStopReason       *reason);
 QMP_AVAILABLE_IN_1_0
+GPtrArray          *qmp_stop_reason_get_disks            (QmpStopReason       *reason);
+QMP_AVAILABLE_IN_1_0
+gboolean            qmp_stop_reason_involves_disk        (QmpStopReason       *reason,
+                                                          const char          *name);
+QMP_AVAILABLE_IN_1_0
 gint64              qmp_stop_reason_get_since_usec       (QmpStopReason       *reason);
 QMP_AVAILABLE_IN_1_0
 gboolean            qmp_stop_reason_get_derived          (QmpStopReason       *reason);
