@@ -56,46 +56,85 @@ GUEST = [
 ]
 
 
+class Lines:
+    """The lines a background process writes to a pipe, read as they come
+    without blocking: a test waits for the line that says the process got
+    somewhere, not for a time it hopes is long enough."""
+
+    def __init__(self, pipe):
+        os.set_blocking(pipe.fileno(), False)
+        self.pipe = pipe
+        self.buffer = b""
+        self.lines = []
+
+    def read(self):
+        """The complete lines so far."""
+        chunk = self.pipe.read()
+        if chunk:
+            self.buffer += chunk
+            *lines, self.buffer = self.buffer.split(b"\n")
+            self.lines += [line.decode() for line in lines]
+        return self.lines
+
+    def wait(self, predicate, what, timeout=20):
+        """Waits until predicate(lines) holds; returns the lines."""
+        deadline = time.monotonic() + timeout
+        while not predicate(self.read()):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"expected {what}, got {self.lines}")
+            time.sleep(0.02)
+        return self.lines
+
+    def wait_for(self, line, timeout=20):
+        return self.wait(lambda lines: line in lines, repr(line), timeout)
+
+    def close(self):
+        """Everything, once the process has exited."""
+        self.read()
+        if self.buffer:
+            self.lines.append(self.buffer.decode())
+            self.buffer = b""
+        self.pipe.close()
+        return "".join(line + "\n" for line in self.lines)
+
+
+def stop_process(process, *outputs):
+    """SIGTERM to @process (its own PID), reaped; returns the whole text of
+    each of @outputs (Lines)."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    return [output.close() for output in outputs]
+
+
 class Watcher:
     """`qmpthin watch` in the background, its lines collected."""
 
     def __init__(self, *args):
         self.process = subprocess.Popen([CLI, "watch", *args], stdout=subprocess.PIPE,
                                         stderr=subprocess.PIPE)
-        os.set_blocking(self.process.stdout.fileno(), False)
-        self.buffer = b""
-        self.events = []
+        self.stdout = Lines(self.process.stdout)
+        self.stderr = Lines(self.process.stderr)
         self.result = None
 
+    @property
+    def events(self):
+        return [json.loads(line) for line in self.stdout.read() if line]
+
     def wait_events(self, count, timeout=20):
-        deadline = time.monotonic() + timeout
-        while len(self.events) < count:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"expected {count} events, got {self.events}")
-            chunk = self.process.stdout.read()
-            if chunk:
-                self.buffer += chunk
-                *lines, self.buffer = self.buffer.split(b"\n")
-                self.events += [json.loads(line) for line in lines if line]
-            else:
-                time.sleep(0.02)
+        self.stdout.wait(lambda lines: len([line for line in lines if line]) >= count,
+                         f"{count} events", timeout)
         return self.events
 
     def stop(self):
         """Stops it (SIGTERM) once; returns (exit status, stderr)."""
-        if self.result is not None:
-            return self.result
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        err = self.process.stderr.read().decode()
-        self.process.stdout.close()
-        self.process.stderr.close()
-        self.result = (self.process.returncode, err)
+        if self.result is None:
+            _, err = stop_process(self.process, self.stdout, self.stderr)
+            self.result = (self.process.returncode, err)
         return self.result
 
 
@@ -210,10 +249,11 @@ class CliTest(unittest.TestCase):
 
         # QEMU is killed and comes back: the watcher stays and follows it.
         self.qemu.kill()
-        time.sleep(0.3)
+        watcher.stderr.wait(lambda lines: any("connection lost" in line for line in lines), "connection lost")
         self.assertIsNone(watcher.process.poll())
         self.qemu.restart()
-        time.sleep(1.5)
+        # Said once the new QEMU's state is known: its events come after.
+        watcher.stderr.wait_for("qmpthin: reconnected to a new QEMU instance")
         qmpthin("exec", self.qemu.address, "cont")
         self.assertEqual(watcher.wait_events(2)[1]["event"], "RESUME")
         status, err = watcher.stop()
@@ -225,18 +265,16 @@ class CliTest(unittest.TestCase):
     @unittest.skipUnless(WATCH_THIN, "the examples are not built")
     def test_watch_thin_example(self):
         example = subprocess.Popen([WATCH_THIN, self.watch_address, "data-file", str(MiB)],
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        stdout, stderr = Lines(example.stdout), Lines(example.stderr)
         try:
-            time.sleep(0.5)
+            # Armed, and the resync's stop reason delivered.
+            stdout.wait_for("VM prelaunch")
             qmpthin("exec", self.qemu.address, "cont")
-            deadline = time.monotonic() + 30
-            while json.loads(qmpthin("exec", self.qemu.address, "query-status")[1])["status"] != "io-error":
-                self.assertLess(time.monotonic(), deadline)
-                time.sleep(0.05)
-            time.sleep(0.3)
+            stdout.wait(lambda lines: "VM nospace (data-fmt)" in lines
+                        and "data-fmt: No space left on device" in lines, "the pause, explained", timeout=30)
         finally:
-            example.send_signal(signal.SIGTERM)
-            out, err = example.communicate(timeout=10)
+            out, err = stop_process(example, stdout, stderr)
         self.assertEqual(example.returncode, 0, err)
         lines = out.splitlines()
         # The stop reason of the resync is delivered once the loop runs.
@@ -251,9 +289,11 @@ class CliTest(unittest.TestCase):
         # finishes if the example keeps growing the storage.
         example = subprocess.Popen([THIN_EXTEND, self.watch_address, "data-file", "data-lim",
                                     str(2 * MiB), str(64 * MiB), str(MiB)],
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        stdout, stderr = Lines(example.stdout), Lines(example.stderr)
         try:
-            time.sleep(0.5)
+            # Connected and armed.
+            stdout.wait(lambda lines: len(lines) >= 1, "its first line")
             qmpthin("exec", self.qemu.address, "cont")
             deadline = time.monotonic() + 60
             while "DONE" not in self.qemu.read_file("serial.log"):
@@ -261,8 +301,7 @@ class CliTest(unittest.TestCase):
                 self.assertIsNone(example.poll(), "the example exited")
                 time.sleep(0.05)
         finally:
-            example.send_signal(signal.SIGTERM)
-            out, err = example.communicate(timeout=10)
+            out, err = stop_process(example, stdout, stderr)
         self.assertEqual(example.returncode, 0, err)
         self.assertEqual(err, "")
         lines = out.splitlines()
