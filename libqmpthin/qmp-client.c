@@ -112,6 +112,15 @@
 
 typedef struct _QmpPending QmpPending;
 
+/* What a command changes in the client's picture of QEMU once QEMU
+ * accepted it, applied in wire order with the events (see
+ * apply_effect()). */
+typedef enum {
+  EFFECT_NONE,
+  EFFECT_STOP,                  /* the caller paused the VM */
+  EFFECT_THRESHOLD,             /* a write threshold is armed (0: disarmed) */
+} CommandEffect;
+
 /* One command waiting for its reply. Owned by QmpClient.pending. */
 struct _QmpPending
 {
@@ -133,7 +142,11 @@ struct _QmpPending
   gboolean has_callback;
   guint timeout;                /* ms, 0 for none */
   guint generation;             /* connection it was sent on */
-  /* For block-set-write-threshold: what is armed once QEMU accepts it. */
+  CommandEffect effect;
+  /* The effect was applied, or queued (the reply to a direct stop, see
+   * on_line()): nothing is left to undo when the command completes. */
+  gboolean effect_handed;
+  /* For EFFECT_THRESHOLD: what is armed once QEMU accepts it. */
   char *threshold_node;         /* owned, nullable */
   guint64 threshold;
 };
@@ -144,6 +157,7 @@ typedef enum {
   INCOMING_DERIVED,             /* an event derived by resync */
   INCOMING_STOP_REASON,         /* announce the stop reason resync found */
   INCOMING_RECONNECTED,         /* an automatic reconnection ended its resync */
+  INCOMING_STOP_ACKNOWLEDGED,   /* the reply to a direct stop, at its place */
 } IncomingKind;
 
 /* One entry of QmpClient.incoming, in wire order. */
@@ -250,10 +264,21 @@ struct _QmpClient
 
   /* What QEMU is and was doing, kept across connections. */
   GHashTable *armed;            /* owned: node name -> guint64* armed threshold */
+
+  /* Stop tracking (see that section): all of it changes in wire order,
+   * from the dispatch of events and replies. */
   QmpStopReason *stop_reason;   /* owned, nullable before the first resync */
-  GPtrArray *stopping_errors;   /* owned: QmpBlockIoErrorEvent* with action stop, before STOP */
-  const char *stop_cause;       /* static, nullable: event that announced a stop */
-  gboolean stop_requested;      /* a stop command was sent, its STOP not seen */
+  /* The BLOCK_IO_ERRORs with action stop of the pause in progress, or of
+   * the next one while the VM runs: one per disk, live or derived from
+   * io-status. Cleared by RESUME. */
+  GPtrArray *pause_errors;      /* owned: QmpBlockIoErrorEvent* */
+  /* The event that announced the next STOP (SHUTDOWN, or a WATCHDOG or
+   * GUEST_PANICKED whose action pauses the VM); only that STOP uses it. */
+  const char *stop_cause;       /* static, nullable */
+  gint64 resumed_usec;          /* QEMU's timestamp of the last RESUME, -1: none */
+  guint pause_serial;           /* bumped by every STOP, RESUME and resync */
+  guint stops_in_flight;        /* stop commands of this connection not yet acknowledged */
+  gboolean user_paused;         /* the pause in progress is the caller's (a stop of ours) */
 
   /* Reconnecting after a lost connection. */
   gboolean auto_reconnect;
@@ -405,6 +430,11 @@ pending_complete (QmpClient  *self,
                   GError     *error)
 {
   g_autoptr(GTask) task = g_steal_pointer (&pending->task);
+
+  /* A stop that failed, timed out or was cancelled explains no STOP. */
+  if (pending->effect == EFFECT_STOP && !pending->effect_handed &&
+      pending->generation == self->generation && self->stops_in_flight > 0)
+    self->stops_in_flight--;
 
   g_hash_table_steal (self->pending, pending->id);
   pending_free (pending);
@@ -716,7 +746,20 @@ on_line (const char *line,
       QmpPending *pending = lookup_pending (self, message->id);
 
       if (pending != NULL && pending->direct)
-        g_queue_push_tail (&rc->deferred, incoming);
+        {
+          g_queue_push_tail (&rc->deferred, incoming);
+          /* Completed at once, but the caller's stop counts from here in
+           * the order of events (its STOP comes before the reply). */
+          if (pending->effect == EFFECT_STOP && message->kind == QMP_MESSAGE_RETURN)
+            {
+              Incoming *acknowledged = g_new0 (Incoming, 1);
+
+              acknowledged->kind = INCOMING_STOP_ACKNOWLEDGED;
+              acknowledged->generation = self->generation;
+              pending->effect_handed = TRUE;
+              enqueue (self, acknowledged);
+            }
+        }
       else
         enqueue (self, incoming);
     }
@@ -730,17 +773,11 @@ on_line (const char *line,
 
 static void handle_greeting (QmpClient  *self,
                              QmpMessage *message);
-
-static void
-remember_threshold (QmpClient  *self,
-                    const char *node_name,
-                    guint64     threshold)
-{
-  if (threshold == 0)
-    g_hash_table_remove (self->armed, node_name);
-  else
-    g_hash_table_insert (self->armed, g_strdup (node_name), g_memdup2 (&threshold, sizeof threshold));
-}
+static void apply_effect (QmpClient     *self,
+                          CommandEffect  effect,
+                          const char    *threshold_node,
+                          guint64        threshold,
+                          guint          generation);
 
 static void
 complete_from_message (QmpClient  *self,
@@ -749,10 +786,12 @@ complete_from_message (QmpClient  *self,
 {
   g_autoptr(GTask) task = NULL;
 
-  /* The client remembers what it armed, to tell after a reconnection
-   * which thresholds fired while it was away. */
-  if (message->kind == QMP_MESSAGE_RETURN && pending->threshold_node != NULL)
-    remember_threshold (self, pending->threshold_node, pending->threshold);
+  if (message->kind == QMP_MESSAGE_RETURN && pending->effect != EFFECT_NONE && !pending->effect_handed)
+    {
+      pending->effect_handed = TRUE;
+      apply_effect (self, pending->effect, pending->threshold_node, pending->threshold,
+                    pending->generation);
+    }
 
   if (message->kind == QMP_MESSAGE_RETURN)
     {
@@ -979,6 +1018,7 @@ set_connection (QmpClient *self,
   self->framer = qmp_stream_new (self->max_message_size);
   self->outbuf = g_byte_array_new ();
   self->generation++;
+  self->stops_in_flight = 0;
   if (self->connect_task != NULL)
     self->connecting_generation = self->generation;
   update_read_source (self);
@@ -1099,100 +1139,414 @@ dispatch_reply (QmpClient  *self,
   complete_from_message (self, pending, message);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Stop tracking: why the VM is not running
+ *
+ * Events explain a pause; QEMU's state decides. A STOP comes after what
+ * announced it: the BLOCK_IO_ERRORs with action stop of the failing
+ * requests, a WATCHDOG or GUEST_PANICKED whose action pauses the VM, a
+ * SHUTDOWN, or a stop command of this client (its STOP comes before its
+ * reply). QEMU 9.2 to 10.x throttle BLOCK_IO_ERROR, action stop included,
+ * to one a second per device, and send the last one of a window when the
+ * window ends with its original timestamp: a pause may come with no error
+ * before its STOP, and the error a second later or never. A STOP that
+ * nothing explains makes the client ask QEMU at once (query-status and
+ * query-block, whose io-status names the full disks), and an error that
+ * arrives while the VM is still paused refines the reason.
+ *
+ * All of it happens in wire order, replies included (the effect of a
+ * direct command's reply is queued at its place, see on_line()), so what
+ * QEMU answers describes the state after the events delivered before it.
+ */
+
 static void
-set_stop_reason (QmpClient     *self,
-                 QmpStopReason *reason,
-                 gboolean       announce)
+publish_stop_reason (QmpClient     *self,
+                     QmpStopReason *reason)
 {
   g_autoptr(QmpStopReason) old = g_steal_pointer (&self->stop_reason);
 
+  /* The same pause told again (a resync, a repeated error) keeps what was
+   * known of it and is not news. */
+  if (old != NULL && _qmp_stop_reason_equal (old, reason))
+    {
+      self->stop_reason = g_steal_pointer (&old);
+      g_object_unref (reason);
+      return;
+    }
   self->stop_reason = reason;
-  if (announce)
-    {
-      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STOP_REASON]);
-      g_signal_emit (self, signals[SIGNAL_STOP_REASON_CHANGED], 0, reason);
-    }
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STOP_REASON]);
+  g_signal_emit (self, signals[SIGNAL_STOP_REASON_CHANGED], 0, reason);
 }
 
-static QmpStopReason *
-stop_reason_for_stop (QmpClient *self,
-                      gint64     since)
+static gint64
+current_pause_since (QmpClient *self)
 {
-  g_autoptr(GStrvBuilder) nodes = g_strv_builder_new ();
-  g_auto(GStrv) names = NULL;
-  gboolean nospace = FALSE;
-
-  if (self->stopping_errors->len > 0)
-    {
-      for (guint i = 0; i < self->stopping_errors->len; i++)
-        {
-          QmpBlockIoErrorEvent *error = self->stopping_errors->pdata[i];
-          const char *node = qmp_block_io_error_event_get_node_name (error);
-
-          nospace |= qmp_block_io_error_event_get_nospace (error);
-          if (node == NULL)
-            node = qmp_block_io_error_event_get_device (error);
-          if (node != NULL)
-            g_strv_builder_add (nodes, node);
-        }
-      names = g_strv_builder_end (nodes);
-      return qmp_stop_reason_new (nospace ? QMP_STOP_KIND_NOSPACE : QMP_STOP_KIND_IO_ERROR,
-                                  "io-error", (const char * const *) names, since, FALSE);
-    }
-  if (g_strcmp0 (self->stop_cause, "SHUTDOWN") == 0)
-    return qmp_stop_reason_new (QMP_STOP_KIND_SHUTDOWN, "shutdown", NULL, since, FALSE);
-  if (g_strcmp0 (self->stop_cause, "GUEST_PANICKED") == 0)
-    return qmp_stop_reason_new (QMP_STOP_KIND_GUEST_PANICKED, "guest-panicked", NULL, since, FALSE);
-  if (g_strcmp0 (self->stop_cause, "WATCHDOG") == 0)
-    return qmp_stop_reason_new (QMP_STOP_KIND_WATCHDOG, "watchdog", NULL, since, FALSE);
-  if (self->stop_requested)
-    return qmp_stop_reason_new (QMP_STOP_KIND_PAUSED_BY_USER, "paused", NULL, since, FALSE);
-  return qmp_stop_reason_new (QMP_STOP_KIND_UNKNOWN, NULL, NULL, since, FALSE);
-}
-
-static void
-clear_stop_tracking (QmpClient *self)
-{
-  g_ptr_array_set_size (self->stopping_errors, 0);
-  self->stop_cause = NULL;
-  self->stop_requested = FALSE;
+  return self->stop_reason != NULL ? qmp_stop_reason_get_since_usec (self->stop_reason) : -1;
 }
 
 static const char *
 io_error_disk (QmpBlockIoErrorEvent *error)
 {
-  const char *node = qmp_block_io_error_event_get_node_name (error);
+  const char *name = qmp_block_io_error_event_get_node_name (error);
 
-  return node != NULL ? node : qmp_block_io_error_event_get_device (error);
+  if (name == NULL || *name == '\0')
+    name = qmp_block_io_error_event_get_device (error);
+  if (name == NULL || *name == '\0')
+    name = qmp_block_io_error_event_get_qom_path (error);
+  return name;
 }
 
-/* Remembers an I/O error that stops the VM, for the STOP that follows.
- * QEMU reports every failed request, and requests go on failing until
- * the VM actually stops (or forever, when it was stopped already): keep
- * one error per disk, preferring one that says nospace, since the stop
- * reason only names the disks and whether any ran out of space. An error
- * storm then costs no memory. */
+/* Keeps one error per disk: QEMU reports every failed request, and they go
+ * on failing until the VM actually stops, so an error storm costs no
+ * memory. What QEMU sent beats what the client derived from io-status
+ * (stale for -blockdev disks once a pause ended), and an error that says
+ * nospace beats one that does not. */
 static void
-remember_stopping_error (QmpClient            *self,
-                         QmpBlockIoErrorEvent *error)
+remember_pause_error (QmpClient            *self,
+                      QmpBlockIoErrorEvent *error)
 {
   const char *disk = io_error_disk (error);
+  gboolean derived = qmp_event_get_derived (QMP_EVENT (error));
 
-  for (guint i = 0; i < self->stopping_errors->len; i++)
+  for (guint i = 0; i < self->pause_errors->len; i++)
     {
-      QmpBlockIoErrorEvent *known = self->stopping_errors->pdata[i];
+      QmpBlockIoErrorEvent *known = self->pause_errors->pdata[i];
+      gboolean known_derived = qmp_event_get_derived (QMP_EVENT (known));
 
       if (g_strcmp0 (io_error_disk (known), disk) != 0)
         continue;
-      if (!qmp_block_io_error_event_get_nospace (known) &&
-          qmp_block_io_error_event_get_nospace (error))
+      if ((known_derived && !derived) ||
+          (known_derived == derived && !qmp_block_io_error_event_get_nospace (known) &&
+           qmp_block_io_error_event_get_nospace (error)))
         {
           g_object_unref (known);
-          self->stopping_errors->pdata[i] = g_object_ref (error);
+          self->pause_errors->pdata[i] = g_object_ref (error);
         }
       return;
     }
-  g_ptr_array_add (self->stopping_errors, g_object_ref (error));
+  g_ptr_array_add (self->pause_errors, g_object_ref (error));
+}
+
+/* NOSPACE when a disk ran out of space, else IO_ERROR, naming the disks. */
+static QmpStopReason *
+reason_for_errors (QmpClient *self,
+                   gint64     since,
+                   gboolean   derived)
+{
+  g_autoptr(GPtrArray) disks = g_ptr_array_new_with_free_func (g_object_unref);
+  gboolean nospace = FALSE;
+
+  for (guint i = 0; i < self->pause_errors->len; i++)
+    {
+      QmpBlockIoErrorEvent *error = self->pause_errors->pdata[i];
+
+      nospace |= qmp_block_io_error_event_get_nospace (error);
+      g_ptr_array_add (disks, _qmp_block_info_new_for_error (error));
+    }
+  return _qmp_stop_reason_new_for_disks (nospace ? QMP_STOP_KIND_NOSPACE : QMP_STOP_KIND_IO_ERROR,
+                                         "io-error", disks, since, derived);
+}
+
+/* A pause that errors may explain better: one nothing explained yet, or an
+ * I/O error pause. Never the caller's pause, whatever errors say. */
+static gboolean
+pause_refinable (QmpClient *self)
+{
+  QmpStopKind kind;
+
+  if (self->stop_reason == NULL || self->user_paused)
+    return FALSE;
+  kind = qmp_stop_reason_get_kind (self->stop_reason);
+  return kind == QMP_STOP_KIND_UNKNOWN || kind == QMP_STOP_KIND_IO_ERROR || kind == QMP_STOP_KIND_NOSPACE;
+}
+
+static void
+track_io_error (QmpClient            *self,
+                QmpBlockIoErrorEvent *error)
+{
+  gint64 sent = qmp_event_get_timestamp_usec (QMP_EVENT (error));
+
+  if (qmp_block_io_error_event_get_action (error) != QMP_BLOCK_ERROR_ACTION_STOP)
+    return;
+  /* Throttled and sent late, past the RESUME that ended its pause: it
+   * explains nothing any more. Both timestamps are QEMU's. */
+  if (sent >= 0 && self->resumed_usec >= 0 && sent < self->resumed_usec)
+    {
+      g_debug ("%s: an I/O error of %s from a pause that ended", client_name (self),
+               io_error_disk (error));
+      return;
+    }
+  remember_pause_error (self, error);
+  if (pause_refinable (self))
+    publish_stop_reason (self, reason_for_errors (self, current_pause_since (self), FALSE));
+}
+
+typedef struct {
+  GWeakRef client;              /* the library's questions never keep it alive */
+  guint pause_serial;           /* the pause asked about */
+  QmpStatusInfo *status;        /* owned, nullable: query-status's answer */
+} Explanation;
+
+static void
+explanation_free (Explanation *explanation)
+{
+  g_weak_ref_clear (&explanation->client);
+  g_clear_object (&explanation->status);
+  g_free (explanation);
+}
+
+static void
+explain_status_ready (GObject      *source,
+                      GAsyncResult *result,
+                      gpointer      user_data)
+{
+  Explanation *explanation = user_data;
+  g_autoptr(JsonNode) value = g_task_propagate_pointer (G_TASK (result), NULL);
+
+  if (value != NULL && JSON_NODE_HOLDS_OBJECT (value))
+    explanation->status = qmp_status_info_new_from_json (json_node_get_object (value), NULL);
+}
+
+static QmpEvent *derived_event (const char *name,
+                                JsonObject *data);
+static void      emit_signals  (QmpClient  *self,
+                                QmpEvent   *event);
+
+/* The derived BLOCK_IO_ERROR of a disk whose io-status tells of an error;
+ * with @not_nospace, whatever io-status says, an error other than a full
+ * disk. */
+static QmpBlockIoErrorEvent *
+io_error_from_block (QmpBlockInfo *block,
+                     gboolean      not_nospace)
+{
+  QmpIoStatus io_status = not_nospace ? QMP_IO_STATUS_FAILED : qmp_block_info_get_io_status (block);
+  const char *node = qmp_block_info_get_node_name (block);
+  const char *qdev = qmp_block_info_get_qdev (block);
+  g_autoptr(JsonObject) data = json_object_new ();
+
+  json_object_set_string_member (data, "device", qmp_block_info_get_device (block));
+  if (node != NULL)
+    json_object_set_string_member (data, "node-name", node);
+  /* A QOM path, as QEMU 9.2 puts it in the event; not a device's id. */
+  if (qdev != NULL && qdev[0] == '/')
+    json_object_set_string_member (data, "qom-path", qdev);
+  json_object_set_string_member (data, "action", "stop");
+  json_object_set_boolean_member (data, "nospace", io_status == QMP_IO_STATUS_NOSPACE);
+  json_object_set_string_member (data, "reason",
+                                 io_status == QMP_IO_STATUS_NOSPACE ? "No space left on device" : "I/O error");
+  return QMP_BLOCK_IO_ERROR_EVENT (derived_event ("BLOCK_IO_ERROR", data));
+}
+
+/* QEMU answered for a STOP nothing explained: its run state, and for an
+ * I/O error pause the disks whose io-status shows an error. */
+static void
+explain_block_ready (GObject      *source,
+                     GAsyncResult *result,
+                     gpointer      user_data)
+{
+  Explanation *explanation = user_data;
+  g_autoptr(QmpClient) self = g_weak_ref_get (&explanation->client);
+  g_autoptr(JsonNode) value = g_task_propagate_pointer (G_TASK (result), NULL);
+  g_autoptr(GPtrArray) blocks = NULL;
+  g_autoptr(GPtrArray) derived = g_ptr_array_new_with_free_func (g_object_unref);
+  QmpStatusInfo *status = explanation->status;
+  QmpStopReason *reason;
+  QmpStopKind kind;
+  guint serial;
+
+  if (self == NULL || explanation->pause_serial != self->pause_serial || status == NULL)
+    {
+      /* Gone, resumed or stopped again since, or QEMU could not answer
+       * (the connection is closing): the pause stays as it was told. */
+      explanation_free (explanation);
+      return;
+    }
+  if (value != NULL)
+    blocks = _qmp_parse_object_array (value, "query-block",
+                                      (gpointer) qmp_block_info_new_from_json, NULL);
+  kind = qmp_stop_kind_from_run_state (qmp_status_info_get_status (status));
+  if (kind == QMP_STOP_KIND_IO_ERROR && blocks != NULL)
+    for (guint i = 0; i < blocks->len; i++)
+      {
+        QmpIoStatus io_status = qmp_block_info_get_io_status (blocks->pdata[i]);
+
+        if (io_status == QMP_IO_STATUS_NOSPACE || io_status == QMP_IO_STATUS_FAILED)
+          {
+            QmpBlockIoErrorEvent *error = io_error_from_block (blocks->pdata[i], FALSE);
+
+            remember_pause_error (self, error);
+            g_ptr_array_add (derived, error);
+          }
+      }
+
+  if (self->user_paused)
+    reason = _qmp_stop_reason_new_for_disks (QMP_STOP_KIND_PAUSED_BY_USER,
+                                             qmp_status_info_get_status_string (status),
+                                             NULL, current_pause_since (self), FALSE);
+  else if (kind == QMP_STOP_KIND_IO_ERROR && self->pause_errors->len > 0)
+    reason = reason_for_errors (self, current_pause_since (self), FALSE);
+  else
+    reason = _qmp_stop_reason_new_for_disks (kind, qmp_status_info_get_status_string (status),
+                                             NULL, kind == QMP_STOP_KIND_RUNNING ? -1 : current_pause_since (self),
+                                             FALSE);
+  g_debug ("%s: QEMU says the VM is %s", client_name (self),
+           qmp_status_info_get_status_string (status));
+  serial = self->pause_serial;
+  publish_stop_reason (self, reason);
+
+  /* As a resync derives them, unless a handler's nested main loop
+   * delivered a RESUME meanwhile. */
+  for (guint i = 0; i < derived->len && self->pause_serial == serial; i++)
+    emit_signals (self, derived->pdata[i]);
+  explanation_free (explanation);
+}
+
+static void execute_internal (QmpClient    *self,
+                              const char   *command,
+                              JsonObject   *arguments,
+                              int           timeout_msec,
+                              gboolean      direct,
+                              gboolean      has_callback,
+                              GCancellable *cancellable,
+                              GTask        *task);
+
+/* One of the library's own commands, answered in wire order in the
+ * client's context. The task has no source object: it must not keep the
+ * client alive. */
+static void
+ask_qemu (QmpClient           *self,
+          const char          *command,
+          GAsyncReadyCallback  callback,
+          gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+
+  g_main_context_push_thread_default (self->context);
+  task = g_task_new (NULL, NULL, callback, user_data);
+  g_main_context_pop_thread_default (self->context);
+  g_task_set_source_tag (task, ask_qemu);
+  execute_internal (self, command, NULL, QMP_TIMEOUT_DEFAULT, FALSE, TRUE, NULL, task);
+}
+
+/* Asks QEMU why the VM paused, both questions in one write. */
+static void
+explain_pause (QmpClient *self)
+{
+  Explanation *explanation = g_new0 (Explanation, 1);
+
+  g_weak_ref_init (&explanation->client, self);
+  explanation->pause_serial = self->pause_serial;
+  g_debug ("%s: a STOP nothing explained: asking QEMU", client_name (self));
+  ask_qemu (self, "query-status", explain_status_ready, explanation);
+  ask_qemu (self, "query-block", explain_block_ready, explanation);
+}
+
+static void
+track_stop (QmpClient *self,
+            QmpEvent  *event)
+{
+  gint64 since = qmp_event_get_timestamp_usec (event);
+  const char *cause = g_steal_pointer (&self->stop_cause);
+  QmpStopReason *reason;
+
+  self->pause_serial++;
+  if (self->stops_in_flight > 0)
+    {
+      self->user_paused = TRUE;
+      reason = _qmp_stop_reason_new_for_disks (QMP_STOP_KIND_PAUSED_BY_USER, "paused", NULL, since, FALSE);
+    }
+  else if (self->pause_errors->len > 0)
+    reason = reason_for_errors (self, since, FALSE);
+  else if (g_strcmp0 (cause, "SHUTDOWN") == 0)
+    reason = _qmp_stop_reason_new_for_disks (QMP_STOP_KIND_SHUTDOWN, "shutdown", NULL, since, FALSE);
+  else if (g_strcmp0 (cause, "GUEST_PANICKED") == 0)
+    reason = _qmp_stop_reason_new_for_disks (QMP_STOP_KIND_GUEST_PANICKED, "guest-panicked", NULL, since, FALSE);
+  else if (g_strcmp0 (cause, "WATCHDOG") == 0)
+    reason = _qmp_stop_reason_new_for_disks (QMP_STOP_KIND_WATCHDOG, "watchdog", NULL, since, FALSE);
+  else
+    {
+      /* Asked before it is told: a handler may run a nested main loop. */
+      explain_pause (self);
+      reason = _qmp_stop_reason_new_for_disks (QMP_STOP_KIND_UNKNOWN, NULL, NULL, since, FALSE);
+    }
+  publish_stop_reason (self, reason);
+}
+
+static void
+track_resume (QmpClient *self,
+              QmpEvent  *event)
+{
+  gint64 sent = qmp_event_get_timestamp_usec (event);
+
+  self->pause_serial++;
+  if (sent >= 0)
+    self->resumed_usec = MAX (self->resumed_usec, sent);
+  g_ptr_array_set_size (self->pause_errors, 0);
+  self->stop_cause = NULL;
+  self->user_paused = FALSE;
+  publish_stop_reason (self, _qmp_stop_reason_new_for_disks (QMP_STOP_KIND_RUNNING, "running", NULL, -1, FALSE));
+}
+
+/* QEMU acknowledged a stop of the caller's. Its STOP came before, unless
+ * the VM was paused already (on an I/O error, say): QEMU then sends none,
+ * and the run state stays, but the pause is now the caller's, and nothing
+ * may resume it on the library's account. */
+static void
+track_stop_acknowledged (QmpClient *self)
+{
+  if (self->stops_in_flight > 0)
+    self->stops_in_flight--;
+  if (self->stop_reason == NULL || !qmp_stop_reason_is_paused (self->stop_reason) ||
+      qmp_stop_reason_get_kind (self->stop_reason) == QMP_STOP_KIND_PAUSED_BY_USER)
+    return;
+  self->user_paused = TRUE;
+  publish_stop_reason (self, _qmp_stop_reason_new_for_disks (QMP_STOP_KIND_PAUSED_BY_USER,
+                                                             qmp_stop_reason_get_run_state_string (self->stop_reason),
+                                                             NULL, current_pause_since (self), FALSE));
+}
+
+static void
+remember_threshold (QmpClient  *self,
+                    const char *node_name,
+                    guint64     threshold)
+{
+  if (threshold == 0)
+    g_hash_table_remove (self->armed, node_name);
+  else
+    g_hash_table_insert (self->armed, g_strdup (node_name), g_memdup2 (&threshold, sizeof threshold));
+}
+
+static void
+apply_effect (QmpClient     *self,
+              CommandEffect  effect,
+              const char    *threshold_node,
+              guint64        threshold,
+              guint          generation)
+{
+  switch (effect)
+    {
+    case EFFECT_THRESHOLD:
+      /* Remembered to tell after a reconnection which thresholds fired
+       * while the client was away. */
+      remember_threshold (self, threshold_node, threshold);
+      break;
+    case EFFECT_STOP:
+      if (generation == self->generation)
+        track_stop_acknowledged (self);
+      break;
+    case EFFECT_NONE:
+    default:
+      break;
+    }
+}
+
+/* A cause holds for the STOP that follows only if its action pauses the
+ * VM: a WATCHDOG that reset it or a GUEST_PANICKED that let it run
+ * explains nothing. */
+static gboolean
+action_pauses (QmpEvent *event)
+{
+  return g_strcmp0 (_qmp_json_get_string (qmp_event_get_data (event), "action"), "pause") == 0;
 }
 
 /* Keeps the stop reason and the armed thresholds current from live events. */
@@ -1204,40 +1558,33 @@ track_event (QmpClient *self,
 
   if (QMP_IS_BLOCK_IO_ERROR_EVENT (event))
     {
-      if (qmp_block_io_error_event_get_action (QMP_BLOCK_IO_ERROR_EVENT (event)) == QMP_BLOCK_ERROR_ACTION_STOP)
-        remember_stopping_error (self, QMP_BLOCK_IO_ERROR_EVENT (event));
+      track_io_error (self, QMP_BLOCK_IO_ERROR_EVENT (event));
     }
   else if (QMP_IS_WRITE_THRESHOLD_EVENT (event))
     {
-      const char *node = qmp_write_threshold_event_get_node_name (QMP_WRITE_THRESHOLD_EVENT (event));
+      QmpWriteThresholdEvent *fired = QMP_WRITE_THRESHOLD_EVENT (event);
+      const char *node = qmp_write_threshold_event_get_node_name (fired);
+      guint64 *armed = node != NULL ? g_hash_table_lookup (self->armed, node) : NULL;
 
-      if (node != NULL)
-        g_hash_table_remove (self->armed, node);   /* one-shot */
+      /* One-shot; unless armed again since (the reply that armed the new
+       * one may have been read before this event was delivered). */
+      if (armed != NULL && *armed == qmp_write_threshold_event_get_write_threshold (fired))
+        g_hash_table_remove (self->armed, node);
     }
   else if (g_str_equal (name, "SHUTDOWN"))
     self->stop_cause = "SHUTDOWN";
   else if (g_str_equal (name, "GUEST_PANICKED"))
-    self->stop_cause = "GUEST_PANICKED";
+    self->stop_cause = action_pauses (event) ? "GUEST_PANICKED" : NULL;
   else if (g_str_equal (name, "WATCHDOG"))
-    self->stop_cause = "WATCHDOG";
+    self->stop_cause = action_pauses (event) ? "WATCHDOG" : NULL;
   else if (g_str_equal (name, "STOP"))
-    {
-      QmpStopReason *reason = stop_reason_for_stop (self, qmp_event_get_timestamp_usec (event));
-
-      /* A STOP nothing explained (another client's stop, a migration)
-       * stays UNKNOWN until the next resync reads the run state. */
-      clear_stop_tracking (self);
-      set_stop_reason (self, reason, TRUE);
-    }
+    track_stop (self, event);
   else if (g_str_equal (name, "RESUME"))
-    {
-      clear_stop_tracking (self);
-      set_stop_reason (self, qmp_stop_reason_new (QMP_STOP_KIND_RUNNING, "running", NULL, -1, FALSE), TRUE);
-    }
+    track_resume (self, event);
   else if (g_str_equal (name, "SUSPEND"))
     {
-      set_stop_reason (self, qmp_stop_reason_new (QMP_STOP_KIND_SUSPENDED, "suspended", NULL,
-                                                  qmp_event_get_timestamp_usec (event), FALSE), TRUE);
+      publish_stop_reason (self, _qmp_stop_reason_new_for_disks (QMP_STOP_KIND_SUSPENDED, "suspended", NULL,
+                                                                 qmp_event_get_timestamp_usec (event), FALSE));
     }
 }
 
@@ -1315,6 +1662,9 @@ dispatch_one (QmpClient *self,
       return;
     case INCOMING_RECONNECTED:
       g_signal_emit (self, signals[SIGNAL_RECONNECTED], 0, incoming->new_instance);
+      return;
+    case INCOMING_STOP_ACKNOWLEDGED:
+      apply_effect (self, EFFECT_STOP, NULL, 0, incoming->generation);
       return;
     case INCOMING_MESSAGE:
     default:
@@ -1504,13 +1854,16 @@ execute_internal (QmpClient    *self,
       if (node != NULL && threshold != NULL && JSON_NODE_HOLDS_VALUE (threshold) &&
           json_node_get_value_type (threshold) == G_TYPE_INT64 && json_node_get_int (threshold) >= 0)
         {
+          pending->effect = EFFECT_THRESHOLD;
           pending->threshold_node = g_strdup (node);
           pending->threshold = json_node_get_int (threshold);
         }
     }
   else if (g_str_equal (command, "stop"))
     {
-      self->stop_requested = TRUE;
+      /* Whatever STOP comes before its reply is the caller's. */
+      pending->effect = EFFECT_STOP;
+      self->stops_in_flight++;
     }
   line = qmp_message_build_command (command, arguments, pending->id, &length);
   queue_output (self, line, length);
@@ -2117,72 +2470,74 @@ sync_derive (QmpClient *self,
              ConnectContext *ctx)
 {
   g_autoptr(GPtrArray) derived = g_ptr_array_new_with_free_func (g_object_unref);
-  g_autoptr(GStrvBuilder) nodes = g_strv_builder_new ();
-  g_auto(GStrv) names = NULL;
+  QmpStopReason *old = self->stop_reason;
   QmpStopReason *reason;
-  QmpStopKind kind;
-  gboolean known_io_error;
-  gint64 since = -1;
   Incoming *incoming;
+
+  /* Explanations asked on the lost connection are answered by this. */
+  self->pause_serial++;
+  self->stop_cause = NULL;
+  if (self->new_instance)
+    {
+      self->user_paused = FALSE;
+      self->resumed_usec = -1;
+    }
 
   if (ctx->status == NULL)
     {
-      reason = qmp_stop_reason_new (QMP_STOP_KIND_NOT_APPLICABLE, NULL, NULL, -1, TRUE);
+      g_ptr_array_set_size (self->pause_errors, 0);
+      reason = _qmp_stop_reason_new_for_disks (QMP_STOP_KIND_NOT_APPLICABLE, NULL, NULL, -1, TRUE);
     }
   else
     {
-      kind = qmp_stop_kind_from_run_state (qmp_status_info_get_status (ctx->status));
-      /* A pause this client saw as an I/O error (from the live event) is
-       * still one while the VM stays paused on an error: with -blockdev,
-       * io-status keeps saying nospace after the first ENOSPC pause, even
-       * for a later EIO. Taking it for lack of space would have the caller
-       * extend and resume into the same error again. */
-      known_io_error = kind == QMP_STOP_KIND_IO_ERROR && !self->new_instance &&
-                       self->stop_reason != NULL &&
-                       qmp_stop_reason_get_kind (self->stop_reason) == QMP_STOP_KIND_IO_ERROR;
+      QmpStopKind kind = qmp_stop_kind_from_run_state (qmp_status_info_get_status (ctx->status));
+      const char *run_state = qmp_status_info_get_status_string (ctx->status);
+      QmpStopKind old_kind = old != NULL ? qmp_stop_reason_get_kind (old) : QMP_STOP_KIND_UNKNOWN;
+      gboolean same_pause = !self->new_instance && old != NULL && qmp_stop_reason_is_paused (old);
+      gint64 since;
+
+      /* The errors seen live of a pause that goes on still explain it;
+       * those of another QEMU, or of a pause that ended, do not. */
+      if (kind != QMP_STOP_KIND_IO_ERROR || !same_pause ||
+          (old_kind != QMP_STOP_KIND_IO_ERROR && old_kind != QMP_STOP_KIND_NOSPACE))
+        g_ptr_array_set_size (self->pause_errors, 0);
+      if (kind == QMP_STOP_KIND_RUNNING)
+        self->user_paused = FALSE;
 
       /* io-status is stale with -blockdev once a pause ended (QEMU never
        * resets it): trust it only while the VM is paused on an error. */
       if (kind == QMP_STOP_KIND_IO_ERROR && ctx->blocks != NULL)
         {
-          gboolean nospace = FALSE;
+          /* A pause this client saw as an I/O error is still one while the
+           * VM stays paused on an error: with -blockdev, io-status keeps
+           * saying nospace after the first ENOSPC pause, even for a later
+           * EIO. Taking it for lack of space would have the caller extend
+           * and resume into the same error again. */
+          gboolean known_io_error = same_pause && old_kind == QMP_STOP_KIND_IO_ERROR;
 
           for (guint i = 0; i < ctx->blocks->len; i++)
             {
               QmpBlockInfo *block = ctx->blocks->pdata[i];
               QmpIoStatus io_status = qmp_block_info_get_io_status (block);
-              const char *node = qmp_block_info_get_node_name (block);
-              g_autoptr(JsonObject) data = NULL;
+              QmpBlockIoErrorEvent *error;
 
               if (io_status != QMP_IO_STATUS_NOSPACE && io_status != QMP_IO_STATUS_FAILED)
                 continue;
-              if (known_io_error)
-                io_status = QMP_IO_STATUS_FAILED;
-              nospace |= io_status == QMP_IO_STATUS_NOSPACE;
-              g_strv_builder_add (nodes, node != NULL ? node : qmp_block_info_get_device (block));
-
-              data = json_object_new ();
-              json_object_set_string_member (data, "device", qmp_block_info_get_device (block));
-              if (node != NULL)
-                json_object_set_string_member (data, "node-name", node);
-              json_object_set_string_member (data, "action", "stop");
-              json_object_set_boolean_member (data, "nospace", io_status == QMP_IO_STATUS_NOSPACE);
-              json_object_set_string_member (data, "reason",
-                                             io_status == QMP_IO_STATUS_NOSPACE ?
-                                             "No space left on device" : "I/O error");
-              g_ptr_array_add (derived, derived_event ("BLOCK_IO_ERROR", data));
+              error = io_error_from_block (block, known_io_error);
+              remember_pause_error (self, error);
+              g_ptr_array_add (derived, error);
             }
-          if (nospace)
-            kind = QMP_STOP_KIND_NOSPACE;
         }
 
       /* The same pause seen before the connection was lost keeps its start. */
-      if (!self->new_instance && self->stop_reason != NULL &&
-          qmp_stop_reason_get_kind (self->stop_reason) == kind)
-        since = qmp_stop_reason_get_since_usec (self->stop_reason);
-      names = g_strv_builder_end (nodes);
-      reason = qmp_stop_reason_new (kind, qmp_status_info_get_status_string (ctx->status),
-                                    (const char * const *) names, since, TRUE);
+      since = same_pause && old_kind == kind ? qmp_stop_reason_get_since_usec (old) : -1;
+      if (self->user_paused)
+        reason = _qmp_stop_reason_new_for_disks (QMP_STOP_KIND_PAUSED_BY_USER, run_state, NULL,
+                                                 same_pause ? qmp_stop_reason_get_since_usec (old) : -1, TRUE);
+      else if (kind == QMP_STOP_KIND_IO_ERROR && self->pause_errors->len > 0)
+        reason = reason_for_errors (self, same_pause ? qmp_stop_reason_get_since_usec (old) : -1, TRUE);
+      else
+        reason = _qmp_stop_reason_new_for_disks (kind, run_state, NULL, since, TRUE);
     }
 
   /* A threshold the client armed that now reads 0 fired meanwhile. */
@@ -2209,12 +2564,9 @@ sync_derive (QmpClient *self,
         g_hash_table_remove (self->armed, name);
       }
 
-  clear_stop_tracking (self);
-  set_stop_reason (self, reason, FALSE);
-
   /* Delivered first, before the events that arrived during resync: the
-   * stop reason, what was derived, then ::reconnected, so that its
-   * handlers run once everything missed was told. */
+   * stop reason if it changed, what was derived, then ::reconnected, so
+   * that its handlers run once everything missed was told. */
   if (self->reconnecting)
     {
       incoming = g_new0 (Incoming, 1);
@@ -2231,6 +2583,14 @@ sync_derive (QmpClient *self,
       incoming->generation = self->generation;
       g_queue_push_head (&self->incoming, incoming);
     }
+  if (old != NULL && _qmp_stop_reason_equal (old, reason))
+    {
+      /* The pause the client knew goes on: what it knew of it stays. */
+      g_object_unref (reason);
+      return;
+    }
+  g_set_object (&self->stop_reason, reason);
+  g_object_unref (reason);
   incoming = g_new0 (Incoming, 1);
   incoming->kind = INCOMING_STOP_REASON;
   incoming->generation = self->generation;
@@ -2994,7 +3354,7 @@ qmp_client_finalize (GObject *object)
   g_clear_pointer (&self->parser, qmp_message_parser_free);
   g_hash_table_unref (self->armed);
   g_clear_object (&self->stop_reason);
-  g_ptr_array_unref (self->stopping_errors);
+  g_ptr_array_unref (self->pause_errors);
   clear_greeting (self);
   g_free (self->address);
   g_main_context_unref (self->context);
@@ -3513,7 +3873,8 @@ qmp_client_init (QmpClient *self)
   self->next_serial = 1;
   g_queue_init (&self->incoming);
   self->armed = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  self->stopping_errors = g_ptr_array_new_with_free_func (g_object_unref);
+  self->pause_errors = g_ptr_array_new_with_free_func (g_object_unref);
+  self->resumed_usec = -1;
 
   if (debug != NULL)
     {

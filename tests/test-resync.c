@@ -95,7 +95,12 @@ spin_until_log (Fixture *f,
 
   while (f->log->len < length)
     {
-      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      if (g_get_monotonic_time () >= deadline)
+        {
+          for (guint i = 0; i < f->log->len; i++)
+            g_test_message ("log: %s", (const char *) f->log->pdata[i]);
+          g_error ("%u log entries after %d ms, not %u", f->log->len, WAIT_LIMIT_MS, length);
+        }
       g_main_context_iteration (NULL, TRUE);
     }
   /* And nothing more. */
@@ -313,14 +318,17 @@ test_live (Fixture       *f,
     "reason running", "event RESUME",
     "reason paused-by-user", "event STOP",
     "reason running", "event RESUME",
-    "reason unknown", "event STOP",
+    "reason unknown", "event STOP", "reason paused-by-user",
     NULL
   };
   g_autoptr(GError) error = NULL;
   QmpStopReason *reason;
 
   qmp_fake_server_set_reply (f->server, "query-status", "{\"return\": {\"status\": \"running\", \"running\": true}}");
-  qmp_fake_server_set_reply (f->server, "stop", "{\"return\": {}}");
+  /* QEMU pauses the VM while it runs the command: STOP, then the reply. */
+  qmp_fake_server_set_raw_reply (f->server, "stop",
+                                 "{\"timestamp\": {\"seconds\": 1795358841, \"microseconds\": 1}, \"event\": \"STOP\"}\r\n"
+                                 "{\"return\": {}, \"id\": " QMP_FAKE_ID "}\r\n");
   connect (f);
 
   qmp_fake_server_send (f->server,
@@ -340,14 +348,212 @@ test_live (Fixture       *f,
 
   /* Our own stop. */
   g_assert_true (qmp_client_stop_sync (f->client, NULL, &error));
-  qmp_fake_server_send_event (f->server, "STOP", NULL);
   spin_until_log (f, 8);
   qmp_fake_server_send_event (f->server, "RESUME", NULL);
   spin_until_log (f, 10);
 
-  /* Somebody else's. */
+  /* Somebody else's: nothing explains it, QEMU is asked at once. */
+  qmp_fake_server_set_reply (f->server, "query-status", "{\"return\": {\"status\": \"paused\", \"running\": false}}");
+  qmp_fake_server_set_reply (f->server, "query-block", PAUSED_NOSPACE_BLOCKS);
   qmp_fake_server_send_event (f->server, "STOP", NULL);
   assert_log (f, expected);
+  reason = qmp_client_get_stop_reason (f->client);
+  g_assert_cmpstr (qmp_stop_reason_get_run_state_string (reason), ==, "paused");
+  g_assert_false (qmp_stop_reason_get_derived (reason));
+  g_assert_cmpint (qmp_stop_reason_get_since_usec (reason), >, 0);
+}
+
+#define RUNNING_STATUS "{\"return\": {\"status\": \"running\", \"running\": true}}"
+#define IO_ERROR_STATUS "{\"return\": {\"status\": \"io-error\", \"running\": false}}"
+#define PAUSED_STATUS "{\"return\": {\"status\": \"paused\", \"running\": false}}"
+#define NOSPACE_DATA \
+  "{\"device\": \"\", \"nospace\": true, \"node-name\": \"data-fmt\"," \
+  " \"qom-path\": \"/machine/peripheral/datadisk/virtio-backend\"," \
+  " \"reason\": \"No space left on device\", \"operation\": \"write\", \"action\": \"stop\"}"
+#define T0 G_GINT64_CONSTANT (1796397185000000)
+
+/* QEMU 10.0 throttles BLOCK_IO_ERROR (QEMU-FACTS, s4 of 10.0): a second
+ * ENOSPC pause within a second comes as a STOP alone, its error a second
+ * later with an older timestamp. The client asks QEMU at once, and the
+ * late error only confirms what it was told. */
+static void
+test_throttled_error (Fixture       *f,
+                      gconstpointer  data)
+{
+  const char *expected[] = {
+    "reason running",
+    "event BLOCK_IO_ERROR", "reason nospace", "event STOP",
+    "reason running", "event RESUME",
+    "reason unknown", "event STOP", "reason nospace", "event BLOCK_IO_ERROR derived",
+    "event BLOCK_IO_ERROR",
+    NULL
+  };
+  g_autoptr(QmpBlockIoErrorEvent) io_error = NULL;
+  QmpStopReason *reason;
+  GPtrArray *disks;
+
+  qmp_fake_server_set_reply (f->server, "query-status", RUNNING_STATUS);
+  g_signal_connect (f->client, "block-io-error", G_CALLBACK (capture_io_error), &io_error);
+  connect (f);
+  qmp_fake_server_set_reply (f->server, "query-status", IO_ERROR_STATUS);
+  qmp_fake_server_set_reply (f->server, "query-block", PAUSED_NOSPACE_BLOCKS);
+
+  qmp_fake_server_send_event_at (f->server, "BLOCK_IO_ERROR", T0 + 771988, NOSPACE_DATA);
+  qmp_fake_server_send_event_at (f->server, "STOP", T0 + 772747, NULL);
+  qmp_fake_server_send_event_at (f->server, "RESUME", T0 + 774085, NULL);
+  qmp_fake_server_send_event_at (f->server, "STOP", T0 + 779366, NULL);
+  spin_until_log (f, 10);
+  reason = qmp_client_get_stop_reason (f->client);
+  g_assert_cmpint (qmp_stop_reason_get_kind (reason), ==, QMP_STOP_KIND_NOSPACE);
+  g_assert_cmpstr (qmp_stop_reason_get_node_names (reason)[0], ==, "data-fmt");
+  g_assert_cmpint (qmp_stop_reason_get_since_usec (reason), ==, T0 + 779366);
+  g_assert_false (qmp_stop_reason_get_derived (reason));
+  /* Its disk, by every name QEMU gave it. */
+  disks = qmp_stop_reason_get_disks (reason);
+  g_assert_cmpuint (disks->len, ==, 1);
+  g_assert_cmpstr (qmp_block_info_get_qdev (disks->pdata[0]), ==, "/machine/peripheral/datadisk/virtio-backend");
+  g_assert_true (qmp_stop_reason_involves_disk (reason, "/machine/peripheral/datadisk/virtio-backend"));
+  g_assert_true (qmp_stop_reason_involves_disk (reason, "data-fmt"));
+  g_assert_false (qmp_stop_reason_involves_disk (reason, "boot-fmt"));
+  g_assert_false (qmp_stop_reason_involves_disk (reason, ""));
+  /* The derived error carries the QOM path query-block gave. */
+  g_assert_true (qmp_event_get_derived (QMP_EVENT (io_error)));
+  g_assert_cmpstr (qmp_block_io_error_event_get_qom_path (io_error), ==,
+                   "/machine/peripheral/datadisk/virtio-backend");
+
+  /* The throttled error, a second late: the same pause, no news. */
+  qmp_fake_server_send_event_at (f->server, "BLOCK_IO_ERROR", T0 + 774858, NOSPACE_DATA);
+  assert_log (f, expected);
+  g_assert_true (qmp_client_get_stop_reason (f->client) == reason);
+}
+
+/* A late error whose pause ended (its timestamp is older than the RESUME)
+ * explains nothing: a later STOP of somebody else's is what QEMU says. */
+static void
+test_late_error_after_resume (Fixture       *f,
+                              gconstpointer  data)
+{
+  const char *expected[] = {
+    "reason running",
+    "reason unknown", "event STOP", "reason nospace", "event BLOCK_IO_ERROR derived",
+    "reason running", "event RESUME",
+    "event BLOCK_IO_ERROR",
+    "reason unknown", "event STOP", "reason paused-by-user",
+    NULL
+  };
+
+  qmp_fake_server_set_reply (f->server, "query-status", RUNNING_STATUS);
+  connect (f);
+  qmp_fake_server_set_reply (f->server, "query-status", IO_ERROR_STATUS);
+  qmp_fake_server_set_reply (f->server, "query-block", PAUSED_NOSPACE_BLOCKS);
+  qmp_fake_server_send_event_at (f->server, "STOP", T0 + 1000, NULL);
+  spin_until_log (f, 5);
+  qmp_fake_server_send_event_at (f->server, "RESUME", T0 + 2000, NULL);
+  qmp_fake_server_send_event_at (f->server, "BLOCK_IO_ERROR", T0 + 900, NOSPACE_DATA);
+  spin_until_log (f, 8);
+  g_assert_cmpint (qmp_stop_reason_get_kind (qmp_client_get_stop_reason (f->client)), ==, QMP_STOP_KIND_RUNNING);
+
+  /* Another client pauses the VM a minute later. */
+  qmp_fake_server_set_reply (f->server, "query-status", PAUSED_STATUS);
+  qmp_fake_server_send_event_at (f->server, "STOP", T0 + 60000000, NULL);
+  assert_log (f, expected);
+}
+
+/* A WATCHDOG or GUEST_PANICKED whose action did not pause the VM does not
+ * explain a later STOP; one whose action pauses does. */
+static void
+test_cause_only_for_its_stop (Fixture       *f,
+                              gconstpointer  data)
+{
+  const char *expected[] = {
+    "reason running",
+    "event WATCHDOG", "event GUEST_PANICKED", "reason unknown", "event STOP", "reason paused-by-user",
+    "reason running", "event RESUME",
+    "event WATCHDOG", "reason watchdog", "event STOP",
+    NULL
+  };
+
+  qmp_fake_server_set_reply (f->server, "query-status", RUNNING_STATUS);
+  connect (f);
+  qmp_fake_server_set_reply (f->server, "query-status", PAUSED_STATUS);
+  qmp_fake_server_send_event (f->server, "WATCHDOG", "{\"action\": \"reset\"}");
+  qmp_fake_server_send_event (f->server, "GUEST_PANICKED", "{\"action\": \"run\"}");
+  qmp_fake_server_send_event (f->server, "STOP", NULL);
+  spin_until_log (f, 6);
+  qmp_fake_server_send_event (f->server, "RESUME", NULL);
+  qmp_fake_server_send_event (f->server, "WATCHDOG", "{\"action\": \"pause\"}");
+  qmp_fake_server_send_event (f->server, "STOP", NULL);
+  assert_log (f, expected);
+}
+
+/* The caller's own stop is the caller's: sent right after a cont (whose
+ * RESUME comes between), and sent to a VM already paused for lack of
+ * space (QEMU then sends no STOP, and the run state stays io-error). */
+static void
+test_own_stop (Fixture       *f,
+               gconstpointer  data)
+{
+  const char *expected[] = {
+    "reason paused-by-user",
+    "reason running", "event RESUME", "reason paused-by-user", "event STOP",
+    NULL
+  };
+  const char *on_nospace[] = {
+    "reason paused-by-user",
+    "reason running", "event RESUME", "reason paused-by-user", "event STOP",
+    "reason running", "event RESUME",
+    "event BLOCK_IO_ERROR", "reason nospace", "event STOP",
+    "reason paused-by-user",
+    /* The reconnection's resync reads io-status, as always. */
+    "event BLOCK_IO_ERROR derived",
+    "reason running", "event RESUME",
+    NULL
+  };
+  g_autoptr(GAsyncResult) cont = NULL;
+  g_autoptr(GAsyncResult) stop = NULL;
+  g_autoptr(GError) error = NULL;
+  QmpStopReason *reason;
+
+  qmp_fake_server_set_reply (f->server, "query-status", PAUSED_STATUS);
+  connect (f);
+  qmp_fake_server_set_raw_reply (f->server, "cont",
+                                 "{\"timestamp\": {\"seconds\": 1, \"microseconds\": 1}, \"event\": \"RESUME\"}\r\n"
+                                 "{\"return\": {}, \"id\": " QMP_FAKE_ID "}\r\n");
+  qmp_fake_server_set_raw_reply (f->server, "stop",
+                                 "{\"timestamp\": {\"seconds\": 1, \"microseconds\": 2}, \"event\": \"STOP\"}\r\n"
+                                 "{\"return\": {}, \"id\": " QMP_FAKE_ID "}\r\n");
+  /* Back to back, in one write. */
+  qmp_client_cont_async (f->client, NULL, qmp_test_store_result, &cont);
+  qmp_client_stop_async (f->client, NULL, qmp_test_store_result, &stop);
+  QMP_TEST_WAIT_FOR (cont != NULL && stop != NULL, WAIT_LIMIT_MS);
+  g_assert_true (qmp_client_stop_finish (f->client, stop, &error));
+  spin_until_log (f, 5);
+  for (guint i = 0; i < 5; i++)
+    g_assert_cmpstr (f->log->pdata[i], ==, expected[i]);
+
+  /* Paused for lack of space, then by the caller: QEMU keeps io-error. */
+  qmp_fake_server_send_event (f->server, "RESUME", NULL);
+  qmp_fake_server_send_event (f->server, "BLOCK_IO_ERROR", NOSPACE_DATA);
+  qmp_fake_server_send_event (f->server, "STOP", NULL);
+  spin_until_log (f, 10);
+  qmp_fake_server_set_reply (f->server, "stop", "{\"return\": {}}");
+  g_assert_true (qmp_client_stop_sync (f->client, NULL, &error));
+  g_assert_no_error (error);
+  spin_until_log (f, 11);
+  reason = qmp_client_get_stop_reason (f->client);
+  g_assert_cmpint (qmp_stop_reason_get_kind (reason), ==, QMP_STOP_KIND_PAUSED_BY_USER);
+  g_assert_cmpstr (qmp_stop_reason_get_run_state_string (reason), ==, "io-error");
+
+  /* It stays the caller's across a reconnection, while QEMU keeps the VM
+   * paused. */
+  qmp_fake_server_set_reply (f->server, "query-status", IO_ERROR_STATUS);
+  qmp_fake_server_set_reply (f->server, "query-block", PAUSED_NOSPACE_BLOCKS);
+  g_assert_true (qmp_client_close_sync (f->client, NULL, NULL));
+  connect (f);
+  g_assert_cmpint (qmp_stop_reason_get_kind (qmp_client_get_stop_reason (f->client)), ==,
+                   QMP_STOP_KIND_PAUSED_BY_USER);
+  qmp_fake_server_send_event (f->server, "RESUME", NULL);
+  assert_log (f, on_nospace);
 }
 
 static void
@@ -373,11 +579,12 @@ test_armed_memory (Fixture       *f,
   spin_until_log (f, 2);
   g_assert_false (qmp_event_get_derived (QMP_EVENT (threshold)));
 
-  /* Reconnecting: only b, which fired while away, is derived. */
+  /* Reconnecting: only b, which fired while away, is derived; the VM still
+   * runs, which is no news. */
   g_assert_true (qmp_client_close_sync (f->client, NULL, NULL));
   connect (f);
-  spin_until_log (f, 4);
-  g_assert_cmpstr (f->log->pdata[3], ==, "event BLOCK_WRITE_THRESHOLD derived");
+  spin_until_log (f, 3);
+  g_assert_cmpstr (f->log->pdata[2], ==, "event BLOCK_WRITE_THRESHOLD derived");
   g_assert_cmpstr (qmp_write_threshold_event_get_node_name (threshold), ==, "b");
   g_assert_cmpuint (qmp_write_threshold_event_get_write_threshold (threshold), ==, 200);
 }
@@ -391,7 +598,8 @@ test_io_error_kept (Fixture       *f,
 {
   const char *expected[] = {
     "reason running", "event BLOCK_IO_ERROR", "reason io-error", "event STOP",
-    "reason io-error", "event BLOCK_IO_ERROR derived", NULL
+    /* The same pause goes on: no news, but what the resync read. */
+    "event BLOCK_IO_ERROR derived", NULL
   };
   g_autoptr(QmpBlockIoErrorEvent) io_error = NULL;
   g_autoptr(QmpClient) fresh = NULL;
@@ -413,6 +621,9 @@ test_io_error_kept (Fixture       *f,
   assert_log (f, expected);
   g_assert_cmpint (qmp_stop_reason_get_kind (qmp_client_get_stop_reason (f->client)), ==,
                    QMP_STOP_KIND_IO_ERROR);
+  /* Still the reason seen live, with the time the pause began. */
+  g_assert_false (qmp_stop_reason_get_derived (qmp_client_get_stop_reason (f->client)));
+  g_assert_cmpint (qmp_stop_reason_get_since_usec (qmp_client_get_stop_reason (f->client)), >, 0);
   g_assert_true (qmp_event_get_derived (QMP_EVENT (io_error)));
   g_assert_false (qmp_block_io_error_event_get_nospace (io_error));
   g_assert_cmpstr (qmp_block_io_error_event_get_node_name (io_error), ==, "data-fmt");
@@ -476,7 +687,7 @@ static void
 test_reconnect (Fixture       *f,
                 gconstpointer  data)
 {
-  const char *expected[] = { "reason running", "disconnected", "reason running", "reconnected", NULL };
+  const char *expected[] = { "reason running", "disconnected", "reconnected", NULL };
   guint n_closed = 0, n_slow = 0;
   gint64 lost;
   g_autoptr(JsonObject) request = NULL;
@@ -512,7 +723,7 @@ static void
 test_reconnect_new_instance (Fixture       *f,
                              gconstpointer  data)
 {
-  const char *expected[] = { "reason running", "disconnected", "reason running", "reconnected new", NULL };
+  const char *expected[] = { "reason running", "disconnected", "reconnected new", NULL };
   g_autoptr(GError) error = NULL;
   guint n_nodes_queries = 0;
   g_autoptr(JsonObject) request = NULL;
@@ -539,8 +750,8 @@ test_reconnect_new_instance (Fixture       *f,
   qmp_fake_server_close_client (f->server);
   {
     const char *more[] = {
-      "reason running", "disconnected", "reason running", "reconnected new",
-      "disconnected", "reason running", "event BLOCK_WRITE_THRESHOLD derived", "reconnected",
+      "reason running", "disconnected", "reconnected new",
+      "disconnected", "event BLOCK_WRITE_THRESHOLD derived", "reconnected",
       NULL
     };
 
@@ -913,6 +1124,10 @@ main (int    argc,
   ADD ("paused-nospace", test_paused_nospace);
   ADD ("derived-payloads", test_derived_payloads);
   ADD ("live", test_live);
+  ADD ("throttled-error", test_throttled_error);
+  ADD ("late-error-after-resume", test_late_error_after_resume);
+  ADD ("cause-only-for-its-stop", test_cause_only_for_its_stop);
+  ADD ("own-stop", test_own_stop);
   ADD ("armed-memory", test_armed_memory);
   ADD ("io-error-kept", test_io_error_kept);
   ADD ("reconnect", test_reconnect);

@@ -857,7 +857,9 @@ test_extend_then_eio (void)
   g_assert_no_error (error);
   reason = qmp_client_get_stop_reason (f.client);
   g_assert_cmpint (qmp_stop_reason_get_kind (reason), ==, QMP_STOP_KIND_IO_ERROR);
-  g_assert_true (qmp_stop_reason_get_derived (reason));
+  /* The same pause, still the reason seen live, with its start. */
+  g_assert_false (qmp_stop_reason_get_derived (reason));
+  g_assert_cmpint (qmp_stop_reason_get_since_usec (reason), >, 0);
   g_assert_cmpstr (qmp_stop_reason_get_node_names (reason)[0], ==, "data-fmt");
   io_error = QMP_BLOCK_IO_ERROR_EVENT (wait_event (&f, "BLOCK_IO_ERROR", &from)->event);
   g_assert_true (qmp_event_get_derived (QMP_EVENT (io_error)));
