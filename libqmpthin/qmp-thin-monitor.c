@@ -116,8 +116,15 @@ struct _QmpThinDisk
   guint n_extensions;
   /* extend-needed was emitted and the consumer has not answered yet. */
   gboolean asked;
-  /* Wall-clock time of the last qmp_thin_monitor_extended(); -1: never. */
-  gint64 extended_usec;
+  /* A threshold is being armed and the allocation checked: until that
+   * ends, the allocation the monitor knows may be stale. */
+  gboolean arming;
+  /* The physical size when the monitor last resumed a pause for lack of
+   * space on this disk; 0: none. Paused again at that size, the room it
+   * had was not enough, whatever the allocation says. */
+  guint64 resumed_size;
+  /* ::error said it reached its maximum size; reset when it is armed again. */
+  gboolean told_maximum;
   /* Bumped by every arming: the results of an older one are stale. */
   guint serial;
 };
@@ -155,8 +162,13 @@ struct _QmpThinMonitor
   /* Cancelled at dispose: whatever is in flight then must not touch the
    * monitor any more. */
   GCancellable *cancellable;    /* owned */
-  gulong handlers[4];
+  gulong handlers[3];
   gboolean resuming;            /* a cont is in flight */
+  /* The query-blockstats of the pause for lack of space in progress (the
+   * allocation of its disks, and where the disks it names are) is in
+   * flight, or done. */
+  gboolean looking_up;
+  gboolean looked_up;
   /* Pauses of the VM for lack of space. */
   gboolean paused_nospace;
   gint64 pause_start;           /* monotonic */
@@ -185,7 +197,10 @@ enum {
 
 static guint signals[N_SIGNALS];
 
-static void maybe_resume (QmpThinMonitor *self);
+static void            update      (QmpThinMonitor  *self);
+static QmpExtendReason need_reason (QmpThinMonitor  *self,
+                                    QmpThinDisk     *disk,
+                                    QmpExtendReason  otherwise);
 
 /* ------------------------------------------------------------------------ */
 /* QmpThinDisk */
@@ -398,7 +413,6 @@ qmp_thin_disk_class_init (QmpThinDiskClass *klass)
 static void
 qmp_thin_disk_init (QmpThinDisk *self)
 {
-  self->extended_usec = -1;
 }
 
 /* For log messages. */
@@ -423,7 +437,10 @@ disk_set_state (QmpThinDisk      *disk,
            enum_nick (QMP_TYPE_THIN_DISK_STATE, disk->state), enum_nick (QMP_TYPE_THIN_DISK_STATE, state));
   disk->state = state;
   if (state != QMP_THIN_DISK_STATE_DISABLED)
-    disk->disabled = DISABLED_NOT;
+    {
+      disk->disabled = DISABLED_NOT;
+      disk->told_maximum = FALSE;
+    }
   g_object_notify_by_pspec (G_OBJECT (disk), disk_properties[DISK_PROP_STATE]);
 }
 
@@ -439,12 +456,20 @@ disk_set_uint64 (QmpThinDisk *disk,
   g_object_notify_by_pspec (G_OBJECT (disk), disk_properties[prop_id]);
 }
 
+/* Whatever is in flight for the disk (an arming) no longer counts. */
+static void
+disk_supersede (QmpThinDisk *disk)
+{
+  disk->serial++;
+  disk->arming = FALSE;
+}
+
 static void
 disk_disable (QmpThinDisk *disk,
               DisabledWhy  why)
 {
   disk->asked = FALSE;
-  disk->serial++;
+  disk_supersede (disk);
   disk_set_state (disk, QMP_THIN_DISK_STATE_DISABLED);
   disk->disabled = why;
 }
@@ -681,6 +706,24 @@ round_up_mib (guint64 value)
   return (value + MiB - 1) / MiB * MiB;
 }
 
+static void
+emit_error (QmpThinMonitor *self,
+            QmpThinDisk    *disk,
+            const GError   *error)
+{
+  g_debug ("thin %s%s: %s", disk != NULL ? "disk " : "monitor", disk != NULL ? disk->node_name : "",
+           error->message);
+  g_signal_emit (self, signals[SIGNAL_ERROR], 0, disk, error);
+}
+
+/* A handler disposed the monitor (or removed the disk): nothing it held
+ * may be touched any more. Checked after every emission. */
+static gboolean
+gone (QmpThinMonitor *self)
+{
+  return self->client == NULL;
+}
+
 /* The disk needs more storage; @write_end is the end of the write that
  * needed it, when known. Emits ::extend-needed once per need. */
 static void
@@ -696,9 +739,18 @@ need (QmpThinMonitor  *self,
 
   if (disk->state == QMP_THIN_DISK_STATE_DISABLED)
     {
-      if (disk->disabled == DISABLED_MAXIMUM)
-        g_warning ("thin disk %s needs more storage but reached its maximum size of %"
-                   G_GUINT64_FORMAT " bytes", disk->node_name, disk->maximum_size);
+      /* Told once: only the consumer can help (a larger maximum, or
+       * storage of its own accord, then qmp_thin_monitor_extended()). */
+      if (disk->disabled == DISABLED_MAXIMUM && !disk->told_maximum)
+        {
+          g_autoptr(GError) error = g_error_new (QMP_ERROR, QMP_ERROR_MAXIMUM_SIZE,
+                                                 "Thin disk %s needs more storage but reached its "
+                                                 "maximum size of %" G_GUINT64_FORMAT " bytes",
+                                                 disk->node_name, disk->maximum_size);
+
+          disk->told_maximum = TRUE;
+          emit_error (self, disk, error);
+        }
       return;
     }
   if (disk->maximum_size > 0)
@@ -715,18 +767,10 @@ need (QmpThinMonitor  *self,
     }
 
   disk->asked = TRUE;
-  disk->serial++;
+  disk_supersede (disk);
   disk_set_uint64 (disk, &disk->wanted_size, wanted, DISK_PROP_WANTED_SIZE);
   disk_set_state (disk, QMP_THIN_DISK_STATE_EXCEEDED);
   g_signal_emit (self, signals[SIGNAL_EXTEND_NEEDED], 0, disk, wanted, reason);
-}
-
-static void
-emit_error (QmpThinMonitor *self,
-            QmpThinDisk    *disk,
-            const GError   *error)
-{
-  g_signal_emit (self, signals[SIGNAL_ERROR], 0, disk, error);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -777,25 +821,32 @@ is_disconnection (const GError *error)
 }
 
 /* Every node of @stats and its file children, as seen in a
- * query-blockstats: which watched node is under which node, and how far
- * the watched ones are allocated. */
+ * query-blockstats: which watched node is under which node (and, for the
+ * node of a guest device, under which device: QEMU names a disk by any
+ * of the three), and how far the watched ones are allocated. */
 static void
 learn_graph (QmpThinMonitor *self,
              GPtrArray      *stats)
 {
   for (guint i = 0; i < stats->len; i++)
     {
-      const char *top = qmp_block_stats_get_node_name (stats->pdata[i]);
+      QmpBlockStats *entry = stats->pdata[i];
+      const char *tops[] = {
+        qmp_block_stats_get_node_name (entry),
+        qmp_block_stats_get_device (entry),
+        qmp_block_stats_get_qdev (entry),
+      };
 
-      for (QmpBlockStats *node = stats->pdata[i]; node != NULL; node = qmp_block_stats_get_parent (node))
+      for (QmpBlockStats *node = entry; node != NULL; node = qmp_block_stats_get_parent (node))
         {
           const char *name = qmp_block_stats_get_node_name (node);
           QmpThinDisk *disk = name ? g_hash_table_lookup (self->by_node, name) : NULL;
 
           if (disk == NULL)
             continue;
-          if (top != NULL && g_strcmp0 (top, name) != 0)
-            g_hash_table_replace (self->roots, g_strdup (top), g_strdup (name));
+          for (guint j = 0; j < G_N_ELEMENTS (tops); j++)
+            if (tops[j] != NULL && *tops[j] != '\0' && g_strcmp0 (tops[j], name) != 0)
+              g_hash_table_replace (self->roots, g_strdup (tops[j]), g_strdup (name));
           if (node == stats->pdata[i])
             disk_set_uint64 (disk, &disk->highest_offset,
                              MAX (disk->highest_offset, qmp_block_stats_get_wr_highest_offset (node)),
@@ -825,14 +876,15 @@ arming_stats_ready (GObject      *source,
   if (stats != NULL)
     learn_graph (self, stats);
   else if (!is_disconnection (error))
-    g_warning ("thin monitor: cannot check the allocation of its disks: %s", error->message);
+    g_debug ("thin monitor: cannot check the allocation of its disks: %s", error->message);
 
-  for (guint i = 0; i < arming->disks->len; i++)
+  for (guint i = 0; i < arming->disks->len && !gone (self); i++)
     {
       QmpThinDisk *disk = arming->disks->pdata[i];
 
       if (!arming_current (arming, i) || !g_array_index (arming->armed, gboolean, i))
         continue;
+      disk->arming = FALSE;
       if (stats == NULL && is_disconnection (error))
         {
           /* Armed again when the client is ready again. */
@@ -840,12 +892,13 @@ arming_stats_ready (GObject      *source,
           continue;
         }
       if (stats != NULL && disk->highest_offset >= disk->threshold)
-        need (self, disk, QMP_EXTEND_REASON_THRESHOLD, disk->highest_offset);
+        need (self, disk, need_reason (self, disk, QMP_EXTEND_REASON_THRESHOLD), disk->highest_offset);
       else
         disk_set_state (disk, QMP_THIN_DISK_STATE_ARMED);
     }
 
-  maybe_resume (self);
+  if (!gone (self))
+    update (self);
   arming_free (arming);
   g_object_unref (self);
 }
@@ -868,6 +921,8 @@ arming_set_ready (GObject      *source,
       QmpThinDisk *disk = arming->disks->pdata[i];
 
       g_array_index (arming->armed, gboolean, i) = ok;
+      if (!ok)
+        disk->arming = FALSE;
       if (!ok && is_disconnection (error))
         {
           disk_set_state (disk, QMP_THIN_DISK_STATE_UNSET);
@@ -876,7 +931,6 @@ arming_set_ready (GObject      *source,
         {
           g_autoptr(QmpThinDisk) hold = g_object_ref (disk);
 
-          g_warning ("thin disk %s cannot be watched: %s", disk->node_name, error->message);
           disk_disable (disk, DISABLED_ERROR);
           emit_error (arming->monitor, disk, error);
         }
@@ -884,7 +938,7 @@ arming_set_ready (GObject      *source,
 
   if (--arming->n_waiting > 0)
     return;
-  if (g_cancellable_is_cancelled (arming->cancellable))
+  if (g_cancellable_is_cancelled (arming->cancellable) || gone (arming->monitor))
     {
       arming_free (arming);
       return;
@@ -898,7 +952,7 @@ arming_set_ready (GObject      *source,
                                            arming_stats_ready, arming);
         return;
       }
-  maybe_resume (arming->monitor);
+  update (arming->monitor);
   arming_free (arming);
 }
 
@@ -943,7 +997,8 @@ arm_disks (QmpThinMonitor *self,
         disk_set_state (disk, QMP_THIN_DISK_STATE_UNSET);
 
       threshold = qmp_thin_compute_threshold (disk->physical_size, disk->chunk_size, disk->free_percent);
-      disk->serial++;
+      disk_supersede (disk);
+      disk->arming = TRUE;
       disk_set_uint64 (disk, &disk->threshold, threshold, DISK_PROP_THRESHOLD);
       g_ptr_array_add (arming->disks, g_object_ref (disk));
       g_array_append_val (arming->serials, disk->serial);
@@ -960,7 +1015,7 @@ arm_disks (QmpThinMonitor *self,
   if (arming->n_waiting == 0)
     {
       arming_free (arming);
-      maybe_resume (self);
+      update (self);
     }
 }
 
@@ -971,7 +1026,15 @@ arm_all (QmpThinMonitor *self)
 }
 
 /* ------------------------------------------------------------------------ */
-/* Resuming */
+/* Deciding from the state: needs and resuming
+ *
+ * Level-triggered: whenever something changes (the stop reason, an
+ * extension, an arming that completed, the disks), update() looks at what
+ * the client reports now and what the monitor knows of each disk, and
+ * decides. Events only bring news sooner: QEMU 9.2 and later throttle and
+ * delay BLOCK_IO_ERROR, and an event that comes late or never must not
+ * leave a VM paused.
+ */
 
 /* An operation in flight that needs the monitor back: the monitor is
  * valid as long as the cancellable, its own at the start, is not
@@ -979,7 +1042,6 @@ arm_all (QmpThinMonitor *self)
 typedef struct {
   QmpThinMonitor *monitor;      /* unowned */
   GCancellable *cancellable;    /* owned */
-  QmpBlockIoErrorEvent *event;  /* owned, nullable: the event to handle again */
 } Call;
 
 static Call *
@@ -996,11 +1058,78 @@ static void
 call_free (Call *call)
 {
   g_object_unref (call->cancellable);
-  g_clear_object (&call->event);
   g_free (call);
 }
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (Call, call_free)
+
+/* The stop reason, when the VM is paused for lack of space. */
+static QmpStopReason *
+nospace_pause (QmpThinMonitor *self)
+{
+  QmpStopReason *reason = qmp_client_get_stop_reason (self->client);
+
+  if (reason == NULL || qmp_stop_reason_get_kind (reason) != QMP_STOP_KIND_NOSPACE)
+    return NULL;
+  return reason;
+}
+
+/* The watched disk behind a disk a stop reason names: by the node attached
+ * to the device, its block backend or its guest device (learnt from
+ * query-blockstats), or the watched node itself. */
+static QmpThinDisk *
+disk_for_block (QmpThinMonitor *self,
+                QmpBlockInfo   *block)
+{
+  const char *names[] = {
+    qmp_block_info_get_node_name (block),
+    qmp_block_info_get_device (block),
+    qmp_block_info_get_qdev (block),
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      const char *watched;
+      QmpThinDisk *disk;
+
+      if (names[i] == NULL || *names[i] == '\0')
+        continue;
+      watched = g_hash_table_lookup (self->roots, names[i]);
+      disk = g_hash_table_lookup (self->by_node, watched != NULL ? watched : names[i]);
+      if (disk != NULL)
+        return disk;
+    }
+  return NULL;
+}
+
+/* Why @disk needs storage now: the pause it caused, if any, else @otherwise. */
+static QmpExtendReason
+need_reason (QmpThinMonitor  *self,
+             QmpThinDisk     *disk,
+             QmpExtendReason  otherwise)
+{
+  QmpStopReason *reason = nospace_pause (self);
+  GPtrArray *blocks;
+
+  if (reason == NULL)
+    return otherwise;
+  blocks = qmp_stop_reason_get_disks (reason);
+  for (guint i = 0; i < blocks->len; i++)
+    if (disk_for_block (self, blocks->pdata[i]) == disk)
+      return qmp_stop_reason_get_derived (reason) ? QMP_EXTEND_REASON_MISSED : QMP_EXTEND_REASON_NOSPACE;
+  return otherwise;
+}
+
+/* A disk the VM paused on is short unless it has room by the threshold
+ * rule (an extension landed since the failing write, or the write was
+ * issued before the last one did), as vdsm decides. Resumed once at this
+ * size and paused again, it is short whatever the allocation says. */
+static gboolean
+disk_short (QmpThinDisk *disk)
+{
+  return disk->highest_offset >= disk->threshold ||
+         (disk->resumed_size > 0 && disk->physical_size <= disk->resumed_size);
+}
 
 static void
 cont_ready (GObject      *source,
@@ -1025,7 +1154,6 @@ cont_ready (GObject      *source,
     {
       g_autoptr(QmpThinMonitor) hold = g_object_ref (self);
 
-      g_warning ("thin monitor: resuming the VM failed: %s", error->message);
       emit_error (self, NULL, error);
     }
 }
@@ -1036,66 +1164,57 @@ static void
 maybe_resume (QmpThinMonitor *self)
 {
   QmpStopReason *reason;
-  const char * const *nodes;
+  GPtrArray *blocks;
 
   if (self->resuming || qmp_client_get_state (self->client) != QMP_CLIENT_STATE_READY)
     return;
-  reason = qmp_client_get_stop_reason (self->client);
-  if (reason == NULL || qmp_stop_reason_get_kind (reason) != QMP_STOP_KIND_NOSPACE)
+  reason = nospace_pause (self);
+  if (reason == NULL)
     return;
 
   for (guint i = 0; i < self->disks->len; i++)
     {
       QmpThinDisk *disk = self->disks->pdata[i];
 
-      if (disk->asked || disk->state == QMP_THIN_DISK_STATE_EXCEEDED ||
+      if (disk->asked || disk->arming || disk->state == QMP_THIN_DISK_STATE_EXCEEDED ||
           disk->state == QMP_THIN_DISK_STATE_EXTENDING || disk->state == QMP_THIN_DISK_STATE_UNSET)
         return;
     }
 
   /* A full disk the monitor does not watch is somebody else's to extend. */
-  nodes = qmp_stop_reason_get_node_names (reason);
-  for (guint i = 0; nodes[i] != NULL; i++)
+  blocks = qmp_stop_reason_get_disks (reason);
+  for (guint i = 0; i < blocks->len; i++)
     {
-      const char *watched = g_hash_table_lookup (self->roots, nodes[i]);
-      QmpThinDisk *disk = g_hash_table_lookup (self->by_node, watched ? watched : nodes[i]);
+      QmpThinDisk *disk = disk_for_block (self, blocks->pdata[i]);
 
       if (disk == NULL)
         {
           g_debug ("thin monitor: the VM is paused for lack of space on %s, not a disk of this monitor",
-                   nodes[i]);
+                   qmp_stop_reason_get_node_names (reason)[i]);
           return;
         }
-      if (disk->state != QMP_THIN_DISK_STATE_ARMED)
+      /* Armed, or at its maximum size with room the consumer gave it
+       * during this pause: the retried write tells. */
+      if (disk->state != QMP_THIN_DISK_STATE_ARMED &&
+          !(disk->disabled == DISABLED_MAXIMUM && !disk_short (disk)))
         return;
     }
+  if (blocks->len == 0)
+    return;
 
+  for (guint i = 0; i < blocks->len; i++)
+    {
+      QmpThinDisk *disk = disk_for_block (self, blocks->pdata[i]);
+
+      disk->resumed_size = disk->physical_size;
+    }
   g_debug ("thin monitor: every disk has room again: resuming the VM");
   self->resuming = TRUE;
   qmp_client_cont_async (self->client, self->cancellable, cont_ready, call_new (self));
 }
 
-/* ------------------------------------------------------------------------ */
-/* What the client reports */
-
-static QmpThinDisk *
-disk_for_device (QmpThinMonitor *self,
-                 const char     *node_name)
-{
-  const char *watched;
-
-  if (node_name == NULL || *node_name == '\0')
-    return NULL;
-  watched = g_hash_table_lookup (self->roots, node_name);
-  return g_hash_table_lookup (self->by_node, watched ? watched : node_name);
-}
-
-static void handle_io_error (QmpThinMonitor       *self,
-                             QmpBlockIoErrorEvent *event,
-                             gboolean              may_look_up);
-
-/* The device of a BLOCK_IO_ERROR was not known yet: learn the graph, then
- * handle the event again. */
+/* The allocation of the disks when the VM paused for lack of space, and
+ * the devices a pause names that no arming showed yet: then decide. */
 static void
 lookup_ready (GObject      *source,
               GAsyncResult *result,
@@ -1104,101 +1223,26 @@ lookup_ready (GObject      *source,
   g_autoptr(Call) call = user_data;
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) stats = qmp_client_query_blockstats_finish (QMP_CLIENT (source), result, &error);
+  g_autoptr(QmpThinMonitor) hold = NULL;
 
-  if (!g_cancellable_is_cancelled (call->cancellable) && stats != NULL)
-    {
-      g_autoptr(QmpThinMonitor) hold = g_object_ref (call->monitor);
-
-      learn_graph (call->monitor, stats);
-      handle_io_error (call->monitor, call->event, FALSE);
-    }
-}
-
-static void
-handle_io_error (QmpThinMonitor       *self,
-                 QmpBlockIoErrorEvent *event,
-                 gboolean              may_look_up)
-{
-  const char *node = qmp_block_io_error_event_get_node_name (event);
-  QmpThinDisk *disk = disk_for_device (self, node);
-
-  if (disk == NULL)
-    disk = disk_for_device (self, qmp_block_io_error_event_get_device (event));
-  if (disk == NULL)
-    {
-      if (may_look_up && self->disks->len > 0)
-        {
-          Call *call = call_new (self);
-
-          call->event = g_object_ref (event);
-          qmp_client_query_blockstats_async (self->client, TRUE, self->cancellable, lookup_ready, call);
-        }
-      return;
-    }
-
-  /* QEMU sent it before the extension landed: the write is retried on
-   * cont, and fails again only if the extension was too small. */
-  if (!qmp_event_get_derived (QMP_EVENT (event)) && disk->extended_usec >= 0 &&
-      qmp_event_get_timestamp_usec (QMP_EVENT (event)) >= 0 &&
-      qmp_event_get_timestamp_usec (QMP_EVENT (event)) < disk->extended_usec)
-    {
-      g_debug ("thin disk %s: an ENOSPC from before the last extension", disk->node_name);
-      return;
-    }
-
-  need (self, disk, qmp_event_get_derived (QMP_EVENT (event)) ? QMP_EXTEND_REASON_MISSED : QMP_EXTEND_REASON_NOSPACE,
-        disk->highest_offset);
-}
-
-static void
-on_block_io_error (QmpClient            *client,
-                   QmpBlockIoErrorEvent *event,
-                   gpointer              user_data)
-{
-  if (qmp_block_io_error_event_get_nospace (event))
-    handle_io_error (user_data, event, TRUE);
-}
-
-static void
-on_block_write_threshold (QmpClient              *client,
-                          QmpWriteThresholdEvent *event,
-                          gpointer                user_data)
-{
-  QmpThinMonitor *self = user_data;
-  QmpThinDisk *disk = g_hash_table_lookup (self->by_node, qmp_write_threshold_event_get_node_name (event));
-  guint64 threshold = qmp_write_threshold_event_get_write_threshold (event);
-  guint64 exceeded = qmp_write_threshold_event_get_amount_exceeded (event);
-
-  if (disk == NULL)
+  if (g_cancellable_is_cancelled (call->cancellable))
     return;
-  if (qmp_event_get_derived (QMP_EVENT (event)))
-    {
-      need (self, disk, QMP_EXTEND_REASON_MISSED, disk->highest_offset);
-      return;
-    }
-  if (threshold != disk->threshold)
-    {
-      g_debug ("thin disk %s: ignoring the event of an older threshold (%" G_GUINT64_FORMAT ")",
-               disk->node_name, threshold);
-      return;
-    }
-  if (exceeded != QMP_AMOUNT_EXCEEDED_UNKNOWN && exceeded <= G_MAXUINT64 - threshold)
-    disk_set_uint64 (disk, &disk->highest_offset, MAX (disk->highest_offset, threshold + exceeded),
-                     DISK_PROP_HIGHEST_OFFSET);
-  need (self, disk, QMP_EXTEND_REASON_THRESHOLD, disk->highest_offset);
+  hold = g_object_ref (call->monitor);
+  call->monitor->looking_up = FALSE;
+  if (stats != NULL)
+    learn_graph (call->monitor, stats);
+  update (call->monitor);
 }
 
+/* Counts the pauses for lack of space and how long they last. */
 static void
-on_stop_reason_changed (QmpClient     *client,
-                        QmpStopReason *reason,
-                        gpointer       user_data)
+update_pause (QmpThinMonitor *self,
+              gboolean        nospace)
 {
-  QmpThinMonitor *self = user_data;
-  gboolean nospace = qmp_stop_reason_get_kind (reason) == QMP_STOP_KIND_NOSPACE;
-
   if (nospace && !self->paused_nospace)
     {
       self->paused_nospace = TRUE;
+      self->looked_up = FALSE;
       self->pause_start = g_get_monotonic_time ();
       self->n_nospace_pauses++;
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_N_NOSPACE_PAUSES]);
@@ -1208,7 +1252,105 @@ on_stop_reason_changed (QmpClient     *client,
       self->paused_nospace = FALSE;
       self->nospace_paused_usec += g_get_monotonic_time () - self->pause_start;
     }
-  maybe_resume (self);
+}
+
+/* Decides from what the client and the monitor know now: asks for the
+ * disks a pause for lack of space found short, and resumes the VM once
+ * none is. */
+static void
+update (QmpThinMonitor *self)
+{
+  g_autoptr(QmpThinMonitor) hold = g_object_ref (self);
+  g_autoptr(GPtrArray) short_disks = g_ptr_array_new_with_free_func (g_object_unref);
+  QmpStopReason *reason;
+  GPtrArray *blocks;
+
+  if (gone (self))
+    return;
+  reason = nospace_pause (self);
+  update_pause (self, reason != NULL);
+  if (reason == NULL || qmp_client_get_state (self->client) != QMP_CLIENT_STATE_READY)
+    return;
+
+  /* Decided from the allocation as it is now. */
+  if (!self->looked_up && self->disks->len > 0)
+    {
+      self->looked_up = TRUE;
+      self->looking_up = TRUE;
+      qmp_client_query_blockstats_async (self->client, TRUE, self->cancellable,
+                                         lookup_ready, call_new (self));
+    }
+  if (self->looking_up)
+    return;
+
+  blocks = qmp_stop_reason_get_disks (reason);
+  for (guint i = 0; i < blocks->len; i++)
+    {
+      QmpThinDisk *disk = disk_for_block (self, blocks->pdata[i]);
+
+      /* An arming in flight will tell the allocation, then decide. */
+      if (disk != NULL && !disk->asked && !disk->arming && disk->state != QMP_THIN_DISK_STATE_UNSET &&
+          disk_short (disk))
+        g_ptr_array_add (short_disks, g_object_ref (disk));
+    }
+
+  /* Each emission may change anything (a handler extends at once, or
+   * disposes the monitor). */
+  for (guint i = 0; i < short_disks->len && !gone (self); i++)
+    {
+      QmpThinDisk *disk = short_disks->pdata[i];
+
+      if (disk->monitor == self && !disk->asked)
+        need (self, disk, need_reason (self, disk, QMP_EXTEND_REASON_NOSPACE), disk->highest_offset);
+    }
+  if (!gone (self))
+    maybe_resume (self);
+}
+
+/* ------------------------------------------------------------------------ */
+/* What the client reports */
+
+static void
+on_block_write_threshold (QmpClient              *client,
+                          QmpWriteThresholdEvent *event,
+                          gpointer                user_data)
+{
+  QmpThinMonitor *self = user_data;
+  const char *node_name = qmp_write_threshold_event_get_node_name (event);
+  guint64 threshold = qmp_write_threshold_event_get_write_threshold (event);
+  guint64 exceeded = qmp_write_threshold_event_get_amount_exceeded (event);
+  QmpThinDisk *disk = node_name != NULL ? g_hash_table_lookup (self->by_node, node_name) : NULL;
+
+  if (disk == NULL)
+    return;
+  /* Of a threshold armed before the last extension (it fired while the
+   * consumer extended, or while the client was away): the allocation
+   * check of the new one decides. */
+  if (threshold != disk->threshold)
+    {
+      g_debug ("thin disk %s: ignoring the event of an older threshold (%" G_GUINT64_FORMAT ")",
+               disk->node_name, threshold);
+      update (self);
+      return;
+    }
+  if (exceeded != QMP_AMOUNT_EXCEEDED_UNKNOWN && exceeded <= G_MAXUINT64 - threshold)
+    disk_set_uint64 (disk, &disk->highest_offset, MAX (disk->highest_offset, threshold + exceeded),
+                     DISK_PROP_HIGHEST_OFFSET);
+  need (self, disk,
+        qmp_event_get_derived (QMP_EVENT (event)) ? QMP_EXTEND_REASON_MISSED :
+        need_reason (self, disk, QMP_EXTEND_REASON_THRESHOLD),
+        disk->highest_offset);
+  update (self);
+}
+
+static void
+on_stop_reason_changed (QmpClient     *client,
+                        QmpStopReason *reason,
+                        gpointer       user_data)
+{
+  /* Not @reason: a handler that ran before this one may have spun a main
+   * loop and delivered newer ones. */
+  update (user_data);
 }
 
 static void
@@ -1316,24 +1458,19 @@ static void
 qmp_thin_monitor_constructed (GObject *object)
 {
   QmpThinMonitor *self = QMP_THIN_MONITOR (object);
-  QmpStopReason *reason;
 
   G_OBJECT_CLASS (qmp_thin_monitor_parent_class)->constructed (object);
   g_return_if_fail (QMP_IS_CLIENT (self->client));
 
-  self->handlers[0] = g_signal_connect (self->client, "block-io-error",
-                                        G_CALLBACK (on_block_io_error), self);
-  self->handlers[1] = g_signal_connect (self->client, "block-write-threshold",
+  self->handlers[0] = g_signal_connect (self->client, "block-write-threshold",
                                         G_CALLBACK (on_block_write_threshold), self);
-  self->handlers[2] = g_signal_connect (self->client, "stop-reason-changed",
+  self->handlers[1] = g_signal_connect (self->client, "stop-reason-changed",
                                         G_CALLBACK (on_stop_reason_changed), self);
-  self->handlers[3] = g_signal_connect (self->client, "notify::state",
+  self->handlers[2] = g_signal_connect (self->client, "notify::state",
                                         G_CALLBACK (on_state), self);
 
   /* A VM already paused for lack of space counts from now. */
-  reason = qmp_client_get_stop_reason (self->client);
-  if (reason != NULL)
-    on_stop_reason_changed (self->client, reason, self);
+  update_pause (self, nospace_pause (self) != NULL);
 }
 
 static void
@@ -1572,7 +1709,7 @@ qmp_thin_monitor_remove_disk (QmpThinMonitor *monitor,
   g_ptr_array_remove (monitor->disks, disk);
 
   /* The VM may have waited for this one only. */
-  maybe_resume (monitor);
+  update (monitor);
   return TRUE;
 }
 
@@ -1657,7 +1794,6 @@ qmp_thin_monitor_extended (QmpThinMonitor *monitor,
                node_name, disk->physical_size, new_physical_size);
   disk_set_uint64 (disk, &disk->physical_size, new_physical_size, DISK_PROP_PHYSICAL_SIZE);
   disk->asked = FALSE;
-  disk->extended_usec = g_get_real_time ();
   disk->n_extensions++;
   g_object_notify_by_pspec (G_OBJECT (disk), disk_properties[DISK_PROP_N_EXTENSIONS]);
   if (disk->state != QMP_THIN_DISK_STATE_DISABLED)
@@ -1704,10 +1840,8 @@ qmp_thin_monitor_extend_failed (QmpThinMonitor *monitor,
   g_object_ref (disk);
   hold = g_object_ref (monitor);
 
-  g_warning ("thin disk %s: extending to %" G_GUINT64_FORMAT " bytes failed: %s",
-             node_name, disk->wanted_size, error->message);
   disk->asked = FALSE;
-  disk->serial++;
+  disk_supersede (disk);
   disk_set_state (disk, QMP_THIN_DISK_STATE_EXCEEDED);
   emit_error (monitor, disk, error);
 }

@@ -49,6 +49,8 @@ G_BEGIN_DECLS
  *   than the library parses safely
  * @QMP_ERROR_NEGOTIATION_FAILED: QEMU refused `qmp_capabilities`
  * @QMP_ERROR_NOT_CONNECTED: the client is not ready to execute commands
+ * @QMP_ERROR_MAXIMUM_SIZE: a thin disk needs more storage but reached its
+ *   #QmpThinDisk:maximum-size (see #QmpThinMonitor::error)
  *
  * Error codes of the #QMP_ERROR domain.
  *
@@ -62,6 +64,7 @@ typedef enum {
   QMP_ERROR_NESTING_TOO_DEEP,
   QMP_ERROR_NEGOTIATION_FAILED,
   QMP_ERROR_NOT_CONNECTED,
+  QMP_ERROR_MAXIMUM_SIZE,
 } QmpError;
 
 /**
