@@ -574,6 +574,25 @@ count_derived (Fixture    *f,
   return n;
 }
 
+static gboolean
+on_timeout_flag (gpointer user_data)
+{
+  *(gboolean *) user_data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* Runs the main context for @ms, blocking in it: what QEMU sends is
+ * handled as soon as it arrives, as in an agent. */
+static void
+run_for (guint ms)
+{
+  gboolean done = FALSE;
+
+  g_timeout_add (ms, on_timeout_flag, &done);
+  while (!done)
+    g_main_context_iteration (NULL, TRUE);
+}
+
 static void
 spin (guint ms)
 {
@@ -870,6 +889,7 @@ test_extend_then_eio (void)
 typedef struct {
   guint chunk_mib;
   guint delay_ms;               /* 0: extend from the handler */
+  guint free_percent;
 } FillCase;
 
 typedef struct {
@@ -880,7 +900,53 @@ typedef struct {
   guint64 delayed_size;         /* an extension waiting for its timer */
   guint n_needs;
   guint n_needs_nospace;
+  /* The pauses: when each STOP came, whether an error explained it at
+   * once, and how long the client took to tell NOSPACE otherwise. */
+  gint64 last_stop_usec;        /* QEMU's timestamp of the last STOP */
+  gint64 stop_received;         /* monotonic, of a STOP not explained yet */
+  guint n_stops;
+  guint n_close_pauses;         /* less than a second after the previous one */
+  guint n_unexplained;
+  gint64 unexplained_delay_max; /* µs from such a STOP to NOSPACE */
+  gint64 unexplained_delay_sum;
 } Filler;
+
+static void
+on_fill_stop (QmpClient *client,
+              QmpEvent  *event,
+              gpointer   user_data)
+{
+  Filler *filler = user_data;
+  gint64 at = qmp_event_get_timestamp_usec (event);
+  QmpStopKind kind = qmp_stop_reason_get_kind (qmp_client_get_stop_reason (client));
+
+  filler->n_stops++;
+  if (filler->last_stop_usec > 0 && at - filler->last_stop_usec < G_USEC_PER_SEC)
+    filler->n_close_pauses++;
+  filler->last_stop_usec = at;
+  if (kind == QMP_STOP_KIND_UNKNOWN)
+    {
+      filler->n_unexplained++;
+      filler->stop_received = g_get_monotonic_time ();
+    }
+}
+
+static void
+on_fill_reason (QmpClient     *client,
+                QmpStopReason *reason,
+                gpointer       user_data)
+{
+  Filler *filler = user_data;
+  gint64 delay;
+
+  if (filler->stop_received == 0 || qmp_stop_reason_get_kind (reason) == QMP_STOP_KIND_UNKNOWN)
+    return;
+  g_assert_cmpint (qmp_stop_reason_get_kind (reason), ==, QMP_STOP_KIND_NOSPACE);
+  delay = g_get_monotonic_time () - filler->stop_received;
+  filler->stop_received = 0;
+  filler->unexplained_delay_sum += delay;
+  filler->unexplained_delay_max = MAX (filler->unexplained_delay_max, delay);
+}
 
 /* The consumer's extension: a blockdev-reopen of the raw node with the
  * wanted size. */
@@ -940,7 +1006,7 @@ test_monitor_fill (gconstpointer data)
     NULL
   };
   Fixture f = { 0, };
-  Filler filler = { &f, NULL, 0, fill->delay_ms, 0, 0, 0 };
+  Filler filler = { &f, NULL, 0, fill->delay_ms, };
   g_autoptr(GError) error = NULL;
   g_autoptr(QmpThinMonitor) monitor = NULL;
   g_autofree char *image = NULL;
@@ -954,8 +1020,10 @@ test_monitor_fill (gconstpointer data)
   monitor = qmp_thin_monitor_new (f.client);
   filler.monitor = monitor;
   g_signal_connect (monitor, "extend-needed", G_CALLBACK (on_fill_extend_needed), &filler);
+  g_signal_connect (f.client, "stop", G_CALLBACK (on_fill_stop), &filler);
+  g_signal_connect_after (f.client, "stop-reason-changed", G_CALLBACK (on_fill_reason), &filler);
   disk = qmp_thin_monitor_add_disk (monitor, "data-file", 2 * MiB, (guint64) chunk_mib * MiB,
-                                    QMP_THIN_DEFAULT_FREE_PERCENT);
+                                    fill->free_percent);
   qmp_thin_disk_set_maximum_size (disk, filler.container);
 
   start = g_get_monotonic_time ();
@@ -973,15 +1041,24 @@ test_monitor_fill (gconstpointer data)
                  qmp_thin_disk_get_n_extensions (disk), qmp_thin_monitor_get_n_nospace_pauses (monitor),
                  g_enum_get_value (g_type_class_peek (QMP_TYPE_THIN_DISK_STATE),
                                    qmp_thin_disk_get_state (disk))->value_nick, log);
-      spin (20);
+      run_for (20);
     }
-  g_test_message ("chunk %u MiB, extending after %u ms: the guest filled %u MiB in %.2f s with %u extensions, %u ENOSPC pauses "
-                  "(%.1f ms paused in all), %u resumes by the monitor; %u needs, %u of them for ENOSPC",
-                  chunk_mib, fill->delay_ms,
+  g_test_message ("QEMU %s, chunk %u MiB, free %u %%, extending after %u ms: the guest filled %u MiB in %.2f s "
+                  "with %u extensions, %u ENOSPC pauses (%.1f ms paused in all), %u resumes by the monitor; "
+                  "%u needs, %u of them for ENOSPC",
+                  qmp_client_get_qemu_version (f.client), chunk_mib, fill->free_percent, fill->delay_ms,
                   virtual_mib, (g_get_monotonic_time () - start) / 1e6,
                   qmp_thin_disk_get_n_extensions (disk), qmp_thin_monitor_get_n_nospace_pauses (monitor),
                   qmp_thin_monitor_get_nospace_paused_usec (monitor) / 1e3,
                   qmp_thin_monitor_get_n_resumes (monitor), filler.n_needs, filler.n_needs_nospace);
+  g_test_message ("%u STOPs, %u less than a second after the previous one; %u came with no error to "
+                  "explain them, and the client told NOSPACE %.2f ms later on average (%.2f ms at most)",
+                  filler.n_stops, filler.n_close_pauses, filler.n_unexplained,
+                  filler.n_unexplained ? filler.unexplained_delay_sum / 1e3 / filler.n_unexplained : 0.0,
+                  filler.unexplained_delay_max / 1e3);
+  /* No VM left paused: every pause for lack of space was resumed. */
+  g_assert_cmpuint (filler.n_stops, ==, qmp_thin_monitor_get_n_nospace_pauses (monitor));
+  g_assert_cmpuint (filler.stop_received, ==, 0);
   /* Every pause was resumed by the monitor, and nothing else asked. */
   g_assert_cmpuint (qmp_thin_monitor_get_n_resumes (monitor), ==, qmp_thin_monitor_get_n_nospace_pauses (monitor));
   g_assert_cmpuint (filler.n_needs, ==, qmp_thin_disk_get_n_extensions (disk));
@@ -1005,6 +1082,245 @@ test_monitor_fill (gconstpointer data)
   fixture_stop (&f);
 }
 
+/* What a slow consumer of the monitor was asked, for the tests below. */
+typedef struct {
+  guint n_needs;
+  guint64 wanted;
+  QmpExtendReason reason;
+} Asked;
+
+static void
+on_asked (QmpThinMonitor  *monitor,
+          QmpThinDisk     *disk,
+          guint64          wanted_size,
+          QmpExtendReason  reason,
+          gpointer         user_data)
+{
+  Asked *asked = user_data;
+
+  asked->n_needs++;
+  asked->wanted = wanted_size;
+  asked->reason = reason;
+}
+
+static QmpRunState
+run_state (QmpClient *client)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(QmpStatusInfo) status = qmp_client_query_status_sync (client, NULL, &error);
+
+  g_assert_no_error (error);
+  return qmp_status_info_get_status (status);
+}
+
+#define PAUSE_ON_FULL_DISK \
+  GUEST, DATA_STACK ("2097152"), \
+  "-device", "virtio-blk-pci,drive=data-fmt,id=datadisk,werror=enospc,rerror=stop"
+
+/* Starts the guest under a monitor of one 2 MiB disk and waits until it
+ * paused for lack of space and the monitor asked for more. */
+static QmpThinMonitor *
+start_and_fill (Fixture *f,
+                Asked   *asked)
+{
+  QmpThinMonitor *monitor = qmp_thin_monitor_new (f->client);
+  g_autoptr(GError) error = NULL;
+  gint64 deadline = g_get_monotonic_time () + WAIT_LIMIT_MS * 1000;
+
+  g_signal_connect (monitor, "extend-needed", G_CALLBACK (on_asked), asked);
+  qmp_thin_monitor_add_disk (monitor, "data-file", 2 * MiB, 2 * MiB, QMP_THIN_DEFAULT_FREE_PERCENT);
+  g_assert_true (qmp_client_cont_sync (f->client, NULL, &error));
+  g_assert_no_error (error);
+  while (qmp_thin_monitor_get_n_nospace_pauses (monitor) == 0 || asked->n_needs == 0)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      run_for (10);
+    }
+  return monitor;
+}
+
+/* A user pauses a VM that is already paused for lack of space (QEMU sends
+ * no STOP then): the pause is the user's, and the extension that follows
+ * does not resume it. The user's cont does. */
+static void
+test_user_stop_during_nospace (void)
+{
+  const char *args[] = { PAUSE_ON_FULL_DISK, NULL };
+  Fixture f = { 0, };
+  Asked asked = { 0, };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(QmpThinMonitor) monitor = NULL;
+  QmpThinDisk *disk;
+
+  if (!fixture_start (&f, args, TRUE, 16))
+    return;
+  monitor = start_and_fill (&f, &asked);
+  disk = qmp_thin_monitor_get_disk (monitor, "data-file");
+  g_assert_cmpint (qmp_stop_reason_get_kind (qmp_client_get_stop_reason (f.client)), ==, QMP_STOP_KIND_NOSPACE);
+
+  g_assert_true (qmp_client_stop_sync (f.client, NULL, &error));
+  g_assert_no_error (error);
+  run_for (50);
+  g_assert_cmpint (qmp_stop_reason_get_kind (qmp_client_get_stop_reason (f.client)), ==,
+                   QMP_STOP_KIND_PAUSED_BY_USER);
+  g_assert_cmpint (run_state (f.client), ==, QMP_RUN_STATE_IO_ERROR);
+
+  reopen_limit (f.client, asked.wanted);
+  qmp_thin_monitor_extended (monitor, "data-file", asked.wanted);
+  while (qmp_thin_disk_get_state (disk) != QMP_THIN_DISK_STATE_ARMED)
+    run_for (10);
+  run_for (500);
+  g_assert_cmpuint (qmp_thin_monitor_get_n_resumes (monitor), ==, 0);
+  g_assert_cmpint (run_state (f.client), ==, QMP_RUN_STATE_IO_ERROR);
+
+  g_assert_true (qmp_client_cont_sync (f.client, NULL, &error));
+  g_assert_no_error (error);
+  while (qmp_stop_reason_get_kind (qmp_client_get_stop_reason (f.client)) == QMP_STOP_KIND_PAUSED_BY_USER)
+    run_for (10);
+  g_clear_object (&monitor);
+  fixture_stop (&f);
+}
+
+/* The VM pauses for lack of space and the monitor asks; the connection
+ * drops; the consumer grows the storage and reports it while the client
+ * is away. Back, the monitor asks for nothing more and resumes the VM. */
+static void
+test_extended_while_away (void)
+{
+  const char *args[] = { PAUSE_ON_FULL_DISK, NULL };
+  Fixture f = { 0, };
+  Asked asked = { 0, };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(QmpThinMonitor) monitor = NULL;
+  g_autoptr(QmpClient) consumer = NULL;
+  gint64 deadline;
+
+  if (!fixture_start (&f, args, TRUE, 16))
+    return;
+  monitor = start_and_fill (&f, &asked);
+  g_assert_cmpuint (asked.n_needs, ==, 1);
+
+  /* Away; the consumer's own connection grows the storage. */
+  g_assert_true (qmp_client_close_sync (f.client, NULL, &error));
+  consumer = qmp_client_new (qmp_test_qemu_get_address (f.qemu));
+  g_assert_true (qmp_client_connect_sync (consumer, NULL, &error));
+  g_assert_no_error (error);
+  reopen_limit (consumer, asked.wanted);
+  g_assert_true (qmp_client_close_sync (consumer, NULL, &error));
+  qmp_thin_monitor_extended (monitor, "data-file", asked.wanted);
+
+  g_assert_true (qmp_client_connect_sync (f.client, NULL, &error));
+  g_assert_no_error (error);
+  deadline = g_get_monotonic_time () + WAIT_LIMIT_MS * 1000;
+  while (qmp_thin_monitor_get_n_resumes (monitor) == 0)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      run_for (10);
+    }
+  g_assert_cmpuint (asked.n_needs, ==, 1);
+  g_clear_object (&monitor);
+  fixture_stop (&f);
+}
+
+/* The usage the reference shows first: a monitor set up, then
+ * qmp_client_connect_sync(). A disk already past its threshold is asked
+ * for at once. */
+static void
+test_connect_sync_exceeded (void)
+{
+  const char *args[] = { "-machine", "none", DATA_STACK ("33554432"), NULL };
+  Fixture f = { 0, };
+  Asked asked = { 0, };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(QmpThinMonitor) monitor = NULL;
+  g_autoptr(QmpClient) agent = NULL;
+  QmpThinDisk *disk;
+  gint64 deadline;
+
+  if (!fixture_start (&f, args, FALSE, 64))
+    return;
+  hmp (f.client, "qemu-io data-fmt \"write -P 0xab 0 3M\"");
+  g_assert_cmpuint (node_highest_offset (f.client, "data-file"), >, 3 * MiB);
+  g_assert_true (qmp_client_close_sync (f.client, NULL, &error));
+
+  agent = qmp_client_new (qmp_test_qemu_get_address (f.qemu));
+  monitor = qmp_thin_monitor_new (agent);
+  g_signal_connect (monitor, "extend-needed", G_CALLBACK (on_asked), &asked);
+  /* 4 MiB of storage, 1 MiB chunks: threshold at 3.2 MiB, written past. */
+  disk = qmp_thin_monitor_add_disk (monitor, "data-file", 4 * MiB, 1 * MiB, QMP_THIN_DEFAULT_FREE_PERCENT);
+  g_assert_true (qmp_client_connect_sync (agent, NULL, &error));
+  g_assert_no_error (error);
+  deadline = g_get_monotonic_time () + WAIT_LIMIT_MS * 1000;
+  while (asked.n_needs == 0)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      run_for (10);
+    }
+  g_assert_cmpint (qmp_thin_disk_get_state (disk), ==, QMP_THIN_DISK_STATE_EXCEEDED);
+  g_assert_cmpint (asked.reason, ==, QMP_EXTEND_REASON_THRESHOLD);
+  g_clear_object (&monitor);
+  g_clear_object (&agent);
+  fixture_stop (&f);
+}
+
+static void
+count_io_error (QmpClient            *client,
+                QmpBlockIoErrorEvent *event,
+                gpointer              user_data)
+{
+  GArray *stamps = user_data;
+  gint64 at = qmp_event_get_timestamp_usec (QMP_EVENT (event));
+
+  g_array_append_val (stamps, at);
+}
+
+/* A storm of EIO errors reported to a guest that retries forever: QEMU 7.2
+ * sends every one of them (thousands a second), 9.2 and later one a
+ * second. The client delivers what QEMU sends, the VM keeps running.
+ * Counted in QEMU's time, so that a slow client counts the same. */
+static void
+test_eio_storm (void)
+{
+  const char *args[] = {
+    GUEST, DATA_STACK_EIO ("67108864"),
+    "-device", "virtio-blk-pci,drive=data-fmt,id=datadisk,werror=report,rerror=report",
+    NULL
+  };
+  Fixture f = { 0, };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GArray) stamps = g_array_new (FALSE, FALSE, sizeof (gint64));
+  gint64 first, deadline;
+  guint n = 0;
+
+  if (!fixture_start (&f, args, TRUE, 16))
+    return;
+  reopen_limit_on (f.client, "data-eio", 64 * MiB);
+  g_signal_connect (f.client, "block-io-error", G_CALLBACK (count_io_error), stamps);
+  g_assert_true (qmp_client_cont_sync (f.client, NULL, &error));
+  g_assert_no_error (error);
+
+  /* Three seconds of QEMU's time from the first error. */
+  deadline = g_get_monotonic_time () + WAIT_LIMIT_MS * 1000;
+  while (stamps->len == 0 || g_array_index (stamps, gint64, stamps->len - 1) <
+                             g_array_index (stamps, gint64, 0) + 3 * G_USEC_PER_SEC)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_main_context_iteration (NULL, TRUE);
+    }
+  first = g_array_index (stamps, gint64, 0);
+  for (guint i = 0; i < stamps->len; i++)
+    n += g_array_index (stamps, gint64, i) < first + 3 * G_USEC_PER_SEC;
+  g_test_message ("QEMU %s sent %u BLOCK_IO_ERROR events in the first 3 s of an EIO storm",
+                  qmp_client_get_qemu_version (f.client), n);
+  g_assert_cmpint (run_state (f.client), ==, QMP_RUN_STATE_RUNNING);
+  g_assert_cmpint (qmp_stop_reason_get_kind (qmp_client_get_stop_reason (f.client)), ==, QMP_STOP_KIND_RUNNING);
+  if (qmp_client_get_qemu_major (f.client) * 100 + qmp_client_get_qemu_minor (f.client) >= 902)
+    g_assert_cmpuint (n, <=, 4);       /* one a second, the first at once */
+  else
+    g_assert_cmpuint (n, >=, 100);
+  fixture_stop (&f);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -1019,12 +1335,25 @@ main (int    argc,
   g_test_add_func ("/qmp/thin/resync/paused-by-user-while-away", test_paused_by_user_while_away);
   g_test_add_func ("/qmp/thin/resync/qemu-restarted", test_qemu_restarted);
   g_test_add_func ("/qmp/thin/resync/extend-then-eio", test_extend_then_eio);
+  g_test_add_func ("/qmp/thin/eio-storm", test_eio_storm);
+  g_test_add_func ("/qmp/thin/monitor/user-stop-during-nospace", test_user_stop_during_nospace);
+  g_test_add_func ("/qmp/thin/monitor/extended-while-away", test_extended_while_away);
+  g_test_add_func ("/qmp/thin/monitor/connect-sync-exceeded", test_connect_sync_exceeded);
   {
-    static const FillCase fast4 = { 4, 0 }, fast16 = { 16, 0 }, slow = { 2, 200 };
+    static const FillCase fast4 = { 4, 0, QMP_THIN_DEFAULT_FREE_PERCENT };
+    static const FillCase fast16 = { 16, 0, QMP_THIN_DEFAULT_FREE_PERCENT };
+    static const FillCase slow = { 2, 200, QMP_THIN_DEFAULT_FREE_PERCENT };
+    /* A threshold at the very end of the storage: every extension comes
+     * with an ENOSPC pause, and with 1 MiB chunks the pauses come
+     * milliseconds apart, inside QEMU 10.0's one-second window. */
+    static const FillCase at_end8 = { 8, 0, 100 };
+    static const FillCase at_end1 = { 1, 0, 100 };
 
     g_test_add_data_func ("/qmp/thin/monitor/fill-chunk-4m", &fast4, test_monitor_fill);
     g_test_add_data_func ("/qmp/thin/monitor/fill-chunk-16m", &fast16, test_monitor_fill);
     g_test_add_data_func ("/qmp/thin/monitor/fill-slow-extender", &slow, test_monitor_fill);
+    g_test_add_data_func ("/qmp/thin/monitor/fill-threshold-at-end", &at_end8, test_monitor_fill);
+    g_test_add_data_func ("/qmp/thin/monitor/fill-pauses-back-to-back", &at_end1, test_monitor_fill);
   }
 
   return g_test_run ();
