@@ -63,6 +63,22 @@
  * A command that was sent cannot be taken back: cancelling or timing out a
  * call only stops waiting for its reply, QEMU may still carry it out.
  *
+ * ## Lifetime
+ *
+ * A call in flight holds a reference on its client, as every #GTask holds
+ * its source object: dropping your last reference does not close the
+ * connection while calls are in flight. They complete (by QEMU's reply,
+ * a timeout, a cancellation), their callbacks run, then the client goes.
+ * A call without a timeout (%QMP_TIMEOUT_NONE, or
+ * #QmpClient:command-timeout 0) that QEMU never answers keeps the client,
+ * and with it QEMU's monitor, which serves one client at a time, until the
+ * client is closed: close a client (qmp_client_close_async(), which fails
+ * such calls with %G_IO_ERROR_CLOSED) rather than only dropping it. What
+ * the library does on its own never keeps a client: its questions to QEMU
+ * hold no reference, and an automatic reconnection attempt ends after
+ * #QmpClient:connect-timeout, or %QMP_CLIENT_DEFAULT_CONNECT_TIMEOUT when
+ * that is 0.
+ *
  * ## Threads and main contexts
  *
  * A client belongs to the #GMainContext that is the thread-default when it
@@ -197,6 +213,7 @@ typedef struct
   GSource *cancel_source;       /* owned, nullable */
   GSource *retry_source;        /* owned, nullable: the next attempt to open */
   guint retry_delay;            /* ms before the next attempt */
+  guint timeout;                /* ms for the whole connect, 0: none */
   /* What resync read. */
   QmpStatusInfo *status;        /* owned, nullable: no run state */
   GPtrArray *blocks;            /* owned, nullable: QmpBlockInfo */
@@ -2062,12 +2079,12 @@ on_connect_timeout (gpointer user_data)
       error = g_error_new (G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
                            "No QMP greeting from %s within %u ms: QEMU serves one QMP client "
                            "at a time per monitor, so another client is probably connected",
-                           client_name (self), self->connect_timeout);
+                           client_name (self), ctx->timeout);
       break;
     case CONNECT_STEP_NEGOTIATE:
       error = g_error_new (G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
                            "QEMU at %s did not answer qmp_capabilities within %u ms",
-                           client_name (self), self->connect_timeout);
+                           client_name (self), ctx->timeout);
       break;
     case CONNECT_STEP_FIRST:
     case CONNECT_STEP_OPEN:
@@ -2075,7 +2092,7 @@ on_connect_timeout (gpointer user_data)
     default:
       error = g_error_new (G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
                            "Could not connect to %s within %u ms",
-                           client_name (self), self->connect_timeout);
+                           client_name (self), ctx->timeout);
       break;
     }
 
@@ -2169,7 +2186,7 @@ connect_retry_later (GTask        *task,
 
   if (!(g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED) ||
          g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)) ||
-      g_str_has_prefix (self->address, "tcp:") || self->connect_timeout == 0)
+      g_str_has_prefix (self->address, "tcp:") || ctx->timeout == 0)
     return FALSE;
 
   ctx->retry_delay = ctx->retry_delay == 0 ? 10 : MIN (ctx->retry_delay * 2, 500);
@@ -2891,6 +2908,7 @@ connect_start (QmpClient           *client,
 {
   g_autoptr(GTask) task = NULL;
   ConnectContext *ctx;
+  guint timeout;
 
   task = g_task_new (client, cancellable, callback, user_data);
   g_task_set_source_tag (task, qmp_client_connect_async);
@@ -2915,9 +2933,15 @@ connect_start (QmpClient           *client,
   g_task_set_task_data (task, ctx, (GDestroyNotify) connect_context_free);
   client->connect_task = g_object_ref (task);
 
-  if (client->connect_timeout > 0)
+  /* An automatic attempt is nobody's call: unbounded, its task would keep
+   * the client, and QEMU's monitor, after the caller dropped it. */
+  timeout = client->connect_timeout;
+  if (timeout == 0 && client->reconnecting)
+    timeout = QMP_CLIENT_DEFAULT_CONNECT_TIMEOUT;
+  ctx->timeout = timeout;
+  if (timeout > 0)
     {
-      ctx->timeout_source = g_timeout_source_new (client->connect_timeout);
+      ctx->timeout_source = g_timeout_source_new (timeout);
       g_source_set_callback (ctx->timeout_source, on_connect_timeout, task, NULL);
       g_source_set_static_name (ctx->timeout_source, "[qmpthin] connect timeout");
       g_source_attach (ctx->timeout_source, g_task_get_context (task));
@@ -3597,7 +3621,8 @@ qmp_client_class_init (QmpClientClass *klass)
    * QmpClient:command-timeout:
    *
    * How long a command waits for its reply, in milliseconds, unless the
-   * call sets its own; 0 waits as long as the connection lives. A change
+   * call sets its own; 0 waits as long as the connection lives (and keeps
+   * the client alive as long: see the section on lifetime). A change
    * applies to commands sent afterwards.
    *
    * Since: 1.0

@@ -1982,6 +1982,61 @@ id_text (JsonObject *request)
 /* The server closes after every possible prefix of its greeting: each
  * connection attempt fails once with CLOSED, nothing is sent, and the
  * client can connect again. */
+/* GIO's rule: a call in flight holds its client, as every GTask holds its
+ * source object. Dropping the last reference of the caller's own with a
+ * call that has no timeout leaves the client and its connection up until
+ * QEMU answers; then the callback runs and the client goes. */
+static void
+test_unref_no_timeout (Fixture       *f,
+                       gconstpointer  data)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(JsonObject) request = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) value = NULL;
+  QmpClient *client = f->client;
+
+  qmp_client_set_command_timeout (client, 0);
+  qmp_fake_server_hold (f->server, "slow");
+  qmp_client_execute_async (client, "slow", NULL, NULL, qmp_test_store_result, &result);
+  request = qmp_fake_server_wait_request (f->server, WAIT_LIMIT_MS);
+  g_object_add_weak_pointer (G_OBJECT (client), (gpointer *) &client);
+  g_clear_object (&f->client);
+  run_for (200);
+  g_assert_nonnull (client);
+  g_assert_cmpint (qmp_client_get_state (client), ==, QMP_CLIENT_STATE_READY);
+  g_assert_cmpuint (qmp_fake_server_get_n_closed (f->server), ==, 0);
+
+  qmp_fake_server_reply (f->server, request, "\"late\"");
+  value = qmp_client_execute_finish (client, wait_result (&result), &error);
+  g_assert_no_error (error);
+  g_clear_object (&result);
+  WAIT_FOR (client == NULL);
+  qmp_fake_server_wait_closed (f->server, 1, WAIT_LIMIT_MS);
+}
+
+/* An automatic reconnection is nobody's call: with connect-timeout 0 its
+ * attempt still ends, so that a client the caller dropped goes, and
+ * QEMU's monitor with it, when the attempt never gets a greeting. */
+static void
+test_unref_reconnecting (Fixture       *f,
+                         gconstpointer  data)
+{
+  QmpClient *client = f->client;
+
+  g_object_set (client, "connect-timeout", 0, "reconnect-min-delay", 10, "reconnect-max-delay", 20,
+                "auto-reconnect", TRUE, NULL);
+  qmp_fake_server_set_greeting (f->server, NULL);
+  qmp_fake_server_close_client (f->server);
+  qmp_fake_server_wait_connections (f->server, 2, WAIT_LIMIT_MS);
+  g_assert_cmpint (qmp_client_get_state (client), ==, QMP_CLIENT_STATE_CONNECTING);
+  g_object_add_weak_pointer (G_OBJECT (client), (gpointer *) &client);
+  g_clear_object (&f->client);
+  /* The attempt's own limit, the default connect timeout, and a margin. */
+  QMP_TEST_WAIT_FOR (client == NULL, QMP_CLIENT_DEFAULT_CONNECT_TIMEOUT + WAIT_LIMIT_MS);
+  qmp_fake_server_wait_closed (f->server, 2, WAIT_LIMIT_MS);
+}
+
 static void
 test_close_every_greeting_offset (Fixture       *f,
                                   gconstpointer  data)
@@ -2390,6 +2445,8 @@ main (int    argc,
   ADD ("close/with-pending", test_close_with_pending);
   ADD ("close/dispose-with-pending", test_dispose_with_pending);
   ADD ("close/unref-with-pending", test_unref_with_pending);
+  ADD ("close/unref-no-timeout", test_unref_no_timeout);
+  ADD ("close/unref-reconnecting", test_unref_reconnecting);
   ADD_UNCONNECTED ("fault/close-every-greeting-offset", test_close_every_greeting_offset);
   ADD ("fault/close-every-reply-offset", test_close_every_reply_offset);
   ADD ("fault/duplicate-reply", test_duplicate_reply);
