@@ -1368,7 +1368,9 @@ on_state (QmpClient  *client,
     }
   /* Connected or reconnected: a new QEMU has no thresholds, the same one
    * may have fired some meanwhile (derived events follow), and the
-   * allocation may have grown. */
+   * allocation may have grown. Where each disk sits in the graph is read
+   * again with the allocation: a new QEMU may have another. */
+  g_hash_table_remove_all (self->roots);
   arm_all (self);
 }
 
