@@ -3756,8 +3756,13 @@ qmp_client_class_init (QmpClientClass *klass)
    * @client: the #QmpClient
    * @reason: the new #QmpClient:stop-reason
    *
-   * Emitted when #QmpClient:stop-reason changes: after every resync, and
-   * before the `STOP` or `RESUME` event that changed it is delivered.
+   * Emitted when #QmpClient:stop-reason tells something new (its kind, the
+   * run state, the disks): before the `STOP` or `RESUME` event that
+   * changed it is delivered, when QEMU answered for a `STOP` nothing
+   * explained, when a late error refines a pause, and when a resync finds
+   * another reason than the one known before. Read the reason from
+   * qmp_client_get_stop_reason() rather than @reason when a handler may
+   * run a nested main loop before yours: by then it may be newer.
    *
    * Since: 1.0
    */

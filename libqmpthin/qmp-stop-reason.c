@@ -18,8 +18,39 @@
  * QEMU's run state, the disks involved and, when it can be known, since
  * when.
  *
- * A stop reason is immutable: when the VM's state changes the client
- * publishes a new one (#QmpClient::stop-reason-changed).
+ * A stop reason is immutable: when what it tells changes (its kind, the
+ * run state, the disks) the client publishes a new one
+ * (#QmpClient::stop-reason-changed).
+ *
+ * ## Live: events explain, QEMU's state decides
+ *
+ * A `STOP` comes after what announced it: the `BLOCK_IO_ERROR`s with
+ * action `stop` of the failing requests (%QMP_STOP_KIND_NOSPACE when one
+ * says `nospace`, else %QMP_STOP_KIND_IO_ERROR), a `WATCHDOG` or
+ * `GUEST_PANICKED` whose action pauses the VM, a `SHUTDOWN`, or a stop
+ * command of this client (%QMP_STOP_KIND_PAUSED_BY_USER). Such an event
+ * explains that `STOP` only: a watchdog that reset the VM, or an error of
+ * a pause that already ended, explains nothing later.
+ *
+ * QEMU 9.2 and later send at most one `BLOCK_IO_ERROR` a second per
+ * device, the action `stop` included (until a fix of 2026): a VM that runs
+ * out of space again within a second pauses with a `STOP` alone, and the
+ * error comes up to a second later, with its original, older timestamp,
+ * or never. A `STOP` nothing explains is published at once as
+ * %QMP_STOP_KIND_UNKNOWN, and the client asks QEMU (`query-status` and
+ * `query-block`, in one write): the answer, a few milliseconds later,
+ * gives the reason (%QMP_STOP_KIND_NOSPACE naming the disks whose
+ * io-status says `nospace`, %QMP_STOP_KIND_PAUSED_BY_USER for `paused`,
+ * and so on) and a derived #QmpClient::block-io-error for each such disk.
+ * An error that arrives while the VM is still paused refines the reason;
+ * one timestamped before the last `RESUME` belongs to a pause that ended.
+ *
+ * The caller's own stop is always the caller's: its `STOP` comes before
+ * its reply, also right after a `cont`. A stop acknowledged on a VM that
+ * was paused already (on an I/O error, say: QEMU then sends no `STOP` and
+ * keeps the run state) makes the pause %QMP_STOP_KIND_PAUSED_BY_USER, with
+ * QEMU's run state, until the VM runs again, across reconnections while
+ * QEMU keeps it paused.
  *
  * ## Resync: what a client can know after the fact
  *
@@ -60,9 +91,11 @@
  * into the same error). A new client has no such memory: connecting to a
  * `-blockdev` VM paused on an EIO after an earlier ENOSPC, it reports
  * %QMP_STOP_KIND_NOSPACE, and the live event after the caller's `cont`
- * corrects it. A `STOP` nothing explained (another client's `stop`, say)
- * is %QMP_STOP_KIND_UNKNOWN until the next resync. A server without run
- * states (qemu-storage-daemon) has the stop reason
+ * corrects it. The same holds live for a pause whose `BLOCK_IO_ERROR` QEMU
+ * 9.2 or later throttled: until the error arrives, the answer to the
+ * client's question goes by io-status. Another client's stop of a VM that
+ * was paused already leaves no trace in what QEMU reports. A server
+ * without run states (qemu-storage-daemon) has the stop reason
  * %QMP_STOP_KIND_NOT_APPLICABLE.
  *
  * ## Reconnection
@@ -76,9 +109,10 @@
  * that fails on the way (at the greeting, the negotiation or any resync
  * query) leaves the client %QMP_CLIENT_STATE_DISCONNECTED, emits nothing
  * and drops what it had read, and the next attempt starts over. The one
- * that succeeds emits, in this order: #QmpClient::stop-reason-changed, the
- * derived events, #QmpClient::reconnected, then the events QEMU sent
- * during the resync.
+ * that succeeds emits, in this order: #QmpClient::stop-reason-changed if
+ * the reason is not the one known before (the same pause found again keeps
+ * the reason seen live, with its start), the derived events,
+ * #QmpClient::reconnected, then the events QEMU sent during the resync.
  *
  * A QEMU that exited and was started again on the same UNIX socket is a
  * new instance (the socket file is a new one): #QmpClient::reconnected

@@ -29,8 +29,9 @@
  *
  * - the guest's writes cross the threshold (`BLOCK_WRITE_THRESHOLD`);
  * - the allocation is already past the threshold when it is armed;
- * - the storage ran out and the VM paused (`BLOCK_IO_ERROR` with
- *   `nospace`, werror=enospc or stop);
+ * - the storage ran out and the VM paused (werror=enospc or stop: the
+ *   client's #QmpClient:stop-reason is %QMP_STOP_KIND_NOSPACE, whether or
+ *   not a `BLOCK_IO_ERROR` came), and the disk is short;
  * - either happened while no client was connected (the client's resync
  *   derived it).
  *
@@ -45,20 +46,33 @@
  * qmp_thin_monitor_extend_failed(): the disk stays
  * %QMP_THIN_DISK_STATE_EXCEEDED and the VM stays paused.
  *
- * Races the monitor takes care of:
+ * The monitor decides from the state, not from the order or the
+ * timestamps of events, which QEMU 9.2 and later throttle and delay
+ * (see the chapter on thin provisioning): whenever the stop reason
+ * changes, an extension is reported, an arming completes or the client is
+ * ready again, it looks at what the client and QEMU report now. Races it
+ * takes care of:
  *
- * - one need, one signal: events that come while the consumer has not
- *   answered (a `BLOCK_IO_ERROR` after the threshold, duplicates, derived
- *   events after a reconnection) only raise #QmpThinDisk:wanted-size;
- * - a `BLOCK_IO_ERROR` QEMU sent before the extension landed (its
- *   timestamp is older than the call to qmp_thin_monitor_extended()) asks
- *   for nothing: the retried write will tell whether there is enough room;
+ * - one need, one signal: what comes while the consumer has not answered
+ *   (the pause after the threshold, duplicates, derived events after a
+ *   reconnection) only raises #QmpThinDisk:wanted-size;
+ * - a pause for lack of space asks for a disk only if the disk is short
+ *   now: its allocation (read when the pause begins) is past its
+ *   threshold, or it was resumed at this very size and paused again. A
+ *   failing write issued before an extension landed, or an extension made
+ *   while the client was away, asks for nothing: the VM is resumed and
+ *   the retried write tells;
  * - a `BLOCK_WRITE_THRESHOLD` of an older threshold is ignored;
  * - an extension smaller than the write that needed it: the VM pauses
  *   again on `cont` and the monitor asks again;
+ * - a user's pause is never resumed, also when the user paused a VM that
+ *   was paused for lack of space already (the client attributes the
+ *   pause to the caller's stop);
  * - reconnections: every time the client is ready again the monitor arms
  *   every disk again (a new QEMU instance has lost them all) and checks
- *   the allocation.
+ *   the allocation;
+ * - handlers that run a nested main loop, or dispose the monitor, from
+ *   any signal.
  *
  * The wanted size covers the write that needed it (the end of the write
  * that crossed the threshold, or the highest allocated offset) plus one
