@@ -214,6 +214,8 @@ typedef struct
   GSource *retry_source;        /* owned, nullable: the next attempt to open */
   guint retry_delay;            /* ms before the next attempt */
   guint timeout;                /* ms for the whole connect, 0: none */
+  gint64 refused_since;         /* monotonic: the first ECONNREFUSED; 0: none */
+  gboolean busy;                /* the last attempt found the backlog full */
   /* What resync read. */
   QmpStatusInfo *status;        /* owned, nullable: no run state */
   GPtrArray *blocks;            /* owned, nullable: QmpBlockInfo */
@@ -1146,10 +1148,10 @@ dispatch_reply (QmpClient  *self,
         g_debug ("%s: dropping the late reply to %s (timed out, cancelled or answered already)",
                  client_name (self), id);
       else if (message->id == NULL && message->kind == QMP_MESSAGE_ERROR)
-        g_warning ("%s: QEMU sent an error without an id: %s: %s",
-                   client_name (self), message->error_class, message->error_desc);
+        g_debug ("%s: QEMU sent an error without an id: %s: %s",
+                 client_name (self), message->error_class, message->error_desc);
       else
-        g_warning ("%s: ignoring a reply with an unknown id %s", client_name (self), id);
+        g_debug ("%s: ignoring a reply with an unknown id %s", client_name (self), id);
       return;
     }
 
@@ -1699,7 +1701,7 @@ dispatch_one (QmpClient *self,
       break;
     case QMP_MESSAGE_GREETING:
     default:
-      g_warning ("%s: ignoring an unexpected QMP greeting", client_name (self));
+      g_debug ("%s: ignoring an unexpected QMP greeting", client_name (self));
       break;
     }
 }
@@ -1850,15 +1852,15 @@ execute_internal (QmpClient    *self,
   if (g_task_return_error_if_cancelled (task))
     return;
 
+  /* One rule: a call made while there is no connection is
+   * NOT_CONNECTED, whatever came before; G_IO_ERROR_CLOSED is for the
+   * calls the end of a connection caught in flight. */
   if (self->connection == NULL)
     {
-      if (self->state == QMP_CLIENT_STATE_READY || self->state == QMP_CLIENT_STATE_CLOSED)
-        g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CLOSED,
-                                 "Cannot execute “%s”: the connection to QEMU is closed",
-                                 command);
-      else
-        g_task_return_new_error (task, QMP_ERROR, QMP_ERROR_NOT_CONNECTED,
-                                 "Cannot execute “%s”: not connected to QEMU", command);
+      g_task_return_new_error (task, QMP_ERROR, QMP_ERROR_NOT_CONNECTED,
+                               "Cannot execute “%s”: %s is not connected%s", command,
+                               client_name (self),
+                               self->state == QMP_CLIENT_STATE_CLOSED ? " (it was closed)" : "");
       return;
     }
 
@@ -2053,7 +2055,16 @@ connect_fail (QmpClient *self,
 {
   g_autoptr(GTask) task = g_steal_pointer (&self->connect_task);
 
+  g_autoptr(QmpClient) hold = g_object_ref (self);
+  gboolean try_again;
+
   g_assert (task != NULL);
+  /* With auto-reconnect the first connect is retried too (an agent may
+   * start before its VM), unless the caller cancelled it or the address
+   * can never work. An automatic attempt reschedules itself. */
+  try_again = !self->reconnecting &&
+              !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) &&
+              !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
   connection_shutdown (self);
   fail_pending (self, error, FALSE, G_MAXUINT);
   drop_connecting_incoming (self);
@@ -2061,6 +2072,8 @@ connect_fail (QmpClient *self,
   /* Drops the timeout and cancellation sources. */
   g_task_set_task_data (task, NULL, NULL);
   g_task_return_error (task, error);
+  if (try_again)
+    schedule_reconnect (self);
 }
 
 static gboolean
@@ -2088,6 +2101,15 @@ on_connect_timeout (gpointer user_data)
       break;
     case CONNECT_STEP_FIRST:
     case CONNECT_STEP_OPEN:
+      if (ctx->busy)
+        {
+          error = g_error_new (G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                               "QEMU at %s did not accept the connection within %u ms: it serves "
+                               "one QMP client at a time, and another one is connected with one "
+                               "more waiting", client_name (self), ctx->timeout);
+          break;
+        }
+      G_GNUC_FALLTHROUGH;
     case CONNECT_STEP_LAST:
     default:
       error = g_error_new (G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
@@ -2118,16 +2140,24 @@ on_connect_cancelled (GCancellable *cancellable,
   return G_SOURCE_REMOVE;
 }
 
+/* The socket path of a UNIX address, NULL for another kind. */
+static const char *
+unix_socket_path (const char *address)
+{
+  if (address == NULL)
+    return NULL;
+  if (g_str_has_prefix (address, "unix:"))
+    return address + strlen ("unix:");
+  if (address[0] == '/')
+    return address;
+  return NULL;
+}
+
 static GSocketConnectable *
 parse_address (const char  *address,
                GError     **error)
 {
-  const char *path = NULL;
-
-  if (g_str_has_prefix (address, "unix:"))
-    path = address + strlen ("unix:");
-  else if (address[0] == '/')
-    path = address;
+  const char *path = unix_socket_path (address);
 
   if (path != NULL)
     {
@@ -2173,20 +2203,74 @@ on_connect_retry (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
-/* A QEMU monitor listens with a backlog of one: right after QEMU started,
- * or while it is still closing the previous client, a UNIX socket refuses
- * connections for a moment (ECONNREFUSED, or EAGAIN while its backlog is
- * full). Try again until the connect timeout. */
+/* How long a UNIX socket that refuses connections is tried again: nothing
+ * listens on it, which lasts for good when the QEMU that made it exited
+ * (it leaves the file behind), and a moment only between QEMU's bind()
+ * and listen(). */
+#define REFUSED_RETRY_MS 1000
+
+/* Why a UNIX socket's connect() failed, in words that say what to do,
+ * and whether trying again within this connect can help: a full backlog
+ * (another client is connected, one more waits) empties when they leave,
+ * a refused connection may be QEMU starting; a missing file, or one that
+ * is not a socket, is not worth waiting for (with auto-reconnect the
+ * client keeps trying, at its own pace). */
+static GError *
+explain_unix_failure (GTask        *task,
+                      const char   *path,
+                      const GError *error,
+                      gboolean     *retry)
+{
+  ConnectContext *ctx = g_task_get_task_data (task);
+  struct stat st;
+
+  *retry = FALSE;
+  ctx->busy = FALSE;
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+    {
+      ctx->busy = TRUE;
+      *retry = TRUE;
+      return NULL;
+    }
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+    return g_error_new (G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                        "There is no QMP socket at %s: is QEMU running?", path);
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED))
+    {
+      if (stat (path, &st) == 0 && !S_ISSOCK (st.st_mode))
+        return g_error_new (G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                            "%s is not a socket, so it is no QMP monitor", path);
+      if (ctx->refused_since == 0)
+        ctx->refused_since = g_get_monotonic_time ();
+      if (g_get_monotonic_time () - ctx->refused_since < REFUSED_RETRY_MS * 1000)
+        {
+          *retry = TRUE;
+          return NULL;
+        }
+      return g_error_new (G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED,
+                          "Nothing is listening on %s: the QEMU that made it has probably exited",
+                          path);
+    }
+  return NULL;
+}
+
+/* Tries the UNIX socket again after a growing delay, until the connect
+ * timeout. Returns FALSE when that cannot help, with *failure set to the
+ * error to report, if the cause has words of its own. */
 static gboolean
-connect_retry_later (GTask        *task,
-                     const GError *error)
+connect_retry_later (GTask         *task,
+                     const GError  *error,
+                     GError       **failure)
 {
   QmpClient *self = g_task_get_source_object (task);
   ConnectContext *ctx = g_task_get_task_data (task);
+  const char *path = unix_socket_path (self->address);
+  gboolean retry;
 
-  if (!(g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED) ||
-         g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)) ||
-      g_str_has_prefix (self->address, "tcp:") || ctx->timeout == 0)
+  if (path == NULL)
+    return FALSE;
+  *failure = explain_unix_failure (task, path, error, &retry);
+  if (!retry || ctx->timeout == 0)
     return FALSE;
 
   ctx->retry_delay = ctx->retry_delay == 0 ? 10 : MIN (ctx->retry_delay * 2, 500);
@@ -2202,13 +2286,8 @@ connect_retry_later (GTask        *task,
 static void
 note_socket_identity (QmpClient *self)
 {
-  const char *path = NULL;
+  const char *path = unix_socket_path (self->address);
   struct stat st;
-
-  if (g_str_has_prefix (self->address, "unix:"))
-    path = self->address + strlen ("unix:");
-  else if (self->address[0] == '/')
-    path = self->address;
 
   self->new_instance = FALSE;
   if (path == NULL || stat (path, &st) != 0)
@@ -2232,13 +2311,17 @@ connect_opened (GTask        *task,
   QmpClient *self = g_task_get_source_object (task);
   ConnectContext *ctx = g_task_get_task_data (task);
 
-  if (stream == NULL && connect_retry_later (task, error))
-    return;
   if (stream == NULL)
     {
-      GError *failure = g_error_copy (error);
+      GError *failure = NULL;
 
-      g_prefix_error (&failure, "Could not connect to %s: ", client_name (self));
+      if (connect_retry_later (task, error, &failure))
+        return;
+      if (failure == NULL)
+        {
+          failure = g_error_copy (error);
+          g_prefix_error (&failure, "Could not connect to %s: ", client_name (self));
+        }
       connect_fail (self, failure);
       return;
     }
@@ -2807,7 +2890,7 @@ reconnect_ready (GObject      *source,
   /* ::reconnected follows what the resync derived, in the queue. */
   self->reconnect_attempt = 0;
   if (self->new_instance)
-    g_message ("%s: reconnected to a new QEMU instance", client_name (self));
+    g_debug ("%s: reconnected to a new QEMU instance", client_name (self));
 }
 
 static gboolean

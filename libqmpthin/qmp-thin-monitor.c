@@ -1806,8 +1806,8 @@ qmp_thin_monitor_extended (QmpThinMonitor *monitor,
   g_return_if_fail (disk != NULL);
 
   if (new_physical_size < disk->physical_size)
-    g_warning ("thin disk %s: the storage shrank from %" G_GUINT64_FORMAT " to %" G_GUINT64_FORMAT " bytes",
-               node_name, disk->physical_size, new_physical_size);
+    g_debug ("thin disk %s: the storage shrank from %" G_GUINT64_FORMAT " to %" G_GUINT64_FORMAT " bytes",
+             node_name, disk->physical_size, new_physical_size);
   disk_set_uint64 (disk, &disk->physical_size, new_physical_size, DISK_PROP_PHYSICAL_SIZE);
   disk->asked = FALSE;
   disk->n_extensions++;

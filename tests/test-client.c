@@ -528,10 +528,12 @@ test_not_connected (Fixture       *f,
   for (guint i = 0; lines[i] != NULL; i++)
     g_assert_null (strstr (lines[i], "never-sent"));
 
-  /* After closing: the connection is closed. */
+  /* After closing: not connected either, one rule for every call made
+   * without a connection (G_IO_ERROR_CLOSED is for calls in flight). */
   g_assert_true (qmp_client_close_sync (f->client, NULL, NULL));
   g_assert_null (qmp_client_execute_sync (f->client, "query-status", NULL, NULL, &error));
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED);
+  g_assert_error (error, QMP_ERROR, QMP_ERROR_NOT_CONNECTED);
+  g_assert_nonnull (strstr (error->message, "closed"));
 }
 
 /* ------------------------------------------------------------------------ */
@@ -612,6 +614,109 @@ test_missing_socket (void)
 
   g_assert_false (qmp_client_connect_sync (client, NULL, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+  g_assert_cmpstr (error->message, ==, "There is no QMP socket at /nonexistent/qmpthin/qmp.sock: is QEMU running?");
+  g_assert_cmpint (qmp_client_get_state (client), ==, QMP_CLIENT_STATE_DISCONNECTED);
+}
+
+/* A path that is not a socket will not become one while we wait: the
+ * connect fails at once, saying so. */
+static void
+test_not_a_socket (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("qmpthin-file-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "qmp.sock", NULL);
+  g_autofree char *address = g_strconcat ("unix:", path, NULL);
+  g_autoptr(QmpClient) client = qmp_client_new (address);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *expected = g_strdup_printf ("%s is not a socket, so it is no QMP monitor", path);
+  gint64 start;
+
+  g_assert_true (g_file_set_contents (path, "", 0, NULL));
+  start = g_get_monotonic_time ();
+  g_assert_false (qmp_client_connect_sync (client, NULL, &error));
+  g_test_message ("connect to a file that is not a socket: failed after %.1f ms",
+                  (g_get_monotonic_time () - start) / 1e3);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED);
+  g_assert_cmpstr (error->message, ==, expected);
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
+/* The socket file of a QEMU that exited: nothing listens on it. It is
+ * tried for a second (QEMU may be between bind() and listen()), not for
+ * the whole connect timeout, and the error says what happened. */
+static void
+test_stale_socket (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("qmpthin-stale-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "qmp.sock", NULL);
+  g_autofree char *address = g_strconcat ("unix:", path, NULL);
+  g_autoptr(GSocketAddress) socket_address = g_unix_socket_address_new (path);
+  g_autoptr(GSocket) socket = g_socket_new (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM,
+                                            G_SOCKET_PROTOCOL_DEFAULT, NULL);
+  g_autoptr(QmpClient) client = qmp_client_new (address);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *expected = g_strdup_printf ("Nothing is listening on %s: the QEMU that made it has "
+                                               "probably exited", path);
+  gint64 start, took;
+
+  g_assert_true (g_socket_bind (socket, socket_address, TRUE, NULL));
+  g_socket_close (socket, NULL);
+  qmp_client_set_connect_timeout (client, 60000);
+  start = g_get_monotonic_time ();
+  g_assert_false (qmp_client_connect_sync (client, NULL, &error));
+  took = g_get_monotonic_time () - start;
+  g_test_message ("connect to a stale socket: failed after %.1f ms", took / 1e3);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED);
+  g_assert_cmpstr (error->message, ==, expected);
+  g_assert_cmpint (took, >=, 1000 * 1000);
+  g_assert_cmpint (took, <, 60000 * 1000);
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
+static void
+count_reconnected (QmpClient *client,
+                   gboolean   new_instance,
+                   gpointer   user_data)
+{
+  (*(guint *) user_data)++;
+}
+
+/* An agent started before its VM: with auto-reconnect the first connect
+ * fails once, telling why, and the client keeps trying by itself with
+ * the same backoff as after a lost connection, until QEMU is there. */
+static void
+test_connect_before_qemu (void)
+{
+  g_autoptr(QmpFakeServer) server = qmp_fake_server_new ();
+  g_autoptr(QmpClient) client = qmp_client_new (qmp_fake_server_get_address (server));
+  g_autoptr(GError) error = NULL;
+  guint n_reconnected = 0;
+
+  /* QEMU has not made its socket yet. */
+  g_assert_cmpint (g_unlink (qmp_fake_server_get_path (server)), ==, 0);
+  g_object_set (client, "auto-reconnect", TRUE, "reconnect-min-delay", 20, "reconnect-max-delay", 40, NULL);
+  g_signal_connect (client, "reconnected", G_CALLBACK (count_reconnected), &n_reconnected);
+  g_assert_false (qmp_client_connect_sync (client, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+  run_for (100);
+  g_assert_cmpint (qmp_client_get_state (client), ==, QMP_CLIENT_STATE_DISCONNECTED);
+
+  /* QEMU starts. */
+  qmp_fake_server_set_reply (server, "query-status", "{\"return\": {\"status\": \"running\", \"running\": true}}");
+  qmp_fake_server_restart (server);
+  WAIT_FOR (qmp_client_get_state (client) == QMP_CLIENT_STATE_READY);
+  g_assert_cmpuint (n_reconnected, ==, 1);
+  g_assert_cmpint (qmp_stop_reason_get_kind (qmp_client_get_stop_reason (client)), ==, QMP_STOP_KIND_RUNNING);
+
+  /* Without auto-reconnect, a failed connect is the end of it. */
+  g_assert_true (qmp_client_close_sync (client, NULL, NULL));
+  qmp_client_set_auto_reconnect (client, FALSE);
+  g_assert_cmpint (g_unlink (qmp_fake_server_get_path (server)), ==, 0);
+  g_assert_false (qmp_client_connect_sync (client, NULL, NULL));
+  qmp_fake_server_restart (server);
+  run_for (200);
   g_assert_cmpint (qmp_client_get_state (client), ==, QMP_CLIENT_STATE_DISCONNECTED);
 }
 
@@ -1221,15 +1326,17 @@ static void
 test_unknown_id (Fixture       *f,
                  gconstpointer  data)
 {
-  g_test_expect_message ("Qmp", G_LOG_LEVEL_WARNING, "*unknown id*bogus*");
+  /* Logged at debug level: the peer's mistake, not the program's, and
+   * a library does not print on its own. */
+  g_test_expect_message ("Qmp", G_LOG_LEVEL_DEBUG, "*unknown id*bogus*");
   qmp_fake_server_send (f->server, "{\"return\": {}, \"id\": \"bogus\"}\r\n");
   /* The client only ever sends string ids. */
-  g_test_expect_message ("Qmp", G_LOG_LEVEL_WARNING, "*unknown id*7*");
+  g_test_expect_message ("Qmp", G_LOG_LEVEL_DEBUG, "*unknown id*7*");
   qmp_fake_server_send (f->server, "{\"return\": {}, \"id\": 7}\r\n");
-  g_test_expect_message ("Qmp", G_LOG_LEVEL_WARNING, "*unknown id*");
+  g_test_expect_message ("Qmp", G_LOG_LEVEL_DEBUG, "*unknown id*");
   qmp_fake_server_send (f->server, "{\"id\": \"qmpthin-999999\", \"error\": {\"class\": \"GenericError\", \"desc\": \"x\"}}\r\n");
   /* What QEMU answers to input it cannot parse: no id at all. */
-  g_test_expect_message ("Qmp", G_LOG_LEVEL_WARNING, "*without an id*QMP input must be a JSON object*");
+  g_test_expect_message ("Qmp", G_LOG_LEVEL_DEBUG, "*without an id*QMP input must be a JSON object*");
   qmp_fake_server_send (f->server, "{\"error\": {\"class\": \"GenericError\", \"desc\": \"QMP input must be a JSON object\"}}\r\n");
   round_trip (f);
   g_test_assert_expected_messages ();
@@ -1376,9 +1483,9 @@ test_close_mid_line (Fixture       *f,
   qmp_client_execute_async (f->client, "slow", NULL, NULL, count_closed, &counter);
   assert_broken (f, &counter, G_IO_ERROR, G_IO_ERROR_CLOSED);
 
-  /* Later calls fail at once. */
+  /* Later calls fail at once: there is no connection. */
   g_assert_null (qmp_client_execute_sync (f->client, "x", NULL, NULL, &error));
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED);
+  g_assert_error (error, QMP_ERROR, QMP_ERROR_NOT_CONNECTED);
 }
 
 /* QEMU sends SHUTDOWN, then closes: the event still arrives, first. */
@@ -2417,6 +2524,9 @@ main (int    argc,
   g_test_add_func ("/qmp/client/address/tcp", test_tcp);
   g_test_add_func ("/qmp/client/address/invalid", test_invalid_address);
   g_test_add_func ("/qmp/client/address/missing-socket", test_missing_socket);
+  g_test_add_func ("/qmp/client/address/not-a-socket", test_not_a_socket);
+  g_test_add_func ("/qmp/client/address/stale-socket", test_stale_socket);
+  g_test_add_func ("/qmp/client/connect/before-qemu", test_connect_before_qemu);
   ADD_UNCONNECTED ("address/stream", test_for_stream);
   ADD ("execute/arguments", test_arguments);
   ADD ("execute/pipeline", test_pipeline);
