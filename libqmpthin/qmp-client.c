@@ -2691,6 +2691,13 @@ sync_derive (QmpClient *self,
     }
   g_set_object (&self->stop_reason, reason);
   g_object_unref (reason);
+  if (old == NULL)
+    {
+      /* The first reason a client learns is no change: it is there when
+       * the connect completes. */
+      notify_in_client_context (self, properties[PROP_STOP_REASON]);
+      return;
+    }
   incoming = g_new0 (Incoming, 1);
   incoming->kind = INCOMING_STOP_REASON;
   incoming->generation = self->generation;
@@ -2743,6 +2750,31 @@ sync_step (GTask *task)
   sync_derive (self, ctx);
   ctx->step++;
   connect_step (task);
+}
+
+static void dispatch_one (QmpClient *self,
+                          Incoming  *incoming);
+
+/* Delivers the head of the queue that the resync put there: the stop
+ * reason if it changed, the derived events, ::reconnected. */
+static void
+deliver_resync (QmpClient *self)
+{
+  guint generation = self->generation;
+  Incoming *incoming;
+
+  g_main_context_push_thread_default (self->context);
+  while (self->generation == generation && self->dispatch_blocker == NULL &&
+         (incoming = g_queue_peek_head (&self->incoming)) != NULL &&
+         incoming->generation == generation &&
+         (incoming->kind == INCOMING_STOP_REASON || incoming->kind == INCOMING_DERIVED ||
+          incoming->kind == INCOMING_RECONNECTED))
+    {
+      g_queue_pop_head (&self->incoming);
+      dispatch_one (self, incoming);
+      incoming_free (incoming);
+    }
+  g_main_context_pop_thread_default (self->context);
 }
 
 static void
@@ -2844,6 +2876,10 @@ connect_step (GTask *task)
         g_task_set_task_data (done, NULL, NULL);
         self->connecting_generation = 0;
         set_state (self, QMP_CLIENT_STATE_READY);
+        /* What the resync found is told before the connect completes:
+         * a caller that reads the stop reason once connected has heard of
+         * every change first. The events QEMU sent meanwhile follow. */
+        deliver_resync (self);
         schedule_dispatch (self);
         g_task_return_boolean (done, TRUE);
         return;

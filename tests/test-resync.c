@@ -23,6 +23,7 @@ typedef struct {
   QmpFakeServer *server;
   QmpClient *client;
   GPtrArray *log;               /* "event NAME[ derived]", "reason KIND" */
+  guint n_changed;              /* ::stop-reason-changed */
   guint tick;                   /* wakes blocking iterations to check deadlines */
 } Fixture;
 
@@ -43,17 +44,30 @@ on_event (QmpClient *client,
                                             qmp_event_get_derived (event) ? " derived" : ""));
 }
 
+/* Every new reason, the first one a connect finds included (which is
+ * no ::stop-reason-changed: see test_changed_signal). */
 static void
-on_reason (QmpClient     *client,
-           QmpStopReason *reason,
-           gpointer       user_data)
+on_reason (GObject    *object,
+           GParamSpec *pspec,
+           gpointer    user_data)
 {
   Fixture *f = user_data;
   g_autoptr(GEnumClass) klass = g_type_class_ref (QMP_TYPE_STOP_KIND);
+  QmpStopReason *reason = qmp_client_get_stop_reason (QMP_CLIENT (object));
 
-  g_assert_true (reason == qmp_client_get_stop_reason (client));
   g_ptr_array_add (f->log, g_strdup_printf ("reason %s",
                                             g_enum_get_value (klass, qmp_stop_reason_get_kind (reason))->value_nick));
+}
+
+static void
+on_reason_changed (QmpClient     *client,
+                   QmpStopReason *reason,
+                   gpointer       user_data)
+{
+  Fixture *f = user_data;
+
+  g_assert_true (reason == qmp_client_get_stop_reason (client));
+  f->n_changed++;
 }
 
 static void
@@ -64,7 +78,8 @@ setup (Fixture       *f,
   f->client = qmp_client_new (qmp_fake_server_get_address (f->server));
   f->log = g_ptr_array_new_with_free_func (g_free);
   g_signal_connect (f->client, "event", G_CALLBACK (on_event), f);
-  g_signal_connect (f->client, "stop-reason-changed", G_CALLBACK (on_reason), f);
+  g_signal_connect (f->client, "notify::stop-reason", G_CALLBACK (on_reason), f);
+  g_signal_connect (f->client, "stop-reason-changed", G_CALLBACK (on_reason_changed), f);
   f->tick = g_timeout_add (50, tick, NULL);
 }
 
@@ -556,6 +571,38 @@ test_own_stop (Fixture       *f,
   assert_log (f, on_nospace);
 }
 
+/* ::stop-reason-changed tells changes of a reason known before: the
+ * first connect sets the reason without it (an agent that prints the
+ * reason once connected prints it once); a reconnection that finds
+ * another one emits it, and what the resync found is delivered before
+ * qmp_client_connect_sync() returns. */
+static void
+test_changed_signal (Fixture       *f,
+                     gconstpointer  data)
+{
+  qmp_fake_server_set_reply (f->server, "query-status", RUNNING_STATUS);
+  connect (f);
+  g_assert_cmpuint (f->n_changed, ==, 0);
+  g_assert_cmpint (qmp_stop_reason_get_kind (qmp_client_get_stop_reason (f->client)), ==, QMP_STOP_KIND_RUNNING);
+  g_assert_cmpuint (f->log->len, ==, 1);
+
+  /* Reconnected to the same state: no news. */
+  g_assert_true (qmp_client_close_sync (f->client, NULL, NULL));
+  connect (f);
+  g_assert_cmpuint (f->n_changed, ==, 0);
+
+  /* Paused meanwhile: told, and the derived error too, before the
+   * connect returns (no main loop ran in between). */
+  qmp_fake_server_set_reply (f->server, "query-status", IO_ERROR_STATUS);
+  qmp_fake_server_set_reply (f->server, "query-block", PAUSED_NOSPACE_BLOCKS);
+  g_assert_true (qmp_client_close_sync (f->client, NULL, NULL));
+  connect (f);
+  g_assert_cmpuint (f->n_changed, ==, 1);
+  g_assert_cmpuint (f->log->len, ==, 3);
+  g_assert_cmpstr (f->log->pdata[1], ==, "reason nospace");
+  g_assert_cmpstr (f->log->pdata[2], ==, "event BLOCK_IO_ERROR derived");
+}
+
 static void
 test_armed_memory (Fixture       *f,
                    gconstpointer  data)
@@ -945,8 +992,9 @@ test_drop_connect (Fixture       *f,
 {
   DropStep step = GPOINTER_TO_UINT (data);
   const char *expected[] = {
-    "state connecting", "state negotiating", "state syncing", "state ready",
-    "reason nospace", "event BLOCK_IO_ERROR derived", "event BLOCK_WRITE_THRESHOLD derived",
+    /* The first reason a client learns is set by the resync itself. */
+    "state connecting", "state negotiating", "state syncing", "reason nospace", "state ready",
+    "event BLOCK_IO_ERROR derived", "event BLOCK_WRITE_THRESHOLD derived",
     NULL
   };
   g_autoptr(GAsyncResult) result = NULL;
@@ -1128,6 +1176,7 @@ main (int    argc,
   ADD ("late-error-after-resume", test_late_error_after_resume);
   ADD ("cause-only-for-its-stop", test_cause_only_for_its_stop);
   ADD ("own-stop", test_own_stop);
+  ADD ("changed-signal", test_changed_signal);
   ADD ("armed-memory", test_armed_memory);
   ADD ("io-error-kept", test_io_error_kept);
   ADD ("reconnect", test_reconnect);
