@@ -16,18 +16,28 @@
  *
  * libqmpthin reports three kinds of failures, each in its own domain:
  *
- * - transport failures as #G_IO_ERROR: %G_IO_ERROR_CLOSED when the
- *   connection is gone (QEMU exited, the socket was reset, or the caller
- *   closed the client), %G_IO_ERROR_TIMED_OUT when a command or the
- *   connection attempt took longer than its timeout,
- *   %G_IO_ERROR_CANCELLED when the caller cancelled the call;
- * - #QMP_ERROR for what the library itself found wrong with the peer: a
- *   missing or invalid greeting, malformed JSON, a message over the size
- *   limit. Such a peer cannot be trusted any more: the client closes the
- *   connection, and every pending call fails;
+ * - transport failures as #G_IO_ERROR: %G_IO_ERROR_CLOSED for a call in
+ *   flight when the connection ended (QEMU exited, the socket was reset,
+ *   or the caller closed the client), %G_IO_ERROR_TIMED_OUT when a command
+ *   or the connection attempt took longer than its timeout,
+ *   %G_IO_ERROR_CANCELLED when the caller cancelled the call; connecting
+ *   to a UNIX socket also fails with %G_IO_ERROR_NOT_FOUND (no socket
+ *   there), %G_IO_ERROR_NOT_SUPPORTED (not a socket) or
+ *   %G_IO_ERROR_CONNECTION_REFUSED (nothing listens on it);
+ * - #QMP_ERROR for what the library itself found wrong: a missing or
+ *   invalid greeting, malformed JSON, a message over the size limit (such
+ *   a peer cannot be trusted any more: the client closes the connection,
+ *   and every pending call fails), and %QMP_ERROR_NOT_CONNECTED for a call
+ *   made while the client has no connection: before its first connect,
+ *   while it connects or reconnects, after it was closed or lost its
+ *   connection. One rule: a call that was never sent is NOT_CONNECTED, a
+ *   call the end of a connection caught in flight is %G_IO_ERROR_CLOSED;
  * - #QMP_COMMAND_ERROR for errors QEMU returned for a command. The message
  *   is QEMU's own text, and qmp_command_error_get_class_name() gives QEMU's
- *   error class even when the code is %QMP_COMMAND_ERROR_UNKNOWN.
+ *   error class even when the code is %QMP_COMMAND_ERROR_UNKNOWN: for such
+ *   a class, one this version of the library does not know, the message
+ *   ends with " (QEMU error class NAME)", so that copies of the error
+ *   made by language bindings keep the class too.
  *
  * |[<!-- language="C" -->
  * g_autoptr(GError) error = NULL;
@@ -132,17 +142,41 @@ class_of_code (QmpCommandError code)
   return NULL;
 }
 
+#define UNKNOWN_CLASS_MARK " (QEMU error class "
+
+/* The class an error of an unknown class names at the end of its
+ * message; NULL when it names none. */
+static char *
+class_from_message (const char *message)
+{
+  const char *mark = message != NULL ? g_strrstr (message, UNKNOWN_CLASS_MARK) : NULL;
+  const char *name;
+  gsize length;
+
+  if (mark == NULL)
+    return NULL;
+  name = mark + strlen (UNKNOWN_CLASS_MARK);
+  length = strlen (name);
+  if (length < 2 || name[length - 1] != ')')
+    return NULL;
+  for (gsize i = 0; i + 1 < length; i++)
+    if (!g_ascii_isalnum (name[i]) && name[i] != '_' && name[i] != '-')
+      return NULL;
+  return g_strndup (name, length - 1);
+}
+
 /**
  * qmp_command_error_get_class_name:
  * @error: an error of the #QMP_COMMAND_ERROR domain
  *
  * Gives QEMU's error class of @error as QEMU spelled it, also for a class
- * this version of the library does not know. An error of the domain made
- * elsewhere (a copy that lost the class, as language bindings make) gives
- * the class of its code.
+ * this version of the library does not know, and also from a copy of the
+ * error that kept only its domain, code and message (as language bindings
+ * make).
  *
  * Returns: (nullable): the class name, or %NULL if @error is not in the
- *   #QMP_COMMAND_ERROR domain, or is a copy of an error of an unknown class
+ *   #QMP_COMMAND_ERROR domain, or is of an unknown class and was not made
+ *   by libqmpthin
  *
  * Since: 1.0
  */
@@ -156,6 +190,8 @@ qmp_command_error_get_class_name (const GError *error)
   priv = qmp_command_error_get_private (error);
   if (priv == NULL)
     return NULL;
+  if (priv->class_name == NULL && error->code == QMP_COMMAND_ERROR_UNKNOWN)
+    priv->class_name = class_from_message (error->message);
   return priv->class_name != NULL ? priv->class_name : class_of_code (error->code);
 }
 
@@ -163,11 +199,17 @@ GError *
 _qmp_command_error_new (const char *class_name,
                         const char *desc)
 {
-  GError *error = g_error_new_literal (QMP_COMMAND_ERROR,
-                                       qmp_command_error_from_class (class_name),
-                                       desc);
-  QmpCommandErrorPrivate *priv = qmp_command_error_get_private (error);
+  QmpCommandError code = qmp_command_error_from_class (class_name);
+  GError *error;
+  QmpCommandErrorPrivate *priv;
 
+  /* A class this version does not know: named in the message too, which
+   * is all a binding's copy of the error keeps. */
+  if (code == QMP_COMMAND_ERROR_UNKNOWN)
+    error = g_error_new (QMP_COMMAND_ERROR, code, "%s" UNKNOWN_CLASS_MARK "%s)", desc, class_name);
+  else
+    error = g_error_new_literal (QMP_COMMAND_ERROR, code, desc);
+  priv = qmp_command_error_get_private (error);
   priv->class_name = g_strdup (class_name);
   return error;
 }
