@@ -2985,17 +2985,25 @@ called_from_client_thread (QmpClient *self)
  * @user_data: data for @callback
  *
  * Connects to QEMU: opens the connection, reads QEMU's greeting (which
- * fills #QmpClient:qemu-version and #QmpClient:capabilities) and negotiates
- * capabilities. #QmpClient:state goes from %QMP_CLIENT_STATE_CONNECTING to
- * %QMP_CLIENT_STATE_NEGOTIATING and, on success, %QMP_CLIENT_STATE_READY.
+ * fills #QmpClient:qemu-version and #QmpClient:capabilities), negotiates
+ * capabilities and reads QEMU's state (the resync: see #QmpStopReason).
+ * #QmpClient:state goes from %QMP_CLIENT_STATE_CONNECTING through
+ * %QMP_CLIENT_STATE_NEGOTIATING and %QMP_CLIENT_STATE_SYNCING to
+ * %QMP_CLIENT_STATE_READY. When the connect completes,
+ * #QmpClient:stop-reason is set and what the resync derived was
+ * delivered.
  *
  * The whole sequence must finish within #QmpClient:connect-timeout. A QMP
  * monitor serves one client at a time: while another client is connected,
  * QEMU accepts the connection but sends no greeting, and the call fails
- * with %G_IO_ERROR_TIMED_OUT. A UNIX socket that refuses the connection
- * (QEMU is still starting, or still closing the previous client: it
- * listens with a backlog of one) is tried again, with a growing delay,
- * until the timeout; a socket path that does not exist fails at once.
+ * with %G_IO_ERROR_TIMED_OUT. Over a UNIX socket, a path with no socket
+ * fails at once (%G_IO_ERROR_NOT_FOUND), as does a file that is not a
+ * socket (%G_IO_ERROR_NOT_SUPPORTED); a socket nothing listens on (the
+ * QEMU that made it exited) is tried for a second, then fails with
+ * %G_IO_ERROR_CONNECTION_REFUSED; one whose backlog is full (a client is
+ * connected, another waits) is tried again, with a growing delay, until
+ * the timeout. With #QmpClient:auto-reconnect on, a failed connect is
+ * also tried again in the background (see that property).
  *
  * A client that failed to connect, or whose connection was closed, can be
  * connected again, except one made with qmp_client_new_for_stream().
@@ -3786,8 +3794,8 @@ qmp_client_class_init (QmpClientClass *klass)
    * QmpClient:stop-reason:
    *
    * Whether the VM runs and, if not, why; %NULL until the first
-   * connection was resynchronised. See #QmpStopReason and the section on
-   * resynchronisation.
+   * connection was resynchronised: it is set when a connect completes.
+   * See #QmpStopReason and the section on resynchronisation.
    *
    * Since: 1.0
    */
@@ -3800,13 +3808,18 @@ qmp_client_class_init (QmpClientClass *klass)
    * QmpClient:auto-reconnect:
    *
    * Whether the client connects again by itself after losing its
-   * connection (QEMU restarted, the socket was reset), with a bounded
+   * connection (QEMU restarted, the socket was reset), and after a
+   * connect that failed (an agent started before its VM: the connect
+   * reports its error, then the client keeps trying), with a bounded
    * exponential backoff between #QmpClient:reconnect-min-delay and
    * #QmpClient:reconnect-max-delay, each delay shortened by a random
-   * jitter of up to half. Every attempt goes through the resync, so the
-   * client is READY only with QEMU's current state; commands in flight when
-   * the connection was lost fail once with %G_IO_ERROR_CLOSED and are never
-   * sent again. Closing the client stops the attempts. Off by default.
+   * jitter of up to half. A cancelled connect, or an address that can
+   * never work, is not tried again. Every attempt goes through the resync,
+   * so the client is READY only with QEMU's current state, and
+   * #QmpClient::reconnected tells when an attempt got through; commands in
+   * flight when the connection was lost fail once with %G_IO_ERROR_CLOSED
+   * and are never sent again. Closing the client stops the attempts. Off by
+   * default.
    *
    * Since: 1.0
    */
@@ -3850,10 +3863,12 @@ qmp_client_class_init (QmpClientClass *klass)
    *   connection: the UNIX socket file was created anew, as a restarted
    *   QEMU does
    *
-   * Emitted when an automatic reconnection succeeded: the client is
-   * READY again, #QmpClient:stop-reason tells QEMU's current state, and
-   * #QmpClient::stop-reason-changed and the derived events of the resync
-   * were emitted just before. Events QEMU sent during the resync follow.
+   * Emitted when an automatic connection attempt succeeded, after a lost
+   * connection or after a first connect that failed: the client is READY
+   * again, #QmpClient:stop-reason tells QEMU's current state, and
+   * #QmpClient::stop-reason-changed (if it changed) and the derived events
+   * of the resync were emitted just before. Events QEMU sent during the
+   * resync follow.
    *
    * A new QEMU instance has lost whatever the old one had: the client
    * forgets the write thresholds it had armed (no derived
@@ -3878,10 +3893,15 @@ qmp_client_class_init (QmpClientClass *klass)
    * Emitted when #QmpClient:stop-reason tells something new (its kind, the
    * run state, the disks): before the `STOP` or `RESUME` event that
    * changed it is delivered, when QEMU answered for a `STOP` nothing
-   * explained, when a late error refines a pause, and when a resync finds
-   * another reason than the one known before. Read the reason from
-   * qmp_client_get_stop_reason() rather than @reason when a handler may
-   * run a nested main loop before yours: by then it may be newer.
+   * explained, when a late error refines a pause, and when a reconnection
+   * finds another reason than the one known before (then before the
+   * connect completes). The first reason a client learns, on its first
+   * connect, is no change: it is set (notify::stop-reason) before the
+   * connect completes, to be read then.
+   *
+   * Read the reason from qmp_client_get_stop_reason() rather than @reason
+   * when a handler may run a nested main loop before yours: by then it may
+   * be newer.
    *
    * Since: 1.0
    */
