@@ -78,11 +78,12 @@ G_DECLARE_FINAL_TYPE (QmpWriteThresholdEvent, qmp_write_threshold_event, QMP, WR
  *
  * The #QmpWriteThresholdEvent:amount-exceeded of a derived event: the
  * threshold was crossed while no client was connected, by how much is not
- * known.
+ * known. It is %G_MAXUINT64, written out so that it reaches language
+ * bindings as a 64-bit unsigned constant.
  *
  * Since: 1.0
  */
-#define QMP_AMOUNT_EXCEEDED_UNKNOWN G_MAXUINT64
+#define QMP_AMOUNT_EXCEEDED_UNKNOWN G_GUINT64_CONSTANT (18446744073709551615)
 
 QMP_AVAILABLE_IN_1_0
 const char *qmp_write_threshold_event_get_node_name       (QmpWriteThresholdEvent *event);

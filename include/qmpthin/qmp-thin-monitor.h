@@ -19,12 +19,12 @@ G_BEGIN_DECLS
 /**
  * QMP_THIN_DEFAULT_CHUNK_SIZE:
  *
- * The default extension step of qmp_thin_monitor_add_disk(): 2560 MiB,
- * as oVirt's vdsm uses.
+ * The default extension step of qmp_thin_monitor_add_disk(): 2560 MiB
+ * (2684354560 bytes), as oVirt's vdsm uses.
  *
  * Since: 1.0
  */
-#define QMP_THIN_DEFAULT_CHUNK_SIZE (G_GUINT64_CONSTANT (2560) * 1024 * 1024)
+#define QMP_THIN_DEFAULT_CHUNK_SIZE G_GUINT64_CONSTANT (2684354560)
 
 /**
  * QMP_THIN_DEFAULT_FREE_PERCENT:
