@@ -5,8 +5,12 @@
 #
 # SPDX-License-Identifier: LGPL-2.1-or-later
 
+import json
 import os
+import socket
 import sys
+import tempfile
+import threading
 import time
 import unittest
 
@@ -14,7 +18,7 @@ import gi
 
 gi.require_version("Qmp", "1.0")
 gi.require_version("Json", "1.0")
-from gi.repository import GLib, Json, Qmp  # noqa: E402
+from gi.repository import Gio, GLib, Json, Qmp  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from qmptest import Qemu, qemu_version, require_qemu  # noqa: E402
@@ -84,11 +88,77 @@ class OverridesTest(unittest.TestCase):
         self.assertEqual(caught.exception.class_name, "GenericError")
         self.assertEqual(caught.exception.message, "Device 'nosuch' not found")
 
-        # Not QEMU's: a plain GLib.Error.
+        # Its repr shows the class and the text.
+        self.assertEqual(repr(caught.exception), "Qmp.QemuError('GenericError', \"Device 'nosuch' not found\")")
+
+        # Not QEMU's: the library's own classes, which Python knows how to
+        # catch too.
         self.client.close_sync(None)
-        with self.assertRaises(GLib.Error) as caught:
+        with self.assertRaises(ConnectionError) as caught:
             self.client.execute_sync("query-status")
+        self.assertIsInstance(caught.exception, Qmp.NotConnectedError)
+        self.assertIsInstance(caught.exception, Qmp.ClientError)
+        self.assertIsInstance(caught.exception, GLib.Error)
         self.assertNotIsInstance(caught.exception, Qmp.QemuError)
+        self.assertTrue(caught.exception.matches(Qmp.error_quark(), Qmp.Error.NOT_CONNECTED))
+        self.assertTrue(repr(caught.exception).startswith("Qmp.NotConnectedError('Cannot execute"))
+
+    def test_timeout_and_closed(self):
+        # A stopped QEMU answers nothing: the call times out.
+        self.qemu.process.send_signal(19)  # SIGSTOP, to this QEMU's own PID
+        try:
+            with self.assertRaises(TimeoutError) as caught:
+                self.client.execute_full_sync("query-status", None, 200)
+            self.assertIsInstance(caught.exception, Qmp.TimeoutError)
+            self.assertTrue(caught.exception.matches(Gio.io_error_quark(), Gio.IOErrorEnum.TIMED_OUT))
+            # The connection ends with a call in flight: closed.
+            results = []
+            self.client.execute("query-status", callback=lambda client, value, error: results.append(error))
+            self.client.close_sync(None)
+            run_until(lambda: results)
+            self.assertIsInstance(results[0], ConnectionError)
+            self.assertIsInstance(results[0], Qmp.ConnectionClosedError)
+        finally:
+            self.qemu.process.send_signal(18)  # SIGCONT
+
+    def test_connect_errors(self):
+        client = Qmp.Client.new(os.path.join(self.qemu.dir, "nosuch.sock"))
+        with self.assertRaises(FileNotFoundError) as caught:
+            client.connect_sync(None)
+        self.assertIsInstance(caught.exception, Qmp.SocketNotFoundError)
+        self.assertIn("is QEMU running?", str(caught.exception))
+        # A GLib.Error a signal passes becomes the same exception.
+        plain = GLib.Error(caught.exception.message, caught.exception.domain, caught.exception.code)
+        self.assertIsInstance(Qmp.error_from(plain), Qmp.SocketNotFoundError)
+
+    def test_json_as_dicts(self):
+        blocks = self.client.query_named_block_nodes_sync(None)
+        node = [b for b in blocks if b.get_node_name() == "disk0"][0]
+        self.assertIsInstance(node.get_json(), dict)
+        self.assertEqual(node.json["node-name"], "disk0")
+        status = self.client.query_status_sync(None)
+        self.assertEqual(status.get_json()["status"], "running")
+        reason = self.client.props.stop_reason
+        self.assertEqual(reason.disks, [])
+        # Read from QEMU's state by the connect's resync: derived.
+        self.assertEqual(repr(reason), "<Qmp.StopReason running (running), derived>")
+
+    def test_connect_sync_then_async(self):
+        """An async call made by a handler while connect_sync() runs
+        completes once the main loop runs (the library used to lose it)."""
+        client = Qmp.Client.new(self.qemu.address)
+        results = []
+
+        def on_state(client, pspec):
+            if client.props.state == Qmp.ClientState.READY:
+                client.execute("query-status", callback=lambda client, value, error: results.append(value))
+
+        self.client.close_sync(None)
+        client.connect("notify::state", on_state)
+        client.connect_sync(None)
+        run_until(lambda: results)
+        self.assertEqual(results[0]["status"], "running")
+        client.close_sync(None)
 
     def test_async(self):
         results = []
@@ -119,7 +189,59 @@ class OverridesTest(unittest.TestCase):
         self.assertEqual(threshold.data["write-threshold"], 1024 * 1024)
         self.assertEqual(threshold.data["amount-exceeded"], threshold.props.amount_exceeded)
         self.assertEqual(stop.data, {})
+        self.assertEqual(threshold.get_data(), threshold.data)
         self.assertIn("BLOCK_WRITE_THRESHOLD", repr(threshold))
+
+
+class FakeQemu(threading.Thread):
+    """A scripted QMP server on a UNIX socket, one connection: QEMU 7.2's
+    greeting, and the replies given."""
+
+    def __init__(self, replies):
+        super().__init__(daemon=True)
+        self.dir = tempfile.mkdtemp(prefix="qmpthin-fake-py-")
+        self.path = os.path.join(self.dir, "qmp.sock")
+        self.listener = socket.socket(socket.AF_UNIX)
+        self.listener.bind(self.path)
+        self.listener.listen(1)
+        self.replies = replies
+        self.start()
+
+    def run(self):
+        connection, _ = self.listener.accept()
+        with connection, connection.makefile("r") as lines:
+            connection.sendall(b'{"QMP": {"version": {"qemu": {"micro": 22, "minor": 2, "major": 7}, '
+                               b'"package": ""}, "capabilities": ["oob"]}}\r\n')
+            for line in lines:
+                request = json.loads(line)
+                reply = self.replies.get(request["execute"], {"return": {}})
+                connection.sendall((json.dumps({**reply, "id": request["id"]}) + "\r\n").encode())
+
+    def close(self):
+        self.listener.close()
+        os.unlink(self.path)
+        os.rmdir(self.dir)
+
+
+class UnknownClassTest(unittest.TestCase):
+    def test_unknown_class(self):
+        """An error class this version does not know keeps its name in
+        Python, as in C."""
+        server = FakeQemu({
+            "query-status": {"return": {"status": "running", "running": True}},
+            "future": {"error": {"class": "BrandNewClass", "desc": "From a QEMU of the future"}},
+        })
+        self.addCleanup(server.close)
+        client = Qmp.Client.new("unix:" + server.path)
+        client.connect_sync(None)
+        self.addCleanup(client.close_sync, None)
+        with self.assertRaises(Qmp.QemuError) as caught:
+            client.execute_sync("future")
+        error = caught.exception
+        self.assertEqual(error.code, Qmp.CommandError.UNKNOWN)
+        self.assertEqual(error.class_name, "BrandNewClass")
+        self.assertEqual(error.description, "From a QEMU of the future")
+        self.assertEqual(str(error), "BrandNewClass: From a QEMU of the future")
 
 
 if __name__ == "__main__":
