@@ -2099,6 +2099,11 @@ on_connect_timeout (gpointer user_data)
                            "QEMU at %s did not answer qmp_capabilities within %u ms",
                            client_name (self), ctx->timeout);
       break;
+    case CONNECT_STEP_SYNC:
+      error = g_error_new (G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                           "QEMU at %s did not answer the queries of the resync within %u ms",
+                           client_name (self), ctx->timeout);
+      break;
     case CONNECT_STEP_FIRST:
     case CONNECT_STEP_OPEN:
       if (ctx->busy)
