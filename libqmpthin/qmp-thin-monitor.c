@@ -1141,7 +1141,11 @@ need_reason (QmpThinMonitor  *self,
 static gboolean
 disk_short (QmpThinDisk *disk)
 {
-  return disk->highest_offset >= disk->threshold ||
+  /* The threshold its size calls for, armed or not (a disk at its
+   * maximum size has none armed). */
+  guint64 threshold = qmp_thin_compute_threshold (disk->physical_size, disk->chunk_size, disk->free_percent);
+
+  return disk->highest_offset >= threshold ||
          (disk->resumed_size > 0 && disk->physical_size <= disk->resumed_size);
 }
 

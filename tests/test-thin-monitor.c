@@ -6,6 +6,8 @@
  * size=) on data-file, the node the monitor watches.
  */
 
+#include <string.h>
+
 #include <qmpthin/qmpthin.h>
 
 #include "qmp-fake-server.h"
@@ -71,6 +73,8 @@ on_error (QmpThinMonitor *monitor,
 {
   Fixture *f = user_data;
 
+  if (g_error_matches (error, QMP_ERROR, QMP_ERROR_MAXIMUM_SIZE))
+    g_assert_nonnull (strstr (error->message, "maximum size"));
   g_ptr_array_add (f->log, g_strdup_printf ("error %s", disk ? qmp_thin_disk_get_node_name (disk) : "vm"));
 }
 
@@ -687,6 +691,42 @@ test_dispose_in_handler (Fixture       *f,
   g_assert_cmpuint (qmp_thin_monitor_get_n_resumes (f->monitor), ==, 0);
 }
 
+/* A disk grown to its maximum size during a pause for lack of space: with
+ * room, the VM is resumed; paused again on it, the consumer is told once,
+ * with ::error, and the VM stays paused. */
+static void
+test_maximum_while_paused (Fixture       *f,
+                           gconstpointer  data)
+{
+  const char *expected[] = { "extend data-file nospace 12", NULL };
+  const char *then[] = { "extend data-file nospace 12", "error data-file", NULL };
+  g_autoptr(GPtrArray) conts = NULL;
+  QmpThinDisk *disk;
+
+  connect_and_monitor (f);
+  disk = qmp_thin_monitor_add_disk (f->monitor, "data-file", 8 * MiB, 4 * MiB, 50);
+  qmp_thin_disk_set_maximum_size (disk, 12 * MiB);
+  wait_state (disk, QMP_THIN_DISK_STATE_ARMED);
+  qmp_fake_server_set_reply (f->server, "query-status", IO_ERROR);
+  send_nospace (f, g_get_real_time (), 8 * MiB);
+  assert_log (f, expected);
+
+  /* The most it may have: no threshold, but room, so resumed. */
+  qmp_thin_monitor_extended (f->monitor, "data-file", 12 * MiB);
+  wait_state (disk, QMP_THIN_DISK_STATE_DISABLED);
+  QMP_TEST_WAIT_FOR (qmp_thin_monitor_get_n_resumes (f->monitor) == 1, WAIT_LIMIT_MS);
+
+  /* Full at its maximum: told once. */
+  send_nospace (f, g_get_real_time (), 12 * MiB);
+  assert_log (f, then);
+  qmp_fake_server_send_event (f->server, "RESUME", NULL);
+  send_nospace (f, g_get_real_time (), 12 * MiB);
+  QMP_TEST_WAIT_FOR (qmp_thin_monitor_get_n_nospace_pauses (f->monitor) == 3, WAIT_LIMIT_MS);
+  assert_log (f, then);
+  conts = take_requests (f, "cont");
+  g_assert_cmpuint (conts->len, ==, 1);
+}
+
 /* 100 disks on one VM: armed in one pipelined round and one allocation
  * check; 20 monitors of 20 VMs in one process. */
 static void
@@ -771,6 +811,7 @@ main (int    argc,
   ADD ("malformed-threshold", test_malformed_threshold);
   ADD ("nested-loop-counters", test_nested_loop_counters);
   ADD ("dispose-in-handler", test_dispose_in_handler);
+  ADD ("maximum-while-paused", test_maximum_while_paused);
   ADD ("many", test_many);
 #undef ADD
 
