@@ -61,9 +61,11 @@ on_io_error (QmpClient            *client,
              QmpBlockIoErrorEvent *event,
              gpointer              user_data)
 {
-  g_print ("%s: %s%s\n", qmp_block_io_error_event_get_node_name (event),
-           qmp_block_io_error_event_get_reason (event),
-           qmp_event_get_derived (QMP_EVENT (event)) ? " (found on connecting)" : "");
+  const char *node = qmp_block_io_error_event_get_node_name (event);
+  const char *reason = qmp_block_io_error_event_get_reason (event);
+
+  g_print ("%s: %s%s\n", node != NULL ? node : "?", reason != NULL ? reason : "I/O error",
+           qmp_event_get_derived (QMP_EVENT (event)) ? " (derived from QEMU's state)" : "");
 }
 
 static void
@@ -126,7 +128,9 @@ main (int    argc,
       g_printerr ("%s\n", error->message);
       return 1;
     }
+  /* What the connect found; ::stop-reason-changed tells what changes. */
   g_print ("QEMU %s\n", qmp_client_get_qemu_version (client));
+  on_stop_reason (client, qmp_client_get_stop_reason (client), &watch);
   arm (client, &watch);
 
   g_unix_signal_add (SIGINT, on_signal, loop);

@@ -33,12 +33,30 @@ static const GOptionEntry common_entries[] = {
 /* ------------------------------------------------------------------------ */
 /* Helpers */
 
-/* "qmpthin: WHAT: CLASS: MESSAGE", WHAT and CLASS when there are some. */
+static const char *
+enum_nick (GType type,
+           int   value)
+{
+  g_autoptr(GEnumClass) klass = g_type_class_ref (type);
+  GEnumValue *enum_value = g_enum_get_value (klass, value);
+
+  return enum_value != NULL ? enum_value->value_nick : "unknown";
+}
+
+/* "qmpthin: WHAT: CLASS: MESSAGE": CLASS is QEMU's error class for what
+ * QEMU refused, else the error's code ("not-found", "timed-out"...). */
 static void
 print_error (const char   *what,
              const GError *error)
 {
-  const char *class_name = error->domain == QMP_COMMAND_ERROR ? qmp_command_error_get_class_name (error) : NULL;
+  const char *class_name = NULL;
+
+  if (error->domain == QMP_COMMAND_ERROR)
+    class_name = qmp_command_error_get_class_name (error);
+  else if (error->domain == G_IO_ERROR)
+    class_name = enum_nick (G_TYPE_IO_ERROR_ENUM, error->code);
+  else if (error->domain == QMP_ERROR)
+    class_name = enum_nick (QMP_TYPE_ERROR, error->code);
 
   g_printerr ("qmpthin: %s%s%s%s%s\n", what ? what : "", what ? ": " : "",
               class_name ? class_name : "", class_name ? ": " : "", error->message);
@@ -187,16 +205,6 @@ short_device (QmpBlockInfo *block)
   return g_strdup (qdev);
 }
 
-static const char *
-enum_nick (GType type,
-           int   value)
-{
-  g_autoptr(GEnumClass) klass = g_type_class_ref (type);
-  GEnumValue *enum_value = g_enum_get_value (klass, value);
-
-  return enum_value != NULL ? enum_value->value_nick : "unknown";
-}
-
 /* ------------------------------------------------------------------------ */
 /* watch */
 
@@ -212,41 +220,52 @@ on_watch_event (QmpClient *client,
                 gpointer   user_data)
 {
   Watch *watch = user_data;
-  g_autoptr(JsonBuilder) builder = json_builder_new ();
-  g_autoptr(JsonNode) root = NULL;
-  g_autoptr(JsonNode) data = NULL;
   g_autofree char *line = NULL;
-  gint64 usec = qmp_event_get_timestamp_usec (event);
 
   if (watch->events != NULL && !g_strv_contains ((const char * const *) watch->events, qmp_event_get_name (event)))
     return;
-
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "event");
-  json_builder_add_string_value (builder, qmp_event_get_name (event));
-  /* A derived event has the time it was derived, not QEMU's. */
-  if (usec >= 0 && !qmp_event_get_derived (event))
-    {
-      json_builder_set_member_name (builder, "timestamp");
-      json_builder_begin_object (builder);
-      json_builder_set_member_name (builder, "seconds");
-      json_builder_add_int_value (builder, usec / G_USEC_PER_SEC);
-      json_builder_set_member_name (builder, "microseconds");
-      json_builder_add_int_value (builder, usec % G_USEC_PER_SEC);
-      json_builder_end_object (builder);
-    }
-  json_builder_set_member_name (builder, "data");
-  data = json_node_init_object (json_node_alloc (), qmp_event_get_data (event));
-  json_builder_add_value (builder, json_node_copy (data));
-  if (qmp_event_get_derived (event))
-    {
-      json_builder_set_member_name (builder, "derived");
-      json_builder_add_boolean_value (builder, TRUE);
-    }
-  json_builder_end_object (builder);
-  root = json_builder_get_root (builder);
-  line = json_to_string (root, FALSE);
+  line = qmp_event_to_string (event);
   g_print ("%s\n", line);
+}
+
+/* Every name of @events is one of the events QEMU's schema has: a typo
+ * would otherwise watch for nothing, silently. */
+static gboolean
+check_event_names (QmpClient  *client,
+                   GStrv       events,
+                   GError    **error)
+{
+  g_autoptr(JsonNode) schema = NULL;
+  g_autoptr(GPtrArray) known = NULL;
+  JsonArray *entries;
+
+  if (events == NULL)
+    return TRUE;
+  schema = qmp_client_execute_sync (client, "query-qmp-schema", NULL, NULL, error);
+  if (schema == NULL)
+    return FALSE;
+  if (!JSON_NODE_HOLDS_ARRAY (schema))
+    return TRUE;
+  entries = json_node_get_array (schema);
+  known = g_ptr_array_new ();
+  for (guint i = 0; i < json_array_get_length (entries); i++)
+    {
+      JsonNode *entry = json_array_get_element (entries, i);
+      JsonObject *object = JSON_NODE_HOLDS_OBJECT (entry) ? json_node_get_object (entry) : NULL;
+
+      if (object != NULL && g_strcmp0 (json_object_get_string_member_with_default (object, "meta-type", NULL),
+                                       "event") == 0)
+        g_ptr_array_add (known, (gpointer) json_object_get_string_member_with_default (object, "name", ""));
+    }
+  g_ptr_array_add (known, NULL);
+  for (guint i = 0; events[i] != NULL; i++)
+    if (!g_strv_contains ((const char * const *) known->pdata, events[i]))
+      {
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                     "QEMU %s has no event named “%s”", qmp_client_get_qemu_version (client), events[i]);
+        return FALSE;
+      }
+  return TRUE;
 }
 
 static void
@@ -309,10 +328,13 @@ command_watch (int    argc,
 
   g_option_context_set_description (context,
     "Prints every event QEMU sends, one JSON object per line, as it comes:\n"
-    "  {\"event\": NAME, \"timestamp\": {\"seconds\": S, \"microseconds\": US}, \"data\": {...}}\n"
-    "Events the client derived after (re)connecting, because they happened while\n"
-    "nobody was connected (a VM found paused on a full disk, a threshold that\n"
-    "fired), carry \"derived\": true and no timestamp: when they happened is unknown.\n"
+    "  {\"event\": NAME, \"data\": {...}, \"timestamp\": {\"seconds\": S, \"microseconds\": US}}\n"
+    "Events the client derived, because QEMU sent none (it happened while nobody\n"
+    "was connected: a VM found paused on a full disk, a threshold that fired; or\n"
+    "QEMU 9.2 and later held a BLOCK_IO_ERROR back), carry \"derived\": true, and\n"
+    "their timestamp is when the client read QEMU's state: when they happened is\n"
+    "unknown. Once connected, \"qmpthin: watching QEMU VERSION at ADDRESS\" goes to\n"
+    "stderr. --event names must be events of the QEMU in front of it.\n"
     "\n"
     "Ends when QEMU closes the connection (exit status 0), unless --reconnect,\n"
     "or on SIGINT or SIGTERM.\n"
@@ -334,9 +356,15 @@ command_watch (int    argc,
   g_signal_connect (client, "reconnected", G_CALLBACK (on_watch_reconnected), &watch);
   if (!qmp_client_connect_sync (client, NULL, &error))
     {
-      print_error (NULL, error);
+      print_error ("connect", error);
       return EXIT_FAILURE;
     }
+  if (!check_event_names (client, events, &error))
+    {
+      print_error ("--event", error);
+      return EXIT_USAGE;
+    }
+  g_printerr ("qmpthin: watching QEMU %s at %s\n", qmp_client_get_qemu_version (client), argv[1]);
 
   sigint = g_unix_signal_add (SIGINT, on_watch_signal, &watch);
   sigterm = g_unix_signal_add (SIGTERM, on_watch_signal, &watch);
@@ -380,11 +408,25 @@ node_threshold (GPtrArray  *nodes,
   return 0;
 }
 
+/* io-status tells of an error while the VM is not paused on one: with
+ * -blockdev, QEMU never resets it after a pause ended. */
+static gboolean
+io_status_stale (QmpStopReason *reason,
+                 QmpBlockInfo  *block)
+{
+  QmpIoStatus io_status = qmp_block_info_get_io_status (block);
+  QmpStopKind kind = qmp_stop_reason_get_kind (reason);
+
+  return (io_status == QMP_IO_STATUS_NOSPACE || io_status == QMP_IO_STATUS_FAILED) &&
+         kind != QMP_STOP_KIND_NOSPACE && kind != QMP_STOP_KIND_IO_ERROR;
+}
+
 static void
 add_stop_reason (JsonBuilder   *builder,
                  QmpStopReason *reason)
 {
   const char * const *nodes = qmp_stop_reason_get_node_names (reason);
+  GPtrArray *disks = qmp_stop_reason_get_disks (reason);
 
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "kind");
@@ -393,6 +435,23 @@ add_stop_reason (JsonBuilder   *builder,
   json_builder_begin_array (builder);
   for (guint i = 0; nodes[i] != NULL; i++)
     json_builder_add_string_value (builder, nodes[i]);
+  json_builder_end_array (builder);
+  /* Each disk by every name QEMU gave it. */
+  json_builder_set_member_name (builder, "disks");
+  json_builder_begin_array (builder);
+  for (guint i = 0; i < disks->len; i++)
+    {
+      QmpBlockInfo *disk = disks->pdata[i];
+
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "node-name");
+      json_builder_add_string_value (builder, qmp_block_info_get_node_name (disk));
+      json_builder_set_member_name (builder, "device");
+      json_builder_add_string_value (builder, qmp_block_info_get_device (disk));
+      json_builder_set_member_name (builder, "qom-path");
+      json_builder_add_string_value (builder, qmp_block_info_get_qdev (disk));
+      json_builder_end_object (builder);
+    }
   json_builder_end_array (builder);
   json_builder_set_member_name (builder, "derived");
   json_builder_add_boolean_value (builder, qmp_stop_reason_get_derived (reason));
@@ -432,7 +491,7 @@ command_status (int    argc,
   client = connect_client (argv[1], FALSE, &error);
   if (client == NULL)
     {
-      print_error (NULL, error);
+      print_error ("connect", error);
       return EXIT_FAILURE;
     }
   reason = qmp_client_get_stop_reason (client);
@@ -496,6 +555,8 @@ command_status (int    argc,
           json_builder_set_member_name (builder, "io-status");
           json_builder_add_string_value (builder, qmp_block_info_get_io_status_string (block)
                                                   ? qmp_block_info_get_io_status_string (block) : "none");
+          json_builder_set_member_name (builder, "io-status-stale");
+          json_builder_add_boolean_value (builder, io_status_stale (reason, block));
           json_builder_set_member_name (builder, "storage-node");
           json_builder_add_string_value (builder, storage_name);
           json_builder_set_member_name (builder, "write-threshold");
@@ -533,6 +594,7 @@ command_status (int    argc,
     {
       const char * const *paused_on = qmp_stop_reason_get_node_names (reason);
       g_autofree char *on = g_strjoinv (", ", (char **) paused_on);
+      gboolean any_stale = FALSE;
 
       g_print ("QEMU %s\n", qmp_client_get_qemu_version (client));
       g_print ("run state:   %s\n", qmp_stop_reason_get_run_state_string (reason)
@@ -552,12 +614,19 @@ command_status (int    argc,
           g_autofree char *allocated = storage ? format_size (qmp_block_stats_get_wr_highest_offset (storage))
                                                : g_strdup ("-");
           g_autofree char *device = short_device (block);
+          gboolean stale = io_status_stale (reason, block);
+          g_autofree char *io_status = g_strdup_printf ("%s%s", qmp_block_info_get_io_status_string (block)
+                                                                ? qmp_block_info_get_io_status_string (block) : "-",
+                                                        stale ? "*" : "");
 
+          any_stale |= stale;
           g_print ("%-16s %-16s %-10s %-16s %12s %12s\n", device,
                    qmp_block_info_get_node_name (block) ? qmp_block_info_get_node_name (block) : "-",
-                   qmp_block_info_get_io_status_string (block) ? qmp_block_info_get_io_status_string (block) : "-",
-                   storage_name ? storage_name : "-", threshold_text, allocated);
+                   io_status, storage_name ? storage_name : "-", threshold_text, allocated);
         }
+      if (any_stale)
+        g_print ("* the error of an earlier pause: QEMU keeps a -blockdev disk's io-status once the VM\n"
+                 "  runs again, so it tells nothing about the disk now\n");
       /* No guest devices (qemu-storage-daemon, -machine none): the nodes. */
       if (blocks->len == 0 && nodes->len > 0)
         g_print ("\n%-24s %-10s %12s %12s\n", "NODE", "DRIVER", "THRESHOLD", "ALLOCATED");
@@ -618,7 +687,7 @@ command_exec (int    argc,
   client = connect_client (argv[1], FALSE, &error);
   if (client == NULL)
     {
-      print_error (NULL, error);
+      print_error ("connect", error);
       return EXIT_FAILURE;
     }
   value = qmp_client_execute_sync (client, argv[2], arguments ? json_node_get_object (arguments) : NULL,
@@ -653,6 +722,13 @@ command_set_threshold (int    argc,
     "BYTES may end in K, M, G or T (powers of 1024); 0 disarms.\n"
     "\n"
     "ADDRESS is unix:PATH, a bare /PATH, or tcp:HOST:PORT.");
+  /* A negative size would be taken for an option, and not a known one. */
+  for (int i = 1; i < argc; i++)
+    if (argv[i][0] == '-' && g_ascii_isdigit (argv[i][1]))
+      {
+        g_printerr ("qmpthin: “%s” is not a size in bytes: BYTES must not be negative\n", argv[i]);
+        return EXIT_USAGE;
+      }
   if (!parse_options (context, NULL, &argc, &argv, 3, 3, &status))
     return status;
   if (!parse_size (argv[3], &bytes))
@@ -664,7 +740,7 @@ command_set_threshold (int    argc,
   client = connect_client (argv[1], FALSE, &error);
   if (client == NULL)
     {
-      print_error (NULL, error);
+      print_error ("connect", error);
       return EXIT_FAILURE;
     }
   if (!qmp_client_set_write_threshold_sync (client, argv[2], bytes, NULL, &error))
@@ -672,6 +748,10 @@ command_set_threshold (int    argc,
       print_error ("block-set-write-threshold", error);
       return EXIT_FAILURE;
     }
+  if (bytes == 0)
+    g_print ("disarmed the write threshold of %s\n", argv[2]);
+  else
+    g_print ("armed %s at %" G_GUINT64_FORMAT " bytes\n", argv[2], bytes);
   qmp_client_close_sync (client, NULL, NULL);
   return EXIT_SUCCESS;
 }

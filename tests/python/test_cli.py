@@ -173,9 +173,21 @@ class CliTest(unittest.TestCase):
         status, _, err = qmpthin("set-threshold", self.qemu.address, "nosuch", "1M", check=False)
         self.assertEqual(status, 1)
         self.assertIn("GenericError: Device 'nosuch' not found", err)
-        status, _, err = qmpthin("status", "unix:" + os.path.join(self.qemu.dir, "nonexistent"), check=False)
+        # Every error as "qmpthin: WHAT: CLASS: MESSAGE".
+        missing = os.path.join(self.qemu.dir, "nonexistent")
+        status, _, err = qmpthin("status", "unix:" + missing, check=False)
         self.assertEqual(status, 1)
-        self.assertIn("No such file or directory", err)
+        self.assertEqual(err, f"qmpthin: connect: not-found: There is no QMP socket at {missing}: "
+                              "is QEMU running?\n")
+        # A negative size is a size, not an option.
+        status, _, err = qmpthin("set-threshold", self.qemu.address, "data-file", "-1", check=False)
+        self.assertEqual(status, 2)
+        self.assertIn("BYTES must not be negative", err)
+        # Said what it did.
+        _, out, _ = qmpthin("set-threshold", self.qemu.address, "data-file", "2M")
+        self.assertEqual(out, f"armed data-file at {2 * MiB} bytes\n")
+        _, out, _ = qmpthin("set-threshold", self.qemu.address, "data-file", "0")
+        self.assertEqual(out, "disarmed the write threshold of data-file\n")
 
     def test_status(self):
         qmpthin("set-threshold", self.qemu.address, "data-file", "1M")
@@ -200,17 +212,36 @@ class CliTest(unittest.TestCase):
             time.sleep(0.05)
         _, out, _ = qmpthin("status", self.qemu.address, "--json")
         report = json.loads(out)
-        self.assertEqual(report["stop-reason"], {"kind": "nospace", "nodes": ["data-fmt"], "derived": True})
+        self.assertEqual(report["stop-reason"]["kind"], "nospace")
+        self.assertEqual(report["stop-reason"]["nodes"], ["data-fmt"])
+        self.assertTrue(report["stop-reason"]["derived"])
+        # The disk by every name QEMU gave it, its QOM path included.
+        self.assertEqual(report["stop-reason"]["disks"], [{
+            "node-name": "data-fmt", "device": "", "qom-path": "/machine/peripheral/datadisk/virtio-backend"}])
         disks = {disk["node-name"]: disk for disk in report["disks"]}
         self.assertEqual(disks["data-fmt"]["io-status"], "nospace")
+        self.assertFalse(disks["data-fmt"]["io-status-stale"])
         self.assertEqual(disks["data-fmt"]["write-threshold"], 0)
+
         self.assertLessEqual(disks["data-fmt"]["allocated"], 2 * MiB)
         self.assertGreater(disks["data-fmt"]["allocated"], MiB)
+        # Resumed (with room): QEMU keeps io-status nospace, and says so.
+        qmpthin("exec", self.qemu.address, "blockdev-reopen", json.dumps(
+            {"options": [{"driver": "raw", "node-name": "data-lim", "file": "data-file", "size": 64 * MiB}]}))
+        qmpthin("exec", self.qemu.address, "cont")
+        _, out, _ = qmpthin("status", self.qemu.address, "--json")
+        disks = {disk["node-name"]: disk for disk in json.loads(out)["disks"]}
+        self.assertEqual(disks["data-fmt"]["io-status"], "nospace")
+        self.assertTrue(disks["data-fmt"]["io-status-stale"])
+        _, table, _ = qmpthin("status", self.qemu.address)
+        self.assertRegex(table, r"\ndatadisk +data-fmt +nospace\* ")
+        self.assertIn("* the error of an earlier pause", table)
 
     def test_watch(self):
         watcher = Watcher(self.watch_address)
         self.addCleanup(watcher.stop)
-        time.sleep(0.3)
+        watcher.stderr.wait(lambda lines: any(line.startswith("qmpthin: watching QEMU") for line in lines),
+                            "the watcher connected")
         qmpthin("exec", self.qemu.address, "cont")
         qmpthin("exec", self.qemu.address, "stop")
         events = watcher.wait_events(2)
@@ -224,12 +255,18 @@ class CliTest(unittest.TestCase):
         # Only the events asked for.
         filtered = Watcher(self.watch_address, "--event", "RESUME")
         self.addCleanup(filtered.stop)
-        time.sleep(0.3)
+        filtered.stderr.wait(lambda lines: any(line.startswith("qmpthin: watching QEMU") for line in lines),
+                             "the watcher connected")
         qmpthin("exec", self.qemu.address, "cont")
         qmpthin("exec", self.qemu.address, "stop")
         qmpthin("exec", self.qemu.address, "cont")
         self.assertEqual([e["event"] for e in filtered.wait_events(2)], ["RESUME", "RESUME"])
         self.assertEqual(filtered.stop()[0], 0)
+
+        # An event QEMU does not have is a mistake, not a quiet watch.
+        status, _, err = qmpthin("watch", self.watch_address, "--event", "NOSUCH_EVENT", check=False)
+        self.assertEqual(status, 2)
+        self.assertIn("has no event named “NOSUCH_EVENT”", err)
 
     def test_watch_derived_and_reconnect(self):
         # The VM pauses on a full disk while nobody watches.
@@ -245,7 +282,8 @@ class CliTest(unittest.TestCase):
         self.assertTrue(event["derived"])
         self.assertTrue(event["data"]["nospace"])
         self.assertEqual(event["data"]["node-name"], "data-fmt")
-        self.assertNotIn("timestamp", event)
+        # When the client read QEMU's state, as the help says.
+        self.assertGreater(event["timestamp"]["seconds"], 1600000000)
 
         # QEMU is killed and comes back: the watcher stays and follows it.
         self.qemu.kill()
@@ -268,8 +306,8 @@ class CliTest(unittest.TestCase):
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         stdout, stderr = Lines(example.stdout), Lines(example.stderr)
         try:
-            # Armed, and the resync's stop reason delivered.
-            stdout.wait_for("VM prelaunch")
+            # Armed, and the stop reason the connect found printed.
+            stdout.wait_for(f"armed data-file at {MiB} bytes")
             qmpthin("exec", self.qemu.address, "cont")
             stdout.wait(lambda lines: "VM nospace (data-fmt)" in lines
                         and "data-fmt: No space left on device" in lines, "the pause, explained", timeout=30)
@@ -277,8 +315,9 @@ class CliTest(unittest.TestCase):
             out, err = stop_process(example, stdout, stderr)
         self.assertEqual(example.returncode, 0, err)
         lines = out.splitlines()
-        # The stop reason of the resync is delivered once the loop runs.
-        self.assertEqual(lines[:3], [f"QEMU {qemu_version()[0]}", f"armed data-file at {MiB} bytes", "VM prelaunch"])
+        # The stop reason the connect found, printed once.
+        self.assertEqual(lines[:3], [f"QEMU {qemu_version()[0]}", "VM prelaunch", f"armed data-file at {MiB} bytes"])
+        self.assertEqual(lines.count("VM prelaunch"), 1)
         self.assertIn("VM running", lines)
         self.assertRegex(out, r"data-file: writes reached \d+ bytes, past the threshold: extend now")
         self.assertIn("data-fmt: No space left on device", lines)
