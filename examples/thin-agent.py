@@ -163,7 +163,10 @@ class Agent:
     def run(self):
         self.client.connect("block-write-threshold", self.on_threshold)
         self.client.connect("block-io-error", self.on_io_error)
-        self.client.connect("stop-reason-changed", self.on_stop_reason)
+        # Every reason, the one the connect finds included (notify::stop-reason;
+        # stop-reason-changed leaves out the first one a client learns).
+        self.client.connect("notify::stop-reason", lambda client, pspec: self.on_stop_reason(
+            client, client.props.stop_reason))
         self.client.connect("reconnected", self.on_reconnected)
         self.monitor = Qmp.ThinMonitor.new(self.client)
         self.monitor.connect("extend-needed", self.on_extend_needed)

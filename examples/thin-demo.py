@@ -57,6 +57,20 @@ class Demo:
         self.reported_mib = -1
         self.done = False
         self.tty = sys.stdout.isatty()
+        # A library informs through signals and errors: anything it logs
+        # above debug level in this process is a bug, and fails the demo.
+        self.library_messages = []
+        levels = (GLib.LogLevelFlags.LEVEL_CRITICAL | GLib.LogLevelFlags.LEVEL_WARNING
+                  | GLib.LogLevelFlags.LEVEL_MESSAGE | GLib.LogLevelFlags.FLAG_FATAL
+                  | GLib.LogLevelFlags.FLAG_RECURSION)
+        GLib.log_set_handler("Qmp", levels,
+                             lambda domain, level, message, _: self.library_messages.append(message), None)
+
+    def tool(self, name):
+        """qemu-img, qemu-io: of the same release as the QEMU in use (one
+        unpacked beside the system's brings its own), else from PATH."""
+        sibling = os.path.join(os.path.dirname(shutil.which(self.args.qemu) or ""), name)
+        return sibling if os.access(sibling, os.X_OK) else name
 
     # Output: one timeline, every line stamped with the time since the start.
     def say(self, who, text):
@@ -79,7 +93,7 @@ class Demo:
 
     # The VM.
     def make_disks(self):
-        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", self.path("data.qcow2"), f"{DISK_MIB}M"],
+        subprocess.run([self.tool("qemu-img"), "create", "-q", "-f", "qcow2", self.path("data.qcow2"), f"{DISK_MIB}M"],
                        check=True, env=self.tool_env())
         # The file is as big as the storage can ever get; the raw node's
         # size= is the storage as it is now.
@@ -223,10 +237,22 @@ class Demo:
             pass  # QEMU may close before its reply
         self.qemu.wait(10)
         self.say("demo", "checking every byte of the disk")
-        subprocess.run(["qemu-img", "check", "-q", self.path("data.qcow2")], check=True, env=self.tool_env())
-        subprocess.run(["qemu-io", "-f", "qcow2", "-r", "-c", f"read -P 0x5a 0 {DISK_MIB}M", self.path("data.qcow2")],
-                       check=True, env=self.tool_env(), stdout=subprocess.DEVNULL)
+        subprocess.run([self.tool("qemu-img"), "check", "-q", self.path("data.qcow2")], check=True,
+                       env=self.tool_env())
+        subprocess.run([self.tool("qemu-io"), "-f", "qcow2", "-r", "-c", f"read -P 0x5a 0 {DISK_MIB}M",
+                        self.path("data.qcow2")], check=True, env=self.tool_env(), stdout=subprocess.DEVNULL)
+        self.check_quiet()
         self.summary()
+
+    def check_quiet(self):
+        """The library printed nothing, in the agent (whose stderr is in
+        its lines) or here, unless G_MESSAGES_DEBUG asked for it."""
+        if os.environ.get("G_MESSAGES_DEBUG"):
+            return
+        printed = [line for line in self.agent_lines if re.search(r"\bQmp-[A-Z]", line)]
+        printed += [f"(demo) {message}" for message in self.library_messages]
+        if printed:
+            raise DemoFailed("the library printed on its own: " + " | ".join(printed))
 
     def summary(self):
         grown = [line for line in self.agent_lines if line.startswith("storage grown")]
@@ -260,12 +286,14 @@ class Demo:
 def main():
     parser = argparse.ArgumentParser(description="A VM on a thin disk, kept running by thin-agent.py.")
     parser.add_argument("--guest", required=True, help="the boot-sector guest (boot.bin)")
-    parser.add_argument("--qemu", default=shutil.which("qemu-system-x86_64") or "qemu-system-x86_64")
+    parser.add_argument("--qemu", default=os.environ.get("QMP_TEST_QEMU") or shutil.which("qemu-system-x86_64")
+                        or "qemu-system-x86_64")
     parser.add_argument("--extend-delay", type=int, default=50, metavar="MS",
                         help="how long each extension takes (default 50)")
     args = parser.parse_args()
     for tool in (args.qemu, "qemu-img", "qemu-io"):
-        if shutil.which(tool) is None:
+        if shutil.which(tool) is None and not os.access(
+                os.path.join(os.path.dirname(shutil.which(args.qemu) or ""), tool), os.X_OK):
             print(f"thin-demo: {tool} not found: install qemu-system-x86 and qemu-utils",
                   file=sys.stderr)
             return 77

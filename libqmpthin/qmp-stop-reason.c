@@ -63,8 +63,9 @@
  * when it has thresholds to check. Events that arrive meanwhile are held, and delivered after what
  * the resync derived, in order.
  *
- * What it derives, each flagged #QmpStopReason:derived or
- * #QmpEvent:derived, never mistaken for something seen live:
+ * What it derives is flagged as derived, never mistaken for something
+ * seen live (the reason by its #QmpStopReason:derived property, each event
+ * by its #QmpEvent:derived property):
  *
  * - the stop reason, from the run state: `paused` is
  *   %QMP_STOP_KIND_PAUSED_BY_USER, `io-error` is %QMP_STOP_KIND_NOSPACE
