@@ -1077,7 +1077,9 @@ static void
 test_timeout_order (Fixture       *f,
                     gconstpointer  data)
 {
-  const guint timeouts[] = { 300, 100, 200 };
+  /* Far enough apart, and long enough for the quick call's round trip,
+   * that a slow machine (valgrind) does not change the order. */
+  const guint timeouts[] = { 1500, 500, 1000 };
   const guint expected[] = { 1, 2, 0 };
   g_autoptr(GArray) order = g_array_new (FALSE, FALSE, sizeof (guint));
   g_autoptr(GAsyncResult) answered = NULL;
@@ -1094,8 +1096,8 @@ test_timeout_order (Fixture       *f,
                                      timed_call_ready, &calls[i]);
     }
   /* Deadline before all of them, answered at once. */
-  qmp_client_execute_full_async (f->client, "quick", NULL, 50, NULL, qmp_test_store_result, &answered);
   qmp_fake_server_set_reply (f->server, "quick", "{\"return\": 7}");
+  qmp_client_execute_full_async (f->client, "quick", NULL, 250, NULL, qmp_test_store_result, &answered);
   value = qmp_client_execute_finish (f->client, wait_result (&answered), &error);
   g_assert_no_error (error);
   g_assert_cmpint (json_node_get_int (value), ==, 7);
