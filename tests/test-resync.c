@@ -70,10 +70,23 @@ on_reason_changed (QmpClient     *client,
   f->n_changed++;
 }
 
+/* A library informs through signals and errors: a message of its own
+ * (a reconnection to a new QEMU used to print one) fails the test, as
+ * warnings and criticals already do. */
+static void
+fail_on_message (const char     *domain,
+                 GLogLevelFlags  level,
+                 const char     *message,
+                 gpointer        user_data)
+{
+  g_error ("the library printed on its own: %s", message);
+}
+
 static void
 setup (Fixture       *f,
        gconstpointer  data)
 {
+  g_log_set_handler ("Qmp", G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO, fail_on_message, NULL);
   f->server = qmp_fake_server_new ();
   f->client = qmp_client_new (qmp_fake_server_get_address (f->server));
   f->log = g_ptr_array_new_with_free_func (g_free);
