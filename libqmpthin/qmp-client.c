@@ -4,10 +4,10 @@
  */
 
 #include <string.h>
-#include <sys/stat.h>
 
 #include <qmpthin/qmpthin.h>
 
+#include "qmp-address.h"
 #include "qmp-client-private.h"
 #include "qmp-message.h"
 #include "qmp-stream.h"
@@ -215,6 +215,7 @@ typedef struct
   guint retry_delay;            /* ms before the next attempt */
   guint timeout;                /* ms for the whole connect, 0: none */
   gint64 refused_since;         /* monotonic: the first ECONNREFUSED; 0: none */
+  QmpAddress *address;          /* owned, nullable: parsed when opening */
   gboolean busy;                /* the last attempt found the backlog full */
   /* What resync read. */
   QmpStatusInfo *status;        /* owned, nullable: no run state */
@@ -307,12 +308,7 @@ struct _QmpClient
   GSource *reconnect_source;    /* owned, nullable: the next attempt; in context */
   gboolean reconnecting;        /* the connect in progress is an automatic one */
   gboolean closed_by_caller;    /* no automatic reconnection until connect */
-  /* Identity of the UNIX socket file of the last connection: QEMU creates
-   * it anew when it starts, so a different one is a different QEMU. */
-  gboolean have_socket_id;
-  dev_t socket_dev;
-  ino_t socket_ino;
-  struct timespec socket_ctime; /* inode numbers are reused at once */
+  QmpSocketIdentity socket_identity;  /* of the last connection's socket file */
   gboolean new_instance;        /* the last connect reached a new server */
 };
 
@@ -2011,6 +2007,7 @@ connect_context_free (ConnectContext *ctx)
   g_clear_object (&ctx->status);
   g_clear_pointer (&ctx->blocks, g_ptr_array_unref);
   g_clear_pointer (&ctx->nodes, g_ptr_array_unref);
+  g_clear_pointer (&ctx->address, _qmp_address_free);
   g_free (ctx);
 }
 
@@ -2145,58 +2142,6 @@ on_connect_cancelled (GCancellable *cancellable,
   return G_SOURCE_REMOVE;
 }
 
-/* The socket path of a UNIX address, NULL for another kind. */
-static const char *
-unix_socket_path (const char *address)
-{
-  if (address == NULL)
-    return NULL;
-  if (g_str_has_prefix (address, "unix:"))
-    return address + strlen ("unix:");
-  if (address[0] == '/')
-    return address;
-  return NULL;
-}
-
-static GSocketConnectable *
-parse_address (const char  *address,
-               GError     **error)
-{
-  const char *path = unix_socket_path (address);
-
-  if (path != NULL)
-    {
-      if (*path == '\0')
-        {
-          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                       "The QMP address “%s” has no socket path", address);
-          return NULL;
-        }
-      return G_SOCKET_CONNECTABLE (g_unix_socket_address_new (path));
-    }
-
-  if (g_str_has_prefix (address, "tcp:"))
-    {
-      GSocketConnectable *connectable =
-        g_network_address_parse (address + strlen ("tcp:"), 0, error);
-
-      if (connectable != NULL && g_network_address_get_port (G_NETWORK_ADDRESS (connectable)) == 0)
-        {
-          g_object_unref (connectable);
-          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                       "The QMP address “%s” has no port", address);
-          return NULL;
-        }
-      if (connectable == NULL)
-        g_prefix_error (error, "Invalid QMP address “%s”: ", address);
-      return connectable;
-    }
-
-  g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-               "Invalid QMP address “%s”: use unix:PATH, /PATH or tcp:HOST:PORT", address);
-  return NULL;
-}
-
 static gboolean
 on_connect_retry (gpointer user_data)
 {
@@ -2214,54 +2159,10 @@ on_connect_retry (gpointer user_data)
  * and listen(). */
 #define REFUSED_RETRY_MS 1000
 
-/* Why a UNIX socket's connect() failed, in words that say what to do,
- * and whether trying again within this connect can help: a full backlog
- * (another client is connected, one more waits) empties when they leave,
- * a refused connection may be QEMU starting; a missing file, or one that
- * is not a socket, is not worth waiting for (with auto-reconnect the
- * client keeps trying, at its own pace). */
-static GError *
-explain_unix_failure (GTask        *task,
-                      const char   *path,
-                      const GError *error,
-                      gboolean     *retry)
-{
-  ConnectContext *ctx = g_task_get_task_data (task);
-  struct stat st;
-
-  *retry = FALSE;
-  ctx->busy = FALSE;
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
-    {
-      ctx->busy = TRUE;
-      *retry = TRUE;
-      return NULL;
-    }
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
-    return g_error_new (G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
-                        "There is no QMP socket at %s: is QEMU running?", path);
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED))
-    {
-      if (stat (path, &st) == 0 && !S_ISSOCK (st.st_mode))
-        return g_error_new (G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
-                            "%s is not a socket, so it is no QMP monitor", path);
-      if (ctx->refused_since == 0)
-        ctx->refused_since = g_get_monotonic_time ();
-      if (g_get_monotonic_time () - ctx->refused_since < REFUSED_RETRY_MS * 1000)
-        {
-          *retry = TRUE;
-          return NULL;
-        }
-      return g_error_new (G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED,
-                          "Nothing is listening on %s: the QEMU that made it has probably exited",
-                          path);
-    }
-  return NULL;
-}
-
 /* Tries the UNIX socket again after a growing delay, until the connect
- * timeout. Returns FALSE when that cannot help, with *failure set to the
- * error to report, if the cause has words of its own. */
+ * timeout, where that can help (see _qmp_address_explain_failure()).
+ * Returns FALSE when it cannot, with *failure set to the error to report,
+ * if the cause has words of its own. */
 static gboolean
 connect_retry_later (GTask         *task,
                      const GError  *error,
@@ -2269,14 +2170,20 @@ connect_retry_later (GTask         *task,
 {
   QmpClient *self = g_task_get_source_object (task);
   ConnectContext *ctx = g_task_get_task_data (task);
-  const char *path = unix_socket_path (self->address);
-  gboolean retry;
+  QmpAddressRetry retry;
 
-  if (path == NULL)
+  *failure = _qmp_address_explain_failure (ctx->address, error, &retry);
+  ctx->busy = retry == QMP_ADDRESS_RETRY;
+  if (retry == QMP_ADDRESS_RETRY_BRIEFLY)
+    {
+      if (ctx->refused_since == 0)
+        ctx->refused_since = g_get_monotonic_time ();
+      if (g_get_monotonic_time () - ctx->refused_since >= REFUSED_RETRY_MS * 1000)
+        retry = QMP_ADDRESS_FAILED;
+    }
+  if (retry == QMP_ADDRESS_FAILED || ctx->timeout == 0)
     return FALSE;
-  *failure = explain_unix_failure (task, path, error, &retry);
-  if (!retry || ctx->timeout == 0)
-    return FALSE;
+  g_clear_error (failure);
 
   ctx->retry_delay = ctx->retry_delay == 0 ? 10 : MIN (ctx->retry_delay * 2, 500);
   g_debug ("%s: %s; trying again in %u ms", client_name (self), error->message, ctx->retry_delay);
@@ -2287,24 +2194,19 @@ connect_retry_later (GTask         *task,
   return TRUE;
 }
 
-/* Records the socket file's identity and whether it changed. */
+/* Records the socket file's identity and whether it changed: QEMU
+ * creates it anew when it starts, so another one is another QEMU. */
 static void
-note_socket_identity (QmpClient *self)
+note_socket_identity (QmpClient      *self,
+                      ConnectContext *ctx)
 {
-  const char *path = unix_socket_path (self->address);
-  struct stat st;
+  QmpSocketIdentity identity;
 
   self->new_instance = FALSE;
-  if (path == NULL || stat (path, &st) != 0)
+  if (!_qmp_address_read_identity (ctx->address, &identity))
     return;
-  self->new_instance = self->have_socket_id &&
-                       (st.st_dev != self->socket_dev || st.st_ino != self->socket_ino ||
-                        st.st_ctim.tv_sec != self->socket_ctime.tv_sec ||
-                        st.st_ctim.tv_nsec != self->socket_ctime.tv_nsec);
-  self->have_socket_id = TRUE;
-  self->socket_dev = st.st_dev;
-  self->socket_ino = st.st_ino;
-  self->socket_ctime = st.st_ctim;
+  self->new_instance = !_qmp_socket_identity_equal (&self->socket_identity, &identity);
+  self->socket_identity = identity;
 }
 
 /* Where opening the socket ends, @stream or @error. */
@@ -2331,37 +2233,10 @@ connect_opened (GTask        *task,
       return;
     }
 
-  note_socket_identity (self);
+  note_socket_identity (self, ctx);
   set_connection (self, stream);
   ctx->step++;
   connect_step (task);
-}
-
-/* The connect() of a UNIX socket succeeds or fails at once, so it needs
- * none of GSocketClient's asynchronous machinery (a task, an address
- * enumerator, the proxy resolver, idle callbacks): that was a good part
- * of what connecting a fleet of clients cost. Returns NULL without an
- * error where the connect would complete later (not on Linux): the caller
- * then goes through GSocketClient. */
-static GIOStream *
-open_unix_socket (GSocketAddress  *address,
-                  GError         **error)
-{
-  g_autoptr(GSocket) socket = NULL;
-  g_autoptr(GError) local_error = NULL;
-
-  socket = g_socket_new (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM,
-                         G_SOCKET_PROTOCOL_DEFAULT, error);
-  if (socket == NULL)
-    return NULL;
-  g_socket_set_blocking (socket, FALSE);
-  if (!g_socket_connect (socket, address, NULL, &local_error))
-    {
-      if (!g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_PENDING))
-        g_propagate_error (error, g_steal_pointer (&local_error));
-      return NULL;
-    }
-  return G_IO_STREAM (g_socket_connection_factory_create_connection (socket));
 }
 
 static void
@@ -2806,7 +2681,6 @@ connect_step (GTask *task)
       else
         {
           g_autoptr(GError) error = NULL;
-          g_autoptr(GSocketConnectable) connectable = NULL;
           g_autoptr(GSocketClient) socket_client = NULL;
 
           if (self->address == NULL)
@@ -2815,17 +2689,17 @@ connect_step (GTask *task)
                                                "A client made for a stream cannot connect again"));
               return;
             }
-          connectable = parse_address (self->address, &error);
-          if (connectable == NULL)
+          if (ctx->address == NULL)
+            ctx->address = _qmp_address_parse (self->address, &error);
+          if (ctx->address == NULL)
             {
               connect_fail (self, g_steal_pointer (&error));
               return;
             }
-          if (G_IS_UNIX_SOCKET_ADDRESS (connectable))
+          if (_qmp_address_get_path (ctx->address) != NULL)
             {
-              g_autoptr(GIOStream) stream = NULL;
+              g_autoptr(GIOStream) stream = _qmp_address_open_unix (ctx->address, &error);
 
-              stream = open_unix_socket (G_SOCKET_ADDRESS (connectable), &error);
               if (stream != NULL || error != NULL)
                 {
                   connect_opened (task, stream, error);
@@ -2836,7 +2710,7 @@ connect_step (GTask *task)
            * call's (not the thread-default while it runs). */
           socket_client = g_socket_client_new ();
           g_main_context_push_thread_default (g_task_get_context (task));
-          g_socket_client_connect_async (socket_client, connectable,
+          g_socket_client_connect_async (socket_client, _qmp_address_get_connectable (ctx->address),
                                          g_task_get_cancellable (task),
                                          connect_open_ready, g_object_ref (task));
           g_main_context_pop_thread_default (g_task_get_context (task));
