@@ -8,8 +8,11 @@
 #include <qmpthin/qmpthin.h>
 
 #include "qmp-address.h"
-#include "qmp-client-private.h"
+#include "qmp-debug.h"
+#include "qmp-errors-private.h"
+#include "qmp-json.h"
 #include "qmp-message.h"
+#include "qmp-models-private.h"
 #include "qmp-stream.h"
 #include "qmp-reactor.h"
 

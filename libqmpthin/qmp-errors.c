@@ -7,7 +7,7 @@
 
 #include <qmpthin/qmpthin.h>
 
-#include "qmp-client-private.h"
+#include "qmp-errors-private.h"
 
 /**
  * SECTION:qmp-errors

@@ -5,7 +5,7 @@
 
 #include <qmpthin/qmpthin.h>
 
-#include "qmp-client-private.h"
+#include "qmp-json.h"
 
 /**
  * SECTION:qmp-event
@@ -209,32 +209,6 @@ qmp_event_init (QmpEvent *self)
   QmpEventPrivate *priv = qmp_event_get_instance_private (self);
 
   priv->timestamp_usec = -1;
-}
-
-/**
- * qmp_event_new:
- * @name: the event's name
- * @timestamp_usec: when it happened, in microseconds since the Unix epoch,
- *   or -1 if unknown
- * @data: (nullable): the event's data; it is sealed
- *
- * Creates an event, of the typed subclass for the events libqmpthin knows
- * (a #QmpBlockIoErrorEvent for `BLOCK_IO_ERROR`, a #QmpWriteThresholdEvent
- * for `BLOCK_WRITE_THRESHOLD`). Clients create events themselves; this is
- * for tests and for programs that replay recorded traffic.
- *
- * Returns: (transfer full): a new #QmpEvent
- *
- * Since: 1.0
- */
-QmpEvent *
-qmp_event_new (const char *name,
-               gint64      timestamp_usec,
-               JsonObject *data)
-{
-  g_return_val_if_fail (name != NULL, NULL);
-
-  return _qmp_event_new_full (name, timestamp_usec, data, FALSE);
 }
 
 /**

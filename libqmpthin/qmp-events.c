@@ -5,7 +5,8 @@
 
 #include <qmpthin/qmpthin.h>
 
-#include "qmp-client-private.h"
+#include "qmp-json.h"
+#include "qmp-models-private.h"
 
 /**
  * SECTION:qmp-events
@@ -615,8 +616,9 @@ qmp_write_threshold_event_get_end_offset (QmpWriteThresholdEvent *event)
 
 /* ------------------------------------------------------------------------ */
 
-GType
-_qmp_event_type_for_name (const char *name)
+/* The typed subclass of the events libqmpthin knows. */
+static GType
+event_type_for_name (const char *name)
 {
   if (g_str_equal (name, "BLOCK_IO_ERROR"))
     return QMP_TYPE_BLOCK_IO_ERROR_EVENT;
@@ -631,10 +633,36 @@ _qmp_event_new_full (const char *name,
                      JsonObject *data,
                      gboolean    derived)
 {
-  return g_object_new (_qmp_event_type_for_name (name),
+  return g_object_new (event_type_for_name (name),
                        "name", name,
                        "timestamp-usec", timestamp_usec,
                        "data", data,
                        "derived", derived,
                        NULL);
+}
+
+/**
+ * qmp_event_new:
+ * @name: the event's name
+ * @timestamp_usec: when it happened, in microseconds since the Unix epoch,
+ *   or -1 if unknown
+ * @data: (nullable): the event's data; it is sealed
+ *
+ * Creates an event, of the typed subclass for the events libqmpthin knows
+ * (a #QmpBlockIoErrorEvent for `BLOCK_IO_ERROR`, a #QmpWriteThresholdEvent
+ * for `BLOCK_WRITE_THRESHOLD`). Clients create events themselves; this is
+ * for tests and for programs that replay recorded traffic.
+ *
+ * Returns: (transfer full): a new #QmpEvent
+ *
+ * Since: 1.0
+ */
+QmpEvent *
+qmp_event_new (const char *name,
+               gint64      timestamp_usec,
+               JsonObject *data)
+{
+  g_return_val_if_fail (name != NULL, NULL);
+
+  return _qmp_event_new_full (name, timestamp_usec, data, FALSE);
 }

@@ -5,7 +5,7 @@
 
 #include <qmpthin/qmpthin.h>
 
-#include "qmp-client-private.h"
+#include "qmp-json.h"
 
 const char *
 _qmp_json_get_string (JsonObject *object,
@@ -117,91 +117,4 @@ _qmp_parse_object_array (JsonNode    *value,
       g_ptr_array_add (result, item);
     }
   return g_steal_pointer (&result);
-}
-
-typedef struct
-{
-  QmpResultParser parser;
-  GDestroyNotify result_free;
-} CallData;
-
-static void
-call_ready (GObject      *source,
-            GAsyncResult *result,
-            gpointer      user_data)
-{
-  g_autoptr(GTask) task = user_data;
-  CallData *data = g_task_get_task_data (task);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(JsonNode) value = NULL;
-  gpointer parsed;
-
-  value = qmp_client_execute_finish (QMP_CLIENT (source), result, &error);
-  if (value == NULL)
-    {
-      g_task_return_error (task, g_steal_pointer (&error));
-      return;
-    }
-  if (data->parser == NULL)
-    {
-      g_task_return_pointer (task, g_steal_pointer (&value), (GDestroyNotify) json_node_unref);
-      return;
-    }
-  parsed = data->parser (value, &error);
-  if (parsed == NULL)
-    g_task_return_error (task, g_steal_pointer (&error));
-  else
-    g_task_return_pointer (task, parsed, data->result_free);
-}
-
-void
-_qmp_client_call_async (QmpClient           *client,
-                        const char          *command,
-                        JsonObject          *arguments,
-                        QmpResultParser      parser,
-                        GDestroyNotify       result_free,
-                        gpointer             source_tag,
-                        GCancellable        *cancellable,
-                        GAsyncReadyCallback  callback,
-                        gpointer             user_data)
-{
-  GTask *task = g_task_new (client, cancellable, callback, user_data);
-  CallData *data = g_new0 (CallData, 1);
-
-  data->parser = parser;
-  data->result_free = result_free;
-  g_task_set_task_data (task, data, g_free);
-  g_task_set_source_tag (task, source_tag);
-  qmp_client_execute_async (client, command, arguments, cancellable, call_ready, task);
-}
-
-gpointer
-_qmp_client_call_finish (QmpClient     *client,
-                         GAsyncResult  *result,
-                         gpointer       source_tag,
-                         GError       **error)
-{
-  g_return_val_if_fail (QMP_IS_CLIENT (client), NULL);
-  g_return_val_if_fail (g_task_is_valid (result, client), NULL);
-  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == source_tag, NULL);
-
-  return g_task_propagate_pointer (G_TASK (result), error);
-}
-
-gpointer
-_qmp_client_call_sync (QmpClient     *client,
-                       const char    *command,
-                       JsonObject    *arguments,
-                       QmpResultParser parser,
-                       GCancellable  *cancellable,
-                       GError       **error)
-{
-  g_autoptr(JsonNode) value = qmp_client_execute_sync (client, command, arguments,
-                                                       cancellable, error);
-
-  if (value == NULL)
-    return NULL;
-  if (parser == NULL)
-    return g_steal_pointer (&value);
-  return parser (value, error);
 }

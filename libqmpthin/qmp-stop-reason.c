@@ -5,7 +5,8 @@
 
 #include <qmpthin/qmpthin.h>
 
-#include "qmp-client-private.h"
+#include "qmp-json.h"
+#include "qmp-models-private.h"
 
 /**
  * SECTION:qmp-stop-reason
