@@ -118,3 +118,15 @@ _qmp_parse_object_array (JsonNode    *value,
     }
   return g_steal_pointer (&result);
 }
+
+/* The nick of @value, for log messages; "?" for a value @type lacks. */
+const char *
+_qmp_enum_nick (GType type,
+                int   value)
+{
+  /* Registered enum classes live as long as the program. */
+  g_autoptr(GEnumClass) klass = g_type_class_ref (type);
+  GEnumValue *enum_value = g_enum_get_value (klass, value);
+
+  return enum_value != NULL ? enum_value->value_nick : "?";
+}

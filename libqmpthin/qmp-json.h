@@ -29,6 +29,8 @@ int         _qmp_enum_from_string   (GType        enum_type,
                                      const char  *nick,
                                      int          absent_value,
                                      int          unknown_value);
+const char *_qmp_enum_nick          (GType        type,
+                                     int          value);
 
 /* An array of objects, each read by @new_from_json: the typed result of a
  * query (query-block, query-blockstats...). */

@@ -8,6 +8,9 @@
 
 #include <qmpthin/qmpthin.h>
 
+#include "qmp-json.h"
+#include "qmp-thin-disk-private.h"
+
 /**
  * SECTION:qmp-thin-monitor
  * @Title: QmpThinMonitor
@@ -104,64 +107,6 @@
 
 #define MiB (G_GUINT64_CONSTANT (1024) * 1024)
 
-/* Why a disk is DISABLED. */
-typedef enum {
-  DISABLED_NOT,
-  DISABLED_ERROR,               /* arming failed: tried again when the client is ready again */
-  DISABLED_MAXIMUM,             /* reached its maximum size */
-  DISABLED_REMOVED,             /* removed from its monitor: for good */
-} DisabledWhy;
-
-struct _QmpThinDisk
-{
-  GObject parent_instance;
-
-  QmpThinMonitor *monitor;      /* unowned; NULL once removed */
-  char *node_name;              /* owned */
-  guint64 physical_size;
-  guint64 chunk_size;
-  guint free_percent;
-  guint64 maximum_size;         /* 0: none */
-  guint64 threshold;            /* the last one armed; 0: none yet */
-  QmpThinDiskState state;
-  DisabledWhy disabled;
-  guint64 highest_offset;
-  guint64 wanted_size;
-  guint n_extensions;
-  /* extend-needed was emitted and the consumer has not answered yet. */
-  gboolean asked;
-  /* A threshold is being armed and the allocation checked: until that
-   * ends, the allocation the monitor knows may be stale. */
-  gboolean arming;
-  /* The physical size when the monitor last resumed a pause for lack of
-   * space on this disk; 0: none. Paused again at that size, the room it
-   * had was not enough, whatever the allocation says. */
-  guint64 resumed_size;
-  /* ::error said it reached its maximum size; reset when it is armed again. */
-  gboolean told_maximum;
-  /* Bumped by every arming: the results of an older one are stale. */
-  guint serial;
-};
-
-G_DEFINE_FINAL_TYPE (QmpThinDisk, qmp_thin_disk, G_TYPE_OBJECT)
-
-enum {
-  DISK_PROP_0,
-  DISK_PROP_NODE_NAME,
-  DISK_PROP_PHYSICAL_SIZE,
-  DISK_PROP_CHUNK_SIZE,
-  DISK_PROP_FREE_PERCENT,
-  DISK_PROP_MAXIMUM_SIZE,
-  DISK_PROP_THRESHOLD,
-  DISK_PROP_STATE,
-  DISK_PROP_HIGHEST_OFFSET,
-  DISK_PROP_WANTED_SIZE,
-  DISK_PROP_N_EXTENSIONS,
-  DISK_N_PROPS
-};
-
-static GParamSpec *disk_properties[DISK_N_PROPS];
-
 struct _QmpThinMonitor
 {
   GObject parent_instance;
@@ -215,499 +160,6 @@ static void            update      (QmpThinMonitor  *self);
 static QmpExtendReason need_reason (QmpThinMonitor  *self,
                                     QmpThinDisk     *disk,
                                     QmpExtendReason  otherwise);
-
-/* ------------------------------------------------------------------------ */
-/* QmpThinDisk */
-
-static void
-qmp_thin_disk_finalize (GObject *object)
-{
-  g_free (QMP_THIN_DISK (object)->node_name);
-  G_OBJECT_CLASS (qmp_thin_disk_parent_class)->finalize (object);
-}
-
-static void
-qmp_thin_disk_get_property (GObject    *object,
-                            guint       prop_id,
-                            GValue     *value,
-                            GParamSpec *pspec)
-{
-  QmpThinDisk *self = QMP_THIN_DISK (object);
-
-  switch (prop_id)
-    {
-    case DISK_PROP_NODE_NAME:
-      g_value_set_string (value, self->node_name);
-      break;
-    case DISK_PROP_PHYSICAL_SIZE:
-      g_value_set_uint64 (value, self->physical_size);
-      break;
-    case DISK_PROP_CHUNK_SIZE:
-      g_value_set_uint64 (value, self->chunk_size);
-      break;
-    case DISK_PROP_FREE_PERCENT:
-      g_value_set_uint (value, self->free_percent);
-      break;
-    case DISK_PROP_MAXIMUM_SIZE:
-      g_value_set_uint64 (value, self->maximum_size);
-      break;
-    case DISK_PROP_THRESHOLD:
-      g_value_set_uint64 (value, self->threshold);
-      break;
-    case DISK_PROP_STATE:
-      g_value_set_enum (value, self->state);
-      break;
-    case DISK_PROP_HIGHEST_OFFSET:
-      g_value_set_uint64 (value, self->highest_offset);
-      break;
-    case DISK_PROP_WANTED_SIZE:
-      g_value_set_uint64 (value, self->wanted_size);
-      break;
-    case DISK_PROP_N_EXTENSIONS:
-      g_value_set_uint (value, self->n_extensions);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-    }
-}
-
-static void
-qmp_thin_disk_set_property (GObject      *object,
-                            guint         prop_id,
-                            const GValue *value,
-                            GParamSpec   *pspec)
-{
-  QmpThinDisk *self = QMP_THIN_DISK (object);
-
-  switch (prop_id)
-    {
-    case DISK_PROP_MAXIMUM_SIZE:
-      qmp_thin_disk_set_maximum_size (self, g_value_get_uint64 (value));
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-    }
-}
-
-static void
-qmp_thin_disk_class_init (QmpThinDiskClass *klass)
-{
-  GObjectClass *object_class = G_OBJECT_CLASS (klass);
-  const GParamFlags flags = G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS;
-
-  object_class->finalize = qmp_thin_disk_finalize;
-  object_class->get_property = qmp_thin_disk_get_property;
-  object_class->set_property = qmp_thin_disk_set_property;
-
-  /**
-   * QmpThinDisk:node-name:
-   *
-   * The storage node watched: the one whose write offsets follow the
-   * host's allocation.
-   *
-   * Since: 1.0
-   */
-  disk_properties[DISK_PROP_NODE_NAME] =
-    g_param_spec_string ("node-name", "Node name", "Storage node watched", NULL, flags);
-
-  /**
-   * QmpThinDisk:physical-size:
-   *
-   * The size of the storage under the node, in bytes: the size of the
-   * logical volume, say. Set by qmp_thin_monitor_add_disk() and
-   * qmp_thin_monitor_extended().
-   *
-   * Since: 1.0
-   */
-  disk_properties[DISK_PROP_PHYSICAL_SIZE] =
-    g_param_spec_uint64 ("physical-size", "Physical size", "Size of the storage, bytes",
-                         0, G_MAXUINT64, 0, flags);
-
-  /**
-   * QmpThinDisk:chunk-size:
-   *
-   * How much one extension adds, in bytes.
-   *
-   * Since: 1.0
-   */
-  disk_properties[DISK_PROP_CHUNK_SIZE] =
-    g_param_spec_uint64 ("chunk-size", "Chunk size", "Extension step, bytes",
-                         0, G_MAXUINT64, 0, flags);
-
-  /**
-   * QmpThinDisk:free-percent:
-   *
-   * How much of a chunk should be free when the threshold fires, in
-   * percent: 0 fires when a whole chunk is left, 100 when nothing is.
-   *
-   * Since: 1.0
-   */
-  disk_properties[DISK_PROP_FREE_PERCENT] =
-    g_param_spec_uint ("free-percent", "Free percent", "Free part of a chunk at the threshold",
-                       0, 100, QMP_THIN_DEFAULT_FREE_PERCENT, flags);
-
-  /**
-   * QmpThinDisk:maximum-size:
-   *
-   * The storage never grows past this size, in bytes (the virtual size
-   * plus the format's overhead, say); 0, the default, for no limit. Wanted
-   * sizes are capped to it, and a disk that reached it is
-   * %QMP_THIN_DISK_STATE_DISABLED: no threshold, nothing more to ask.
-   *
-   * Since: 1.0
-   */
-  disk_properties[DISK_PROP_MAXIMUM_SIZE] =
-    g_param_spec_uint64 ("maximum-size", "Maximum size", "Largest size of the storage, bytes",
-                         0, G_MAXUINT64, 0,
-                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
-
-  /**
-   * QmpThinDisk:threshold:
-   *
-   * The write threshold the monitor armed last, in bytes (QEMU disarms it
-   * when it fires); 0 before the first.
-   *
-   * Since: 1.0
-   */
-  disk_properties[DISK_PROP_THRESHOLD] =
-    g_param_spec_uint64 ("threshold", "Threshold", "Write threshold armed last, bytes",
-                         0, G_MAXUINT64, 0, flags);
-
-  /**
-   * QmpThinDisk:state:
-   *
-   * Where the disk stands.
-   *
-   * Since: 1.0
-   */
-  disk_properties[DISK_PROP_STATE] =
-    g_param_spec_enum ("state", "State", "Where the disk stands",
-                       QMP_TYPE_THIN_DISK_STATE, QMP_THIN_DISK_STATE_UNSET, flags);
-
-  /**
-   * QmpThinDisk:highest-offset:
-   *
-   * The last known end of the highest write to the node
-   * (`wr_highest_offset`, or the end of the write that crossed the
-   * threshold), in bytes: the allocation's high-water mark.
-   *
-   * Since: 1.0
-   */
-  disk_properties[DISK_PROP_HIGHEST_OFFSET] =
-    g_param_spec_uint64 ("highest-offset", "Highest offset", "Allocation high-water mark, bytes",
-                         0, G_MAXUINT64, 0, flags);
-
-  /**
-   * QmpThinDisk:wanted-size:
-   *
-   * The physical size the monitor asked for last, in bytes; 0 before the
-   * first #QmpThinMonitor::extend-needed. Grows when more events come in
-   * while the consumer is extending.
-   *
-   * Since: 1.0
-   */
-  disk_properties[DISK_PROP_WANTED_SIZE] =
-    g_param_spec_uint64 ("wanted-size", "Wanted size", "Size asked for last, bytes",
-                         0, G_MAXUINT64, 0, flags);
-
-  /**
-   * QmpThinDisk:n-extensions:
-   *
-   * How many times qmp_thin_monitor_extended() was called for the disk.
-   *
-   * Since: 1.0
-   */
-  disk_properties[DISK_PROP_N_EXTENSIONS] =
-    g_param_spec_uint ("n-extensions", "Extensions", "Extensions so far",
-                       0, G_MAXUINT, 0, flags);
-
-  g_object_class_install_properties (object_class, DISK_N_PROPS, disk_properties);
-}
-
-static void
-qmp_thin_disk_init (QmpThinDisk *self)
-{
-}
-
-/* For log messages. */
-static const char *
-enum_nick (GType type,
-           int   value)
-{
-  /* Registered enum classes live as long as the program. */
-  g_autoptr(GEnumClass) klass = g_type_class_ref (type);
-  GEnumValue *enum_value = g_enum_get_value (klass, value);
-
-  return enum_value != NULL ? enum_value->value_nick : "?";
-}
-
-static void
-disk_set_state (QmpThinDisk      *disk,
-                QmpThinDiskState  state)
-{
-  if (disk->state == state)
-    return;
-  g_debug ("thin disk %s: %s -> %s", disk->node_name,
-           enum_nick (QMP_TYPE_THIN_DISK_STATE, disk->state), enum_nick (QMP_TYPE_THIN_DISK_STATE, state));
-  disk->state = state;
-  if (state != QMP_THIN_DISK_STATE_DISABLED)
-    {
-      disk->disabled = DISABLED_NOT;
-      disk->told_maximum = FALSE;
-    }
-  g_object_notify_by_pspec (G_OBJECT (disk), disk_properties[DISK_PROP_STATE]);
-}
-
-static void
-disk_set_uint64 (QmpThinDisk *disk,
-                 guint64     *field,
-                 guint64      value,
-                 guint        prop_id)
-{
-  if (*field == value)
-    return;
-  *field = value;
-  g_object_notify_by_pspec (G_OBJECT (disk), disk_properties[prop_id]);
-}
-
-/* Whatever is in flight for the disk (an arming) no longer counts. */
-static void
-disk_supersede (QmpThinDisk *disk)
-{
-  disk->serial++;
-  disk->arming = FALSE;
-}
-
-static void
-disk_disable (QmpThinDisk *disk,
-              DisabledWhy  why)
-{
-  disk->asked = FALSE;
-  disk_supersede (disk);
-  disk_set_state (disk, QMP_THIN_DISK_STATE_DISABLED);
-  disk->disabled = why;
-}
-
-/**
- * qmp_thin_disk_get_node_name:
- * @disk: a #QmpThinDisk
- *
- * Gets #QmpThinDisk:node-name.
- *
- * Returns: the storage node's name
- *
- * Since: 1.0
- */
-const char *
-qmp_thin_disk_get_node_name (QmpThinDisk *disk)
-{
-  g_return_val_if_fail (QMP_IS_THIN_DISK (disk), NULL);
-  return disk->node_name;
-}
-
-/**
- * qmp_thin_disk_get_physical_size:
- * @disk: a #QmpThinDisk
- *
- * Gets #QmpThinDisk:physical-size.
- *
- * Returns: the size of the storage, in bytes
- *
- * Since: 1.0
- */
-guint64
-qmp_thin_disk_get_physical_size (QmpThinDisk *disk)
-{
-  g_return_val_if_fail (QMP_IS_THIN_DISK (disk), 0);
-  return disk->physical_size;
-}
-
-/**
- * qmp_thin_disk_get_chunk_size:
- * @disk: a #QmpThinDisk
- *
- * Gets #QmpThinDisk:chunk-size.
- *
- * Returns: the extension step, in bytes
- *
- * Since: 1.0
- */
-guint64
-qmp_thin_disk_get_chunk_size (QmpThinDisk *disk)
-{
-  g_return_val_if_fail (QMP_IS_THIN_DISK (disk), 0);
-  return disk->chunk_size;
-}
-
-/**
- * qmp_thin_disk_get_free_percent:
- * @disk: a #QmpThinDisk
- *
- * Gets #QmpThinDisk:free-percent.
- *
- * Returns: the free part of a chunk at the threshold, in percent
- *
- * Since: 1.0
- */
-guint
-qmp_thin_disk_get_free_percent (QmpThinDisk *disk)
-{
-  g_return_val_if_fail (QMP_IS_THIN_DISK (disk), 0);
-  return disk->free_percent;
-}
-
-/**
- * qmp_thin_disk_get_maximum_size:
- * @disk: a #QmpThinDisk
- *
- * Gets #QmpThinDisk:maximum-size.
- *
- * Returns: the largest size of the storage in bytes, 0 for no limit
- *
- * Since: 1.0
- */
-guint64
-qmp_thin_disk_get_maximum_size (QmpThinDisk *disk)
-{
-  g_return_val_if_fail (QMP_IS_THIN_DISK (disk), 0);
-  return disk->maximum_size;
-}
-
-/**
- * qmp_thin_disk_set_maximum_size:
- * @disk: a #QmpThinDisk
- * @maximum_size: the largest size of the storage in bytes, 0 for no limit
- *
- * Sets #QmpThinDisk:maximum-size. It takes effect at the next arming (the
- * next extension, or when the client is ready again).
- *
- * Since: 1.0
- */
-void
-qmp_thin_disk_set_maximum_size (QmpThinDisk *disk,
-                                guint64      maximum_size)
-{
-  g_return_if_fail (QMP_IS_THIN_DISK (disk));
-  disk_set_uint64 (disk, &disk->maximum_size, maximum_size, DISK_PROP_MAXIMUM_SIZE);
-}
-
-/**
- * qmp_thin_disk_get_threshold:
- * @disk: a #QmpThinDisk
- *
- * Gets #QmpThinDisk:threshold.
- *
- * Returns: the write threshold armed last, in bytes
- *
- * Since: 1.0
- */
-guint64
-qmp_thin_disk_get_threshold (QmpThinDisk *disk)
-{
-  g_return_val_if_fail (QMP_IS_THIN_DISK (disk), 0);
-  return disk->threshold;
-}
-
-/**
- * qmp_thin_disk_get_state:
- * @disk: a #QmpThinDisk
- *
- * Gets #QmpThinDisk:state.
- *
- * Returns: where the disk stands
- *
- * Since: 1.0
- */
-QmpThinDiskState
-qmp_thin_disk_get_state (QmpThinDisk *disk)
-{
-  g_return_val_if_fail (QMP_IS_THIN_DISK (disk), QMP_THIN_DISK_STATE_DISABLED);
-  return disk->state;
-}
-
-/**
- * qmp_thin_disk_get_highest_offset:
- * @disk: a #QmpThinDisk
- *
- * Gets #QmpThinDisk:highest-offset.
- *
- * Returns: the last known allocation high-water mark, in bytes
- *
- * Since: 1.0
- */
-guint64
-qmp_thin_disk_get_highest_offset (QmpThinDisk *disk)
-{
-  g_return_val_if_fail (QMP_IS_THIN_DISK (disk), 0);
-  return disk->highest_offset;
-}
-
-/**
- * qmp_thin_disk_get_wanted_size:
- * @disk: a #QmpThinDisk
- *
- * Gets #QmpThinDisk:wanted-size.
- *
- * Returns: the size asked for last, in bytes
- *
- * Since: 1.0
- */
-guint64
-qmp_thin_disk_get_wanted_size (QmpThinDisk *disk)
-{
-  g_return_val_if_fail (QMP_IS_THIN_DISK (disk), 0);
-  return disk->wanted_size;
-}
-
-/**
- * qmp_thin_disk_get_n_extensions:
- * @disk: a #QmpThinDisk
- *
- * Gets #QmpThinDisk:n-extensions.
- *
- * Returns: the number of extensions so far
- *
- * Since: 1.0
- */
-guint
-qmp_thin_disk_get_n_extensions (QmpThinDisk *disk)
-{
-  g_return_val_if_fail (QMP_IS_THIN_DISK (disk), 0);
-  return disk->n_extensions;
-}
-
-/**
- * qmp_thin_compute_threshold:
- * @physical_size: the size of the storage, in bytes
- * @chunk_size: the extension step, in bytes
- * @free_percent: the free part of a chunk at the threshold, 0 to 100
- *
- * Computes the write threshold of a disk: @physical_size minus
- * @chunk_size × (100 − @free_percent) / 100. When the storage is smaller
- * than that margin, the threshold is 1: the first write asks for more (a
- * threshold of 0 would disarm it).
- *
- * Returns: the threshold, in bytes; 0 when @physical_size is 0
- *
- * Since: 1.0
- */
-guint64
-qmp_thin_compute_threshold (guint64 physical_size,
-                            guint64 chunk_size,
-                            guint   free_percent)
-{
-  guint64 margin;
-
-  g_return_val_if_fail (free_percent <= 100, 0);
-
-  if (physical_size == 0)
-    return 0;
-  /* chunk × (100 − free) / 100 without overflowing 64 bits. */
-  margin = chunk_size / 100 * (100 - free_percent) + chunk_size % 100 * (100 - free_percent) / 100;
-  if (margin >= physical_size)
-    return 1;
-  return physical_size - margin;
-}
 
 /* ------------------------------------------------------------------------ */
 /* Asking for an extension */
@@ -774,16 +226,16 @@ need (QmpThinMonitor  *self,
     {
       /* Coalesced: the consumer is on it; it may need more. */
       if (wanted > disk->wanted_size)
-        disk_set_uint64 (disk, &disk->wanted_size, wanted, DISK_PROP_WANTED_SIZE);
+        _qmp_thin_disk_set_uint64 (disk, &disk->wanted_size, wanted, DISK_PROP_WANTED_SIZE);
       g_debug ("thin disk %s: coalesced a %s need", disk->node_name,
-               enum_nick (QMP_TYPE_EXTEND_REASON, reason));
+               _qmp_enum_nick (QMP_TYPE_EXTEND_REASON, reason));
       return;
     }
 
   disk->asked = TRUE;
-  disk_supersede (disk);
-  disk_set_uint64 (disk, &disk->wanted_size, wanted, DISK_PROP_WANTED_SIZE);
-  disk_set_state (disk, QMP_THIN_DISK_STATE_EXCEEDED);
+  _qmp_thin_disk_supersede (disk);
+  _qmp_thin_disk_set_uint64 (disk, &disk->wanted_size, wanted, DISK_PROP_WANTED_SIZE);
+  _qmp_thin_disk_set_state (disk, QMP_THIN_DISK_STATE_EXCEEDED);
   g_signal_emit (self, signals[SIGNAL_EXTEND_NEEDED], 0, disk, wanted, reason);
 }
 
@@ -862,7 +314,7 @@ learn_graph (QmpThinMonitor *self,
             if (tops[j] != NULL && *tops[j] != '\0' && g_strcmp0 (tops[j], name) != 0)
               g_hash_table_replace (self->roots, g_strdup (tops[j]), g_strdup (name));
           if (node == stats->pdata[i])
-            disk_set_uint64 (disk, &disk->highest_offset,
+            _qmp_thin_disk_set_uint64 (disk, &disk->highest_offset,
                              MAX (disk->highest_offset, qmp_block_stats_get_wr_highest_offset (node)),
                              DISK_PROP_HIGHEST_OFFSET);
           break;
@@ -902,13 +354,13 @@ arming_stats_ready (GObject      *source,
       if (stats == NULL && is_disconnection (error))
         {
           /* Armed again when the client is ready again. */
-          disk_set_state (disk, QMP_THIN_DISK_STATE_UNSET);
+          _qmp_thin_disk_set_state (disk, QMP_THIN_DISK_STATE_UNSET);
           continue;
         }
       if (stats != NULL && disk->highest_offset >= disk->threshold)
         need (self, disk, need_reason (self, disk, QMP_EXTEND_REASON_THRESHOLD), disk->highest_offset);
       else
-        disk_set_state (disk, QMP_THIN_DISK_STATE_ARMED);
+        _qmp_thin_disk_set_state (disk, QMP_THIN_DISK_STATE_ARMED);
     }
 
   if (!gone (self))
@@ -939,13 +391,13 @@ arming_set_ready (GObject      *source,
         disk->arming = FALSE;
       if (!ok && is_disconnection (error))
         {
-          disk_set_state (disk, QMP_THIN_DISK_STATE_UNSET);
+          _qmp_thin_disk_set_state (disk, QMP_THIN_DISK_STATE_UNSET);
         }
       else if (!ok)
         {
           g_autoptr(QmpThinDisk) hold = g_object_ref (disk);
 
-          disk_disable (disk, DISABLED_ERROR);
+          _qmp_thin_disk_disable (disk, DISABLED_ERROR);
           emit_error (arming->monitor, disk, error);
         }
     }
@@ -1001,19 +453,19 @@ arm_disks (QmpThinMonitor *self,
           /* Nothing more to give: disarmed, and nothing to ask. */
           if (disk->state != QMP_THIN_DISK_STATE_DISABLED)
             {
-              disk_disable (disk, DISABLED_MAXIMUM);
+              _qmp_thin_disk_disable (disk, DISABLED_MAXIMUM);
               qmp_client_set_write_threshold_async (self->client, disk->node_name, 0,
                                                     self->cancellable, NULL, NULL);
             }
           continue;
         }
       if (disk->state == QMP_THIN_DISK_STATE_DISABLED)
-        disk_set_state (disk, QMP_THIN_DISK_STATE_UNSET);
+        _qmp_thin_disk_set_state (disk, QMP_THIN_DISK_STATE_UNSET);
 
       threshold = qmp_thin_compute_threshold (disk->physical_size, disk->chunk_size, disk->free_percent);
-      disk_supersede (disk);
+      _qmp_thin_disk_supersede (disk);
       disk->arming = TRUE;
-      disk_set_uint64 (disk, &disk->threshold, threshold, DISK_PROP_THRESHOLD);
+      _qmp_thin_disk_set_uint64 (disk, &disk->threshold, threshold, DISK_PROP_THRESHOLD);
       g_ptr_array_add (arming->disks, g_object_ref (disk));
       g_array_append_val (arming->serials, disk->serial);
       g_array_set_size (arming->armed, arming->disks->len);
@@ -1352,7 +804,7 @@ on_block_write_threshold (QmpClient              *client,
       return;
     }
   if (exceeded != QMP_AMOUNT_EXCEEDED_UNKNOWN && exceeded <= G_MAXUINT64 - threshold)
-    disk_set_uint64 (disk, &disk->highest_offset, MAX (disk->highest_offset, threshold + exceeded),
+    _qmp_thin_disk_set_uint64 (disk, &disk->highest_offset, MAX (disk->highest_offset, threshold + exceeded),
                      DISK_PROP_HIGHEST_OFFSET);
   need (self, disk,
         qmp_event_get_derived (QMP_EVENT (event)) ? QMP_EXTEND_REASON_MISSED :
@@ -1674,12 +1126,7 @@ qmp_thin_monitor_add_disk (QmpThinMonitor *monitor,
   if (g_hash_table_contains (monitor->by_node, node_name))
     return NULL;
 
-  disk = g_object_new (QMP_TYPE_THIN_DISK, NULL);
-  disk->monitor = monitor;
-  disk->node_name = g_strdup (node_name);
-  disk->physical_size = physical_size;
-  disk->chunk_size = chunk_size;
-  disk->free_percent = free_percent;
+  disk = _qmp_thin_disk_new (monitor, node_name, physical_size, chunk_size, free_percent);
   g_ptr_array_add (monitor->disks, disk);
   g_hash_table_insert (monitor->by_node, disk->node_name, disk);
 
@@ -1725,7 +1172,7 @@ qmp_thin_monitor_remove_disk (QmpThinMonitor *monitor,
   if (qmp_client_get_state (monitor->client) == QMP_CLIENT_STATE_READY && disk->threshold > 0)
     qmp_client_set_write_threshold_async (monitor->client, node_name, 0, monitor->cancellable, NULL, NULL);
   disk->monitor = NULL;
-  disk_disable (disk, DISABLED_REMOVED);
+  _qmp_thin_disk_disable (disk, DISABLED_REMOVED);
   g_ptr_array_remove (monitor->disks, disk);
 
   /* The VM may have waited for this one only. */
@@ -1812,12 +1259,12 @@ qmp_thin_monitor_extended (QmpThinMonitor *monitor,
   if (new_physical_size < disk->physical_size)
     g_debug ("thin disk %s: the storage shrank from %" G_GUINT64_FORMAT " to %" G_GUINT64_FORMAT " bytes",
              node_name, disk->physical_size, new_physical_size);
-  disk_set_uint64 (disk, &disk->physical_size, new_physical_size, DISK_PROP_PHYSICAL_SIZE);
+  _qmp_thin_disk_set_uint64 (disk, &disk->physical_size, new_physical_size, DISK_PROP_PHYSICAL_SIZE);
   disk->asked = FALSE;
   disk->n_extensions++;
-  g_object_notify_by_pspec (G_OBJECT (disk), disk_properties[DISK_PROP_N_EXTENSIONS]);
+  _qmp_thin_disk_notify (disk, DISK_PROP_N_EXTENSIONS);
   if (disk->state != QMP_THIN_DISK_STATE_DISABLED)
-    disk_set_state (disk, QMP_THIN_DISK_STATE_EXTENDING);
+    _qmp_thin_disk_set_state (disk, QMP_THIN_DISK_STATE_EXTENDING);
 
   one = g_ptr_array_new ();
   g_ptr_array_add (one, disk);
@@ -1825,7 +1272,7 @@ qmp_thin_monitor_extended (QmpThinMonitor *monitor,
     arm_disks (monitor, one);
   else
     /* Armed when the client is ready again. */
-    disk_set_state (disk, QMP_THIN_DISK_STATE_UNSET);
+    _qmp_thin_disk_set_state (disk, QMP_THIN_DISK_STATE_UNSET);
 }
 
 /**
@@ -1861,8 +1308,8 @@ qmp_thin_monitor_extend_failed (QmpThinMonitor *monitor,
   hold = g_object_ref (monitor);
 
   disk->asked = FALSE;
-  disk_supersede (disk);
-  disk_set_state (disk, QMP_THIN_DISK_STATE_EXCEEDED);
+  _qmp_thin_disk_supersede (disk);
+  _qmp_thin_disk_set_state (disk, QMP_THIN_DISK_STATE_EXCEEDED);
   emit_error (monitor, disk, error);
 }
 

@@ -1,0 +1,87 @@
+/* qmp-thin-disk-private.h: what QmpThinMonitor keeps of each disk (private)
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#pragma once
+
+#if !defined(QMPTHIN_COMPILATION)
+#error "qmp-thin-disk-private.h is private to libqmpthin."
+#endif
+
+#include <qmpthin/qmpthin.h>
+
+G_BEGIN_DECLS
+
+/* Why a disk is DISABLED. */
+typedef enum {
+  DISABLED_NOT,
+  DISABLED_ERROR,               /* arming failed: tried again when the client is ready again */
+  DISABLED_MAXIMUM,             /* reached its maximum size */
+  DISABLED_REMOVED,             /* removed from its monitor: for good */
+} QmpThinDiskDisabled;
+
+struct _QmpThinDisk
+{
+  GObject parent_instance;
+
+  QmpThinMonitor *monitor;      /* unowned; NULL once removed */
+  char *node_name;              /* owned */
+  guint64 physical_size;
+  guint64 chunk_size;
+  guint free_percent;
+  guint64 maximum_size;         /* 0: none */
+  guint64 threshold;            /* the last one armed; 0: none yet */
+  QmpThinDiskState state;
+  QmpThinDiskDisabled disabled;
+  guint64 highest_offset;
+  guint64 wanted_size;
+  guint n_extensions;
+  /* extend-needed was emitted and the consumer has not answered yet. */
+  gboolean asked;
+  /* A threshold is being armed and the allocation checked: until that
+   * ends, the allocation the monitor knows may be stale. */
+  gboolean arming;
+  /* The physical size when the monitor last resumed a pause for lack of
+   * space on this disk; 0: none. Paused again at that size, the room it
+   * had was not enough, whatever the allocation says. */
+  guint64 resumed_size;
+  /* ::error said it reached its maximum size; reset when it is armed again. */
+  gboolean told_maximum;
+  /* Bumped by every arming: the results of an older one are stale. */
+  guint serial;
+};
+
+typedef enum {
+  DISK_PROP_0,
+  DISK_PROP_NODE_NAME,
+  DISK_PROP_PHYSICAL_SIZE,
+  DISK_PROP_CHUNK_SIZE,
+  DISK_PROP_FREE_PERCENT,
+  DISK_PROP_MAXIMUM_SIZE,
+  DISK_PROP_THRESHOLD,
+  DISK_PROP_STATE,
+  DISK_PROP_HIGHEST_OFFSET,
+  DISK_PROP_WANTED_SIZE,
+  DISK_PROP_N_EXTENSIONS,
+  DISK_N_PROPS
+} QmpThinDiskProperty;
+
+QmpThinDisk *_qmp_thin_disk_new          (QmpThinMonitor      *monitor,
+                                          const char          *node_name,
+                                          guint64              physical_size,
+                                          guint64              chunk_size,
+                                          guint                free_percent);
+void         _qmp_thin_disk_notify       (QmpThinDisk         *disk,
+                                          QmpThinDiskProperty  property);
+void         _qmp_thin_disk_set_uint64   (QmpThinDisk         *disk,
+                                          guint64             *field,
+                                          guint64              value,
+                                          QmpThinDiskProperty  property);
+void         _qmp_thin_disk_set_state    (QmpThinDisk         *disk,
+                                          QmpThinDiskState     state);
+void         _qmp_thin_disk_supersede    (QmpThinDisk         *disk);
+void         _qmp_thin_disk_disable      (QmpThinDisk         *disk,
+                                          QmpThinDiskDisabled  why);
+
+G_END_DECLS
