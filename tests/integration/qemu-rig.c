@@ -9,6 +9,7 @@
  */
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -21,7 +22,7 @@
 
 #include "qemu-rig.h"
 
-/* QEMU opens its socket some 50 ms after exec; the rest is margin for a
+/* QEMU greets on its socket some 50 ms after exec; the rest is margin for a
  * loaded CI host. */
 #define START_LIMIT_MS 10000
 #define TERM_LIMIT_MS 5000
@@ -156,18 +157,40 @@ die_with_parent (gpointer user_data)
     _exit (127);
 }
 
+/* Whether QEMU's monitor greets a client on @path before @deadline. A
+ * greeting, not a mere connect(): QEMU accepts on its socket before its
+ * monitor is set up, and a client that comes and goes in that window may
+ * leave the next one a closed connection. Once a probe was greeted, the
+ * monitor is in place and the probe's departure is an ordinary disconnect. */
 static gboolean
-socket_accepts (const char *path)
+socket_greets (const char *path,
+               gint64      deadline)
 {
   struct sockaddr_un addr = { .sun_family = AF_UNIX };
   int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  gboolean ok;
+  gboolean greeted = FALSE;
+  char buffer[4096];
+  gsize length = 0;
 
   g_assert_cmpint (fd, >=, 0);
   g_strlcpy (addr.sun_path, path, sizeof addr.sun_path);
-  ok = connect (fd, (struct sockaddr *) &addr, sizeof addr) == 0;
+  if (connect (fd, (struct sockaddr *) &addr, sizeof addr) == 0)
+    while (!greeted && length < sizeof buffer)
+      {
+        struct pollfd pfd = { .fd = fd, .events = POLLIN };
+        gint64 left_ms = (deadline - g_get_monotonic_time ()) / 1000;
+        ssize_t n;
+
+        if (left_ms <= 0 || poll (&pfd, 1, (int) left_ms) <= 0)
+          break;
+        n = read (fd, buffer + length, sizeof buffer - length);
+        if (n <= 0)
+          break;
+        length += (gsize) n;
+        greeted = memchr (buffer, '\n', length) != NULL;
+      }
   close (fd);
-  return ok;
+  return greeted;
 }
 
 static void
@@ -199,7 +222,7 @@ read_log (QmpTestQemu *self)
   return text;
 }
 
-/* Spawns self->argv and waits until its QMP socket accepts. */
+/* Spawns self->argv and waits until its monitor greets. */
 static void
 spawn (QmpTestQemu *self)
 {
@@ -222,13 +245,13 @@ spawn (QmpTestQemu *self)
   g_assert_no_error (error);
 
   deadline = g_get_monotonic_time () + START_LIMIT_MS * 1000;
-  while (!socket_accepts (self->socket_path))
+  while (!socket_greets (self->socket_path, deadline))
     {
       /* The identifier is cleared once GLib has reaped the child. */
       if (g_subprocess_get_identifier (self->process) == NULL)
         g_error ("%s exited at start: %s", self->argv[0], read_log (self));
       if (g_get_monotonic_time () > deadline)
-        g_error ("%s did not open its QMP socket in %d ms: %s", self->argv[0], START_LIMIT_MS,
+        g_error ("%s did not greet on its QMP socket in %d ms: %s", self->argv[0], START_LIMIT_MS,
                  read_log (self));
       g_usleep (10 * 1000);
     }

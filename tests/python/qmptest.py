@@ -54,22 +54,39 @@ class Qemu:
         self._spawn()
 
     def _spawn(self):
-        """Starts QEMU and waits until its QMP socket accepts."""
+        """Starts QEMU and waits until its monitor greets."""
         with open(os.path.join(self.dir, "qemu.log"), "ab") as log:
             self.process = subprocess.Popen(
                 self.argv, stdout=log, stderr=log, preexec_fn=die_with_parent(os.getpid()),
                 env=tool_env())
         deadline = time.monotonic() + 10
-        while True:
-            try:
-                with socket.socket(socket.AF_UNIX) as probe:
-                    probe.connect(self.socket)
-                break
-            except OSError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    self.close()
-                    raise RuntimeError("QEMU did not open its QMP socket")
-                time.sleep(0.01)
+        while not self._greets(deadline):
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                self.close()
+                raise RuntimeError("QEMU did not greet on its QMP socket")
+            time.sleep(0.01)
+
+    def _greets(self, deadline):
+        """Whether the monitor greets a client before @deadline. A greeting,
+        not a mere connect(): QEMU accepts on its socket before its monitor
+        is set up, and a client that comes and goes in that window may leave
+        the next one a closed connection."""
+        received = b""
+        try:
+            with socket.socket(socket.AF_UNIX) as probe:
+                probe.connect(self.socket)
+                while b"\n" not in received:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        return False
+                    probe.settimeout(left)
+                    chunk = probe.recv(4096)
+                    if not chunk:
+                        return False
+                    received += chunk
+        except OSError:
+            return False
+        return True
 
     def kill(self):
         """SIGKILL to this QEMU (its own PID), and reap it."""
