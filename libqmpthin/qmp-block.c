@@ -3,7 +3,10 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 
-#include <qmpthin/qmpthin.h>
+#include <qmpthin/qmp-block.h>
+#include <qmpthin/qmp-enum-types.h>
+#include <qmpthin/qmp-errors.h>
+#include <qmpthin/qmp-events.h>
 
 #include "qmp-json.h"
 #include "qmp-models-private.h"

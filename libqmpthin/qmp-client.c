@@ -687,7 +687,7 @@ typedef struct
 static void
 incoming_free (Incoming *incoming)
 {
-  g_clear_pointer (&incoming->message, qmp_message_free);
+  g_clear_pointer (&incoming->message, _qmp_message_free);
   g_clear_error (&incoming->error);
   g_clear_object (&incoming->event);
   g_free (incoming);
@@ -732,7 +732,7 @@ on_line (const char *line,
   if (self->wire_trace)
     g_debug ("%s <- %.*s", client_name (self), (int) length, line);
 
-  message = qmp_message_parser_parse (self->parser, line, length, &rc->error);
+  message = _qmp_message_parser_parse (self->parser, line, length, &rc->error);
 
   if (self->state == QMP_CLIENT_STATE_CONNECTING &&
       (message == NULL || message->kind != QMP_MESSAGE_GREETING))
@@ -744,7 +744,7 @@ on_line (const char *line,
       g_set_error (&rc->error, QMP_ERROR, QMP_ERROR_INVALID_GREETING,
                    "%s did not start with a QMP greeting: “%s%s”",
                    client_name (self), excerpt, length > 80 ? "…" : "");
-      g_clear_pointer (&message, qmp_message_free);
+      g_clear_pointer (&message, _qmp_message_free);
       return FALSE;
     }
   if (message == NULL)
@@ -866,7 +866,7 @@ must_read (QmpClient *self)
 /* One read buffer per thread, shared by its clients: the framer takes
  * every byte of a read (it keeps a partial line itself), and nothing it
  * calls runs the caller's code, so the buffer is free again once
- * qmp_stream_feed() returns. A buffer per client would cost each one QMP_STREAM_READ_SIZE
+ * _qmp_stream_feed() returns. A buffer per client would cost each one QMP_STREAM_READ_SIZE
  * of memory as soon as a large reply or a burst of events filled it. */
 static char *
 get_read_buffer (void)
@@ -927,7 +927,7 @@ pump_read (QmpClient *self)
           break;
         }
 
-      if (!qmp_stream_feed (self->framer, read_buffer, n, on_line, &rc, &error))
+      if (!_qmp_stream_feed (self->framer, read_buffer, n, on_line, &rc, &error))
         rc.error = g_steal_pointer (&error);
 
       /* Messages before a bad one still count: QEMU sent them. */
@@ -967,7 +967,7 @@ reading (QmpClient *self)
 static void
 stop_reading (QmpClient *self)
 {
-  g_clear_pointer (&self->read_watch, qmp_watch_free);
+  g_clear_pointer (&self->read_watch, _qmp_watch_free);
   if (self->read_source != NULL)
     {
       g_source_destroy (self->read_source);
@@ -985,7 +985,7 @@ start_reading (QmpClient *self)
     {
       GSocket *socket = g_socket_connection_get_socket (G_SOCKET_CONNECTION (self->connection));
 
-      self->read_watch = qmp_watch_new (self->context, g_socket_get_fd (socket),
+      self->read_watch = _qmp_watch_new (self->context, g_socket_get_fd (socket),
                                         on_socket_readable, self);
       if (self->read_watch != NULL)
         return;
@@ -1033,7 +1033,7 @@ set_connection (QmpClient *self,
   self->connection = g_object_ref (stream);
   self->input = G_POLLABLE_INPUT_STREAM (g_io_stream_get_input_stream (stream));
   self->output = G_POLLABLE_OUTPUT_STREAM (g_io_stream_get_output_stream (stream));
-  self->framer = qmp_stream_new (self->max_message_size);
+  self->framer = _qmp_stream_new (self->max_message_size);
   self->outbuf = g_byte_array_new ();
   self->generation++;
   self->stops_in_flight = 0;
@@ -1060,7 +1060,7 @@ connection_shutdown (QmpClient *self)
     }
   self->input = NULL;
   self->output = NULL;
-  g_clear_pointer (&self->framer, qmp_stream_free);
+  g_clear_pointer (&self->framer, _qmp_stream_free);
   g_clear_pointer (&self->outbuf, g_byte_array_unref);
   self->generation++;
 
@@ -1135,7 +1135,7 @@ dispatch_reply (QmpClient  *self,
 
   if (pending == NULL)
     {
-      g_autofree char *id = qmp_message_id_to_string (message->id);
+      g_autofree char *id = _qmp_message_id_to_string (message->id);
       const char *sid = NULL;
 
       if (message->id != NULL && JSON_NODE_HOLDS_VALUE (message->id) &&
@@ -1883,7 +1883,7 @@ execute_internal (QmpClient    *self,
       pending->effect = EFFECT_STOP;
       self->stops_in_flight++;
     }
-  line = qmp_message_build_command (command, arguments, pending->id, &length);
+  line = _qmp_message_build_command (command, arguments, pending->id, &length);
   queue_output (self, line, length);
 }
 
@@ -3384,7 +3384,7 @@ qmp_client_finalize (GObject *object)
   g_hash_table_unref (self->pending);
   g_queue_clear_full (&self->incoming, (GDestroyNotify) incoming_free);
   g_clear_object (&self->initial_stream);
-  g_clear_pointer (&self->parser, qmp_message_parser_free);
+  g_clear_pointer (&self->parser, _qmp_message_parser_free);
   g_hash_table_unref (self->armed);
   g_clear_object (&self->stop_reason);
   g_ptr_array_unref (self->pause_errors);
@@ -3920,7 +3920,7 @@ qmp_client_init (QmpClient *self)
   self->context = g_main_context_ref_thread_default ();
   self->state = QMP_CLIENT_STATE_DISCONNECTED;
   self->pending = g_hash_table_new (g_str_hash, g_str_equal);
-  self->parser = qmp_message_parser_new ();
+  self->parser = _qmp_message_parser_new ();
   self->next_serial = 1;
   g_queue_init (&self->incoming);
   self->armed = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
@@ -4262,7 +4262,7 @@ qmp_client_set_max_message_size (QmpClient *client,
     return;
   client->max_message_size = max_message_size;
   if (client->framer != NULL)
-    qmp_stream_set_max_message_size (client->framer, max_message_size);
+    _qmp_stream_set_max_message_size (client->framer, max_message_size);
   g_object_notify_by_pspec (G_OBJECT (client), properties[PROP_MAX_MESSAGE_SIZE]);
 }
 

@@ -1,17 +1,28 @@
 /* qmp-commands.c: the typed commands of QmpClient
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
- *
- * query-status, cont, stop, query-block, query-blockstats,
- * query-named-block-nodes and block-set-write-threshold, on
- * qmp_client_execute_async(): each sends its command and turns the return
- * value into the typed result of its model (qmp-status.c, qmp-block.c).
- * They are documented with their models' sections.
  */
 
-#include <qmpthin/qmpthin.h>
+#include <qmpthin/qmp-commands.h>
+#include <qmpthin/qmp-errors.h>
 
 #include "qmp-json.h"
+
+/**
+ * SECTION:qmp-commands
+ * @Title: Typed commands
+ * @Short_description: The commands of thin provisioning, with typed results
+ *
+ * `query-status`, `cont`, `stop`, `query-block`, `query-blockstats`,
+ * `query-named-block-nodes` and `block-set-write-threshold`, each on
+ * qmp_client_execute_async(): they send their command and turn QEMU's
+ * return value into the values of #QmpStatusInfo, #QmpBlockInfo,
+ * #QmpBlockStats and #QmpBlockNode. Any other command is one
+ * qmp_client_execute_async() away, with its JSON as QEMU sends it.
+ *
+ * Like every call of #QmpClient, each completes exactly once, and QEMU's
+ * errors arrive as #QMP_COMMAND_ERROR.
+ */
 
 /* Turns a command's return value into its typed result. */
 typedef gpointer (*QmpResultParser) (JsonNode  *value,

@@ -5,7 +5,8 @@
 
 #include <string.h>
 
-#include <qmpthin/qmpthin.h>
+#include <qmpthin/qmp-errors.h>
+#include <qmpthin/qmp-enum-types.h>
 
 #include "qmp-errors-private.h"
 

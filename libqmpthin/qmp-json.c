@@ -3,7 +3,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 
-#include <qmpthin/qmpthin.h>
+#include <qmpthin/qmp-errors.h>
 
 #include "qmp-json.h"
 

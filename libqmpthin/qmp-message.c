@@ -13,7 +13,7 @@
 #include <math.h>
 #include <string.h>
 
-#include <qmpthin/qmpthin.h>
+#include <qmpthin/qmp-errors.h>
 
 #include "qmp-message.h"
 
@@ -25,7 +25,7 @@ struct _QmpMessageParser
 };
 
 QmpMessageParser *
-qmp_message_parser_new (void)
+_qmp_message_parser_new (void)
 {
   QmpMessageParser *self = g_new0 (QmpMessageParser, 1);
 
@@ -37,7 +37,7 @@ qmp_message_parser_new (void)
 }
 
 void
-qmp_message_parser_free (QmpMessageParser *self)
+_qmp_message_parser_free (QmpMessageParser *self)
 {
   if (self == NULL)
     return;
@@ -46,7 +46,7 @@ qmp_message_parser_free (QmpMessageParser *self)
 }
 
 void
-qmp_message_free (QmpMessage *message)
+_qmp_message_free (QmpMessage *message)
 {
   if (message == NULL)
     return;
@@ -235,7 +235,7 @@ parse_error (QmpMessage  *message,
 }
 
 /**
- * qmp_message_new_from_node:
+ * _qmp_message_new_from_node:
  * @root: (transfer none): a parsed JSON text
  * @error: return location for a %QMP_ERROR
  *
@@ -245,7 +245,7 @@ parse_error (QmpMessage  *message,
  * Returns: (transfer full): the message, or %NULL with @error set
  */
 QmpMessage *
-qmp_message_new_from_node (JsonNode  *root,
+_qmp_message_new_from_node (JsonNode  *root,
                            GError   **error)
 {
   g_autoptr(QmpMessage) message = NULL;
@@ -352,7 +352,7 @@ has_unwritable_number (JsonNode *node)
 }
 
 /**
- * qmp_message_parser_parse:
+ * _qmp_message_parser_parse:
  * @self: a parser
  * @text: one JSON text (need not be NUL-terminated)
  * @length: bytes in @text, or -1 if it is NUL-terminated
@@ -434,7 +434,7 @@ escapes_are_json (const char *text,
 }
 
 QmpMessage *
-qmp_message_parser_parse (QmpMessageParser  *self,
+_qmp_message_parser_parse (QmpMessageParser  *self,
                           const char        *text,
                           gssize             length,
                           GError           **error)
@@ -482,13 +482,13 @@ qmp_message_parser_parse (QmpMessageParser  *self,
                       " (too large for a double, or exponent-only like 1e114)");
       return NULL;
     }
-  return qmp_message_new_from_node (root, error);
+  return _qmp_message_new_from_node (root, error);
 }
 
 /* Ids are compared as JSON values: QEMU echoes them with their type, so
  * the integer 7 and the string "7" are different ids. */
 gboolean
-qmp_message_id_equal (JsonNode *a,
+_qmp_message_id_equal (JsonNode *a,
                       JsonNode *b)
 {
   if (a == NULL || b == NULL)
@@ -497,7 +497,7 @@ qmp_message_id_equal (JsonNode *a,
 }
 
 char *
-qmp_message_id_to_string (JsonNode *id)
+_qmp_message_id_to_string (JsonNode *id)
 {
   if (id == NULL)
     return g_strdup ("(none)");
@@ -505,7 +505,7 @@ qmp_message_id_to_string (JsonNode *id)
 }
 
 /**
- * qmp_message_build_command:
+ * _qmp_message_build_command:
  * @command: the command name
  * @arguments: (nullable): its arguments
  * @id: the id to send, as a string
@@ -566,7 +566,7 @@ append_json_string (GString    *out,
 }
 
 char *
-qmp_message_build_command (const char *command,
+_qmp_message_build_command (const char *command,
                            JsonObject *arguments,
                            const char *id,
                            gsize      *length)

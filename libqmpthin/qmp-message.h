@@ -49,27 +49,27 @@ typedef struct {
 
 typedef struct _QmpMessageParser QmpMessageParser;
 
-QmpMessageParser *qmp_message_parser_new   (void);
-void              qmp_message_parser_free  (QmpMessageParser *parser);
-QmpMessage       *qmp_message_parser_parse (QmpMessageParser *parser,
+QmpMessageParser *_qmp_message_parser_new   (void);
+void              _qmp_message_parser_free  (QmpMessageParser *parser);
+QmpMessage       *_qmp_message_parser_parse (QmpMessageParser *parser,
                                             const char       *text,
                                             gssize            length,
                                             GError          **error);
 
-QmpMessage       *qmp_message_new_from_node (JsonNode        *root,
+QmpMessage       *_qmp_message_new_from_node (JsonNode        *root,
                                              GError         **error);
-void              qmp_message_free          (QmpMessage      *message);
+void              _qmp_message_free          (QmpMessage      *message);
 
-gboolean          qmp_message_id_equal      (JsonNode        *a,
+gboolean          _qmp_message_id_equal      (JsonNode        *a,
                                              JsonNode        *b);
-char             *qmp_message_id_to_string  (JsonNode        *id);
+char             *_qmp_message_id_to_string  (JsonNode        *id);
 
-char             *qmp_message_build_command (const char      *command,
+char             *_qmp_message_build_command (const char      *command,
                                              JsonObject      *arguments,
                                              const char      *id,
                                              gsize           *length);
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (QmpMessage, qmp_message_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (QmpMessageParser, qmp_message_parser_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (QmpMessage, _qmp_message_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (QmpMessageParser, _qmp_message_parser_free)
 
 G_END_DECLS

@@ -9,7 +9,9 @@
 #error "qmp-models-private.h is private to libqmpthin."
 #endif
 
-#include <qmpthin/qmpthin.h>
+#include <qmpthin/qmp-block.h>
+#include <qmpthin/qmp-events.h>
+#include <qmpthin/qmp-stop-reason.h>
 
 G_BEGIN_DECLS
 

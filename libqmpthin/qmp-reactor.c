@@ -9,7 +9,7 @@
  * share one source whose only descriptor is an epoll instance: an
  * iteration costs what is ready, not what is open.
  *
- * Linux only; elsewhere qmp_watch_new() returns NULL and the client keeps
+ * Linux only; elsewhere _qmp_watch_new() returns NULL and the client keeps
  * a socket source of its own.
  */
 
@@ -152,7 +152,7 @@ reactor_release (QmpReactor *self)
 }
 
 QmpWatch *
-qmp_watch_new (GMainContext *context,
+_qmp_watch_new (GMainContext *context,
                int           fd,
                QmpWatchFunc  func,
                gpointer      user_data)
@@ -185,7 +185,7 @@ qmp_watch_new (GMainContext *context,
 }
 
 void
-qmp_watch_free (QmpWatch *watch)
+_qmp_watch_free (QmpWatch *watch)
 {
   if (watch == NULL)
     return;
@@ -202,7 +202,7 @@ qmp_watch_free (QmpWatch *watch)
 #else /* !__linux__ */
 
 QmpWatch *
-qmp_watch_new (GMainContext *context,
+_qmp_watch_new (GMainContext *context,
                int           fd,
                QmpWatchFunc  func,
                gpointer      user_data)
@@ -211,7 +211,7 @@ qmp_watch_new (GMainContext *context,
 }
 
 void
-qmp_watch_free (QmpWatch *watch)
+_qmp_watch_free (QmpWatch *watch)
 {
   g_return_if_fail (watch == NULL);
 }

@@ -16,10 +16,10 @@ typedef void (*QmpWatchFunc) (gpointer user_data);
 
 typedef struct _QmpWatch QmpWatch;
 
-QmpWatch *qmp_watch_new  (GMainContext *context,
+QmpWatch *_qmp_watch_new  (GMainContext *context,
                           int           fd,
                           QmpWatchFunc  func,
                           gpointer      user_data);
-void      qmp_watch_free (QmpWatch     *watch);
+void      _qmp_watch_free (QmpWatch     *watch);
 
 G_END_DECLS

@@ -3,7 +3,9 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 
-#include <qmpthin/qmpthin.h>
+#include <qmpthin/qmp-enum-types.h>
+#include <qmpthin/qmp-errors.h>
+#include <qmpthin/qmp-status.h>
 
 #include "qmp-json.h"
 

@@ -3,7 +3,9 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 
-#include <qmpthin/qmpthin.h>
+#include <qmpthin/qmp-block.h>
+#include <qmpthin/qmp-enum-types.h>
+#include <qmpthin/qmp-stop-reason.h>
 
 #include "qmp-json.h"
 #include "qmp-models-private.h"

@@ -16,7 +16,7 @@
 
 #include <string.h>
 
-#include <qmpthin/qmpthin.h>
+#include <qmpthin/qmp-errors.h>
 
 #include "qmp-stream.h"
 
@@ -42,7 +42,7 @@ struct _QmpStream
 };
 
 QmpStream *
-qmp_stream_new (gsize max_message_size)
+_qmp_stream_new (gsize max_message_size)
 {
   QmpStream *stream = g_new0 (QmpStream, 1);
 
@@ -53,7 +53,7 @@ qmp_stream_new (gsize max_message_size)
 }
 
 void
-qmp_stream_free (QmpStream *stream)
+_qmp_stream_free (QmpStream *stream)
 {
   if (stream == NULL)
     return;
@@ -63,27 +63,27 @@ qmp_stream_free (QmpStream *stream)
 }
 
 void
-qmp_stream_set_max_message_size (QmpStream *stream,
+_qmp_stream_set_max_message_size (QmpStream *stream,
                                  gsize      max_message_size)
 {
   stream->max_message_size = max_message_size > 0 ? max_message_size : G_MAXSIZE;
 }
 
 gsize
-qmp_stream_get_max_message_size (QmpStream *stream)
+_qmp_stream_get_max_message_size (QmpStream *stream)
 {
   return stream->max_message_size;
 }
 
 void
-qmp_stream_set_max_depth (QmpStream *stream,
+_qmp_stream_set_max_depth (QmpStream *stream,
                           guint      max_depth)
 {
   stream->max_depth = max_depth;
 }
 
 gsize
-qmp_stream_get_buffered (QmpStream *stream)
+_qmp_stream_get_buffered (QmpStream *stream)
 {
   return stream->buffer->len;
 }
@@ -98,7 +98,7 @@ reset_line_state (QmpStream *stream)
 }
 
 void
-qmp_stream_reset (QmpStream *stream)
+_qmp_stream_reset (QmpStream *stream)
 {
   g_byte_array_set_size (stream->buffer, 0);
   stream->unscanned = FALSE;
@@ -312,7 +312,7 @@ feed_bytes (QmpStream          *stream,
 }
 
 gboolean
-qmp_stream_feed (QmpStream          *stream,
+_qmp_stream_feed (QmpStream          *stream,
                  const char         *data,
                  gsize               length,
                  QmpStreamLineFunc   func,

@@ -27,31 +27,31 @@ typedef struct _QmpStream QmpStream;
  *   NUL-terminated (a line read in one piece is passed in place): read
  *   @length bytes, a NUL byte inside the line included
  * @length: bytes in @line, terminator excluded
- * @user_data: as given to qmp_stream_feed()
+ * @user_data: as given to _qmp_stream_feed()
  *
  * Returns: %TRUE to go on, %FALSE to stop feeding (the rest of the bytes
- *   stay buffered and are returned by the next qmp_stream_feed())
+ *   stay buffered and are returned by the next _qmp_stream_feed())
  */
 typedef gboolean (*QmpStreamLineFunc) (const char *line,
                                        gsize       length,
                                        gpointer    user_data);
 
-QmpStream *qmp_stream_new               (gsize               max_message_size);
-void       qmp_stream_free              (QmpStream          *stream);
-void       qmp_stream_set_max_message_size (QmpStream       *stream,
+QmpStream *_qmp_stream_new               (gsize               max_message_size);
+void       _qmp_stream_free              (QmpStream          *stream);
+void       _qmp_stream_set_max_message_size (QmpStream       *stream,
                                          gsize               max_message_size);
-gsize      qmp_stream_get_max_message_size (QmpStream       *stream);
-void       qmp_stream_set_max_depth     (QmpStream          *stream,
+gsize      _qmp_stream_get_max_message_size (QmpStream       *stream);
+void       _qmp_stream_set_max_depth     (QmpStream          *stream,
                                          guint               max_depth);
-gboolean   qmp_stream_feed              (QmpStream          *stream,
+gboolean   _qmp_stream_feed              (QmpStream          *stream,
                                          const char         *data,
                                          gsize               length,
                                          QmpStreamLineFunc   func,
                                          gpointer            user_data,
                                          GError            **error);
-gsize      qmp_stream_get_buffered      (QmpStream          *stream);
-void       qmp_stream_reset             (QmpStream          *stream);
+gsize      _qmp_stream_get_buffered      (QmpStream          *stream);
+void       _qmp_stream_reset             (QmpStream          *stream);
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (QmpStream, qmp_stream_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (QmpStream, _qmp_stream_free)
 
 G_END_DECLS

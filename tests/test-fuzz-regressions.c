@@ -125,11 +125,11 @@ static void
 test_escaped_lf (void)
 {
   static const char input[] = "{\"a\": \"x\\\n\"}\n{}\n";
-  g_autoptr(QmpStream) stream = qmp_stream_new (1024);
+  g_autoptr(QmpStream) stream = _qmp_stream_new (1024);
   g_autoptr(GPtrArray) lines = g_ptr_array_new_with_free_func (g_free);
   g_autoptr(GError) error = NULL;
 
-  g_assert_true (qmp_stream_feed (stream, input, sizeof input - 1, collect_line, lines, &error));
+  g_assert_true (_qmp_stream_feed (stream, input, sizeof input - 1, collect_line, lines, &error));
   g_assert_no_error (error);
   g_assert_cmpuint (lines->len, ==, 3);
   g_assert_cmpstr (lines->pdata[0], ==, "{\"a\": \"x\\");

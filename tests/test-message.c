@@ -15,7 +15,7 @@ parse (QmpMessageParser *parser,
        const char       *text,
        GError          **error)
 {
-  return qmp_message_parser_parse (parser, text, -1, error);
+  return _qmp_message_parser_parse (parser, text, -1, error);
 }
 
 /* A recorded greeting and what it says. */
@@ -36,14 +36,14 @@ static void
 test_greeting (gconstpointer data)
 {
   const Greeting *expected = data;
-  g_autoptr(QmpMessageParser) parser = qmp_message_parser_new ();
+  g_autoptr(QmpMessageParser) parser = _qmp_message_parser_new ();
   g_autoptr(GPtrArray) records = qmp_test_load_transcript (expected->transcript);
   QmpTestRecord *first = records->pdata[0];
   g_autoptr(QmpMessage) message = NULL;
   g_autoptr(GError) error = NULL;
 
   g_assert_false (first->sent);
-  message = qmp_message_parser_parse (parser, first->raw, strlen (first->raw) - 2, &error);
+  message = _qmp_message_parser_parse (parser, first->raw, strlen (first->raw) - 2, &error);
   g_assert_no_error (error);
   g_assert_cmpint (message->kind, ==, QMP_MESSAGE_GREETING);
   g_assert_cmpuint (message->qemu_major, ==, expected->major);
@@ -76,7 +76,7 @@ static void
 test_recorded (gconstpointer data)
 {
   const char * const *names = data;
-  g_autoptr(QmpMessageParser) parser = qmp_message_parser_new ();
+  g_autoptr(QmpMessageParser) parser = _qmp_message_parser_new ();
   guint counts[4] = { 0, };
 
   for (gsize n = 0; names[n] != NULL; n++)
@@ -96,7 +96,7 @@ test_recorded (gconstpointer data)
           node = json_from_string (record->raw, &error);
           g_assert_no_error (error);
           object = json_node_get_object (node);
-          message = qmp_message_parser_parse (parser, record->raw, strlen (record->raw) - 2, &error);
+          message = _qmp_message_parser_parse (parser, record->raw, strlen (record->raw) - 2, &error);
           g_assert_no_error (error);
           counts[message->kind]++;
 
@@ -118,7 +118,7 @@ test_recorded (gconstpointer data)
           else if (json_object_has_member (object, "return"))
             {
               g_assert_cmpint (message->kind, ==, QMP_MESSAGE_RETURN);
-              g_assert_true (qmp_message_id_equal (message->id, json_object_get_member (object, "id")));
+              g_assert_true (_qmp_message_id_equal (message->id, json_object_get_member (object, "id")));
               g_assert_true (json_node_equal (message->value, json_object_get_member (object, "return")));
             }
           else
@@ -129,7 +129,7 @@ test_recorded (gconstpointer data)
               g_assert_cmpstr (message->error_class, ==, json_object_get_string_member (err, "class"));
               g_assert_cmpstr (message->error_desc, ==, json_object_get_string_member (err, "desc"));
               if (json_object_has_member (object, "id"))
-                g_assert_true (qmp_message_id_equal (message->id, json_object_get_member (object, "id")));
+                g_assert_true (_qmp_message_id_equal (message->id, json_object_get_member (object, "id")));
               else
                 g_assert_null (message->id);
             }
@@ -143,7 +143,7 @@ test_recorded (gconstpointer data)
 static void
 test_member_order (void)
 {
-  g_autoptr(QmpMessageParser) parser = qmp_message_parser_new ();
+  g_autoptr(QmpMessageParser) parser = _qmp_message_parser_new ();
   g_autoptr(GError) error = NULL;
   g_autoptr(QmpMessage) a = parse (parser, "{\"id\": 7, \"error\": {\"desc\": \"d\", \"class\": \"C\"}}", &error);
   g_autoptr(QmpMessage) b = parse (parser, "{\"return\": [1], \"id\": \"7\", \"extra\": true}", &error);
@@ -156,7 +156,7 @@ test_member_order (void)
   g_assert_cmpint (b->kind, ==, QMP_MESSAGE_RETURN);
   g_assert_cmpstr (json_node_get_string (b->id), ==, "7");
   /* The integer 7 and the string "7" are different ids. */
-  g_assert_false (qmp_message_id_equal (a->id, b->id));
+  g_assert_false (_qmp_message_id_equal (a->id, b->id));
   g_assert_cmpint (c->kind, ==, QMP_MESSAGE_EVENT);
   g_assert_cmpint (c->timestamp_usec, ==, -1);
 }
@@ -172,16 +172,16 @@ test_id_equal (void)
         g_autoptr(JsonNode) a = json_from_string (ids[i], NULL);
         g_autoptr(JsonNode) b = json_from_string (ids[j], NULL);
 
-        g_assert_cmpint (qmp_message_id_equal (a, b), ==, i == j);
+        g_assert_cmpint (_qmp_message_id_equal (a, b), ==, i == j);
       }
-  g_assert_true (qmp_message_id_equal (NULL, NULL));
+  g_assert_true (_qmp_message_id_equal (NULL, NULL));
   {
     g_autoptr(JsonNode) a = json_from_string ("{\"a\": [1]}", NULL);
     g_autoptr(JsonNode) b = json_from_string ("{ \"a\" : [ 1 ] }", NULL);
-    g_autofree char *text = qmp_message_id_to_string (a);
+    g_autofree char *text = _qmp_message_id_to_string (a);
 
-    g_assert_true (qmp_message_id_equal (a, b));
-    g_assert_false (qmp_message_id_equal (a, NULL));
+    g_assert_true (_qmp_message_id_equal (a, b));
+    g_assert_false (_qmp_message_id_equal (a, NULL));
     g_assert_cmpstr (text, ==, "{\"a\":[1]}");
   }
 }
@@ -223,7 +223,7 @@ test_invalid (void)
     { "{\"event\": \"X\", \"data\": {\"n\": \"\\ud800\\u0041\"}}", QMP_ERROR_PROTOCOL },
     { "{\"event\": \"X\", \"data\": {\"n\": \"\\u12\"}}", QMP_ERROR_PROTOCOL },
   };
-  g_autoptr(QmpMessageParser) parser = qmp_message_parser_new ();
+  g_autoptr(QmpMessageParser) parser = _qmp_message_parser_new ();
 
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
     {
@@ -239,7 +239,7 @@ test_invalid (void)
   {
     const char text[] = "{\"return\": {}}\0garbage";
     g_autoptr(GError) error = NULL;
-    g_autoptr(QmpMessage) message = qmp_message_parser_parse (parser, text, sizeof text - 1, &error);
+    g_autoptr(QmpMessage) message = _qmp_message_parser_parse (parser, text, sizeof text - 1, &error);
 
     g_assert_null (message);
     g_assert_error (error, QMP_ERROR, QMP_ERROR_PROTOCOL);
@@ -276,7 +276,7 @@ test_number_range (void)
     "{\"return\": [-0.0, 1e-400], \"id\": 1}",
     "{\"return\": [1.5e300, -1e-5, 0.1, 12345.678, 1e15], \"id\": 1}",
   };
-  g_autoptr(QmpMessageParser) parser = qmp_message_parser_new ();
+  g_autoptr(QmpMessageParser) parser = _qmp_message_parser_new ();
 
   for (gsize i = 0; i < G_N_ELEMENTS (refused); i++)
     {
@@ -318,7 +318,7 @@ test_timestamp_range (void)
     { "{\"seconds\": 0, \"microseconds\": 1000000}", -1 },
     { "{\"seconds\": -1, \"microseconds\": -1}", -1 },
   };
-  g_autoptr(QmpMessageParser) parser = qmp_message_parser_new ();
+  g_autoptr(QmpMessageParser) parser = _qmp_message_parser_new ();
 
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
     {
@@ -338,7 +338,7 @@ test_timestamp_range (void)
 static void
 test_greeting_variants (void)
 {
-  g_autoptr(QmpMessageParser) parser = qmp_message_parser_new ();
+  g_autoptr(QmpMessageParser) parser = _qmp_message_parser_new ();
   g_autoptr(GError) error = NULL;
   /* No package, an extra member, and a capability QEMU may add later. */
   g_autoptr(QmpMessage) message =
@@ -355,7 +355,7 @@ test_greeting_variants (void)
 static void
 test_build_command (void)
 {
-  g_autoptr(QmpMessageParser) parser = qmp_message_parser_new ();
+  g_autoptr(QmpMessageParser) parser = _qmp_message_parser_new ();
   g_autoptr(JsonObject) arguments = json_object_new ();
   g_autoptr(JsonObject) nested = json_object_new ();
   g_autoptr(JsonNode) parsed = NULL;
@@ -369,7 +369,7 @@ test_build_command (void)
   json_object_set_string_member (arguments, "node-name", "disque-é-\"quoted\"\n");
   json_object_set_object_member (arguments, "options", json_object_ref (nested));
 
-  line = qmp_message_build_command ("blockdev-reopen", arguments, "qmpthin-5", &length);
+  line = _qmp_message_build_command ("blockdev-reopen", arguments, "qmpthin-5", &length);
   g_assert_cmpuint (length, ==, strlen (line));
   g_assert_true (g_str_has_suffix (line, "\n"));
   /* One line: the newline in the argument is escaped. */
@@ -385,13 +385,13 @@ test_build_command (void)
                      json_object_get_object_member (object, "arguments"), "options"), "size"),
                    ==, G_GINT64_CONSTANT (8589934592));
 
-  bare = qmp_message_build_command ("query-status", NULL, "qmpthin-6", NULL);
+  bare = _qmp_message_build_command ("query-status", NULL, "qmpthin-6", NULL);
   g_assert_cmpstr (bare, ==, "{\"execute\":\"query-status\",\"id\":\"qmpthin-6\"}\n");
 
   /* Names and ids are escaped by hand: every kind of character survives. */
   {
     const char *name = "a\"b\\c/\x01\x1f\b\f\n\r\t-é-\xe2\x82\xac";
-    g_autofree char *odd = qmp_message_build_command (name, NULL, "id\"\\", NULL);
+    g_autofree char *odd = _qmp_message_build_command (name, NULL, "id\"\\", NULL);
     g_autoptr(JsonNode) back = json_from_string (odd, NULL);
 
     g_assert_nonnull (back);
@@ -405,18 +405,18 @@ test_build_command (void)
 static void
 test_escapes (void)
 {
-  g_autoptr(QmpMessageParser) parser = qmp_message_parser_new ();
+  g_autoptr(QmpMessageParser) parser = _qmp_message_parser_new ();
   g_autoptr(GError) error = NULL;
   QmpMessage *message;
 
-  message = qmp_message_parser_parse (parser,
+  message = _qmp_message_parser_parse (parser,
                                       "{\"return\": \"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\ud83d\\ude00\\u20AC\", "
                                       "\"id\": \"qmpthin-1\"}", -1, &error);
   g_assert_no_error (error);
   g_assert_nonnull (message);
   g_assert_cmpstr (json_node_get_string (message->value), ==,
                    "\"\\/\b\f\n\r\t\xc3\xa9\xf0\x9f\x98\x80\xe2\x82\xac");
-  qmp_message_free (message);
+  _qmp_message_free (message);
 }
 
 int

@@ -52,14 +52,14 @@ feed_ok (QmpStream  *stream,
 {
   g_autoptr(GError) error = NULL;
 
-  g_assert_true (qmp_stream_feed (stream, data, length, collect, c, &error));
+  g_assert_true (_qmp_stream_feed (stream, data, length, collect, c, &error));
   g_assert_no_error (error);
 }
 
 static void
 test_terminators (void)
 {
-  g_autoptr(QmpStream) stream = qmp_stream_new (1024);
+  g_autoptr(QmpStream) stream = _qmp_stream_new (1024);
   g_autoptr(Collector) c = collector_new ();
   const char *input = "{\"a\": 1}\r\n{\"b\": 2}\n\r\n   \n\t\r\n{\"c\": 3}\r";
 
@@ -68,11 +68,11 @@ test_terminators (void)
   g_assert_cmpstr (c->lines->pdata[0], ==, "{\"a\": 1}");
   g_assert_cmpstr (c->lines->pdata[1], ==, "{\"b\": 2}");
   /* The last line waits for its LF; the CR is not part of it. */
-  g_assert_cmpuint (qmp_stream_get_buffered (stream), ==, strlen ("{\"c\": 3}\r"));
+  g_assert_cmpuint (_qmp_stream_get_buffered (stream), ==, strlen ("{\"c\": 3}\r"));
   feed_ok (stream, "\n", 1, c);
   g_assert_cmpuint (c->lines->len, ==, 3);
   g_assert_cmpstr (c->lines->pdata[2], ==, "{\"c\": 3}");
-  g_assert_cmpuint (qmp_stream_get_buffered (stream), ==, 0);
+  g_assert_cmpuint (_qmp_stream_get_buffered (stream), ==, 0);
 }
 
 /* Feeding the same bytes in any pieces yields the same lines. */
@@ -82,7 +82,7 @@ frame_in_pieces (const char *data,
                  const gsize *cuts,
                  guint        n_cuts)
 {
-  g_autoptr(QmpStream) stream = qmp_stream_new (QMP_CLIENT_DEFAULT_MAX_MESSAGE_SIZE);
+  g_autoptr(QmpStream) stream = _qmp_stream_new (QMP_CLIENT_DEFAULT_MAX_MESSAGE_SIZE);
   Collector *c = collector_new ();
   GPtrArray *lines;
   gsize pos = 0;
@@ -202,7 +202,7 @@ test_size_limit (void)
 
   /* Exactly at the limit, with CRLF and with LF: accepted. */
   {
-    g_autoptr(QmpStream) stream = qmp_stream_new (limit);
+    g_autoptr(QmpStream) stream = _qmp_stream_new (limit);
     g_autoptr(Collector) c = collector_new ();
 
     feed_ok (stream, at_limit, limit, c);
@@ -216,11 +216,11 @@ test_size_limit (void)
 
   /* One over, complete line: refused. */
   {
-    g_autoptr(QmpStream) stream = qmp_stream_new (limit);
+    g_autoptr(QmpStream) stream = _qmp_stream_new (limit);
     g_autoptr(Collector) c = collector_new ();
     g_autofree char *line = g_strconcat (over, "\r\n", NULL);
 
-    g_assert_false (qmp_stream_feed (stream, line, strlen (line), collect, c, &error));
+    g_assert_false (_qmp_stream_feed (stream, line, strlen (line), collect, c, &error));
     g_assert_error (error, QMP_ERROR, QMP_ERROR_MESSAGE_TOO_LARGE);
     g_clear_error (&error);
     g_assert_cmpuint (c->lines->len, ==, 0);
@@ -228,28 +228,28 @@ test_size_limit (void)
 
   /* One over, no newline yet: refused before the newline comes, in pieces too. */
   {
-    g_autoptr(QmpStream) stream = qmp_stream_new (limit);
+    g_autoptr(QmpStream) stream = _qmp_stream_new (limit);
     g_autoptr(Collector) c = collector_new ();
 
     feed_ok (stream, over, limit, c);
-    g_assert_false (qmp_stream_feed (stream, "x", 1, collect, c, &error));
+    g_assert_false (_qmp_stream_feed (stream, "x", 1, collect, c, &error));
     g_assert_error (error, QMP_ERROR, QMP_ERROR_MESSAGE_TOO_LARGE);
     g_clear_error (&error);
-    g_assert_cmpuint (qmp_stream_get_buffered (stream), <=, limit + 1);
+    g_assert_cmpuint (_qmp_stream_get_buffered (stream), <=, limit + 1);
   }
 
   /* A huge chunk without a newline: refused at once, nothing kept. */
   {
     gsize huge = 8 * 1024 * 1024;
     g_autofree char *data = g_malloc (huge);
-    g_autoptr(QmpStream) stream = qmp_stream_new (limit);
+    g_autoptr(QmpStream) stream = _qmp_stream_new (limit);
     g_autoptr(Collector) c = collector_new ();
 
     memset (data, 'a', huge);
-    g_assert_false (qmp_stream_feed (stream, data, huge, collect, c, &error));
+    g_assert_false (_qmp_stream_feed (stream, data, huge, collect, c, &error));
     g_assert_error (error, QMP_ERROR, QMP_ERROR_MESSAGE_TOO_LARGE);
     g_clear_error (&error);
-    g_assert_cmpuint (qmp_stream_get_buffered (stream), ==, 0);
+    g_assert_cmpuint (_qmp_stream_get_buffered (stream), ==, 0);
   }
 }
 
@@ -261,10 +261,10 @@ test_depth_limit (void)
 
   /* At the limit: accepted. */
   {
-    g_autoptr(QmpStream) stream = qmp_stream_new (1024 * 1024);
+    g_autoptr(QmpStream) stream = _qmp_stream_new (1024 * 1024);
     g_autoptr(Collector) c = collector_new ();
 
-    qmp_stream_set_max_depth (stream, 8);
+    _qmp_stream_set_max_depth (stream, 8);
     g_string_assign (line, "{\"a\":[[[[[[[1]]]]]]]}\n");
     feed_ok (stream, line->str, line->len, c);
     g_assert_cmpuint (c->lines->len, ==, 1);
@@ -272,10 +272,10 @@ test_depth_limit (void)
 
   /* Brackets inside strings, escaped quotes included, do not count. */
   {
-    g_autoptr(QmpStream) stream = qmp_stream_new (1024 * 1024);
+    g_autoptr(QmpStream) stream = _qmp_stream_new (1024 * 1024);
     g_autoptr(Collector) c = collector_new ();
 
-    qmp_stream_set_max_depth (stream, 2);
+    _qmp_stream_set_max_depth (stream, 2);
     g_string_assign (line, "{\"a\": \"[[[[{{{{\\\"[[[[\\\\\", \"b\": [\"]]]]\"]}\n");
     feed_ok (stream, line->str, line->len, c);
     g_assert_cmpuint (c->lines->len, ==, 1);
@@ -286,12 +286,12 @@ test_depth_limit (void)
 
   /* One over: refused. */
   {
-    g_autoptr(QmpStream) stream = qmp_stream_new (1024 * 1024);
+    g_autoptr(QmpStream) stream = _qmp_stream_new (1024 * 1024);
     g_autoptr(Collector) c = collector_new ();
 
-    qmp_stream_set_max_depth (stream, 8);
+    _qmp_stream_set_max_depth (stream, 8);
     g_string_assign (line, "{\"a\":[[[[[[[[1]]]]]]]]}\n");
-    g_assert_false (qmp_stream_feed (stream, line->str, line->len, collect, c, &error));
+    g_assert_false (_qmp_stream_feed (stream, line->str, line->len, collect, c, &error));
     g_assert_error (error, QMP_ERROR, QMP_ERROR_NESTING_TOO_DEEP);
     g_clear_error (&error);
   }
@@ -299,11 +299,11 @@ test_depth_limit (void)
   /* 100000 levels (json-glib would exhaust its stack): refused cleanly,
    * with the default limit, and before the line ends. */
   {
-    g_autoptr(QmpStream) stream = qmp_stream_new (QMP_CLIENT_DEFAULT_MAX_MESSAGE_SIZE);
+    g_autoptr(QmpStream) stream = _qmp_stream_new (QMP_CLIENT_DEFAULT_MAX_MESSAGE_SIZE);
     g_autoptr(Collector) c = collector_new ();
     g_autofree char *deep = g_strnfill (100000, '[');
 
-    g_assert_false (qmp_stream_feed (stream, deep, 100000, collect, c, &error));
+    g_assert_false (_qmp_stream_feed (stream, deep, 100000, collect, c, &error));
     g_assert_error (error, QMP_ERROR, QMP_ERROR_NESTING_TOO_DEEP);
     g_clear_error (&error);
   }
@@ -316,18 +316,18 @@ test_two_values (void)
 
   for (gsize i = 0; i < G_N_ELEMENTS (lines); i++)
     {
-      g_autoptr(QmpStream) stream = qmp_stream_new (1024);
+      g_autoptr(QmpStream) stream = _qmp_stream_new (1024);
       g_autoptr(Collector) c = collector_new ();
       g_autoptr(GError) error = NULL;
 
-      g_assert_false (qmp_stream_feed (stream, lines[i], strlen (lines[i]), collect, c, &error));
+      g_assert_false (_qmp_stream_feed (stream, lines[i], strlen (lines[i]), collect, c, &error));
       g_assert_error (error, QMP_ERROR, QMP_ERROR_PROTOCOL);
       g_assert_cmpuint (c->lines->len, ==, 0);
     }
 
   /* Trailing blanks are fine, and the next line starts afresh. */
   {
-    g_autoptr(QmpStream) stream = qmp_stream_new (1024);
+    g_autoptr(QmpStream) stream = _qmp_stream_new (1024);
     g_autoptr(Collector) c = collector_new ();
 
     feed_ok (stream, "{} \t\r\n{}\n", 9, c);
@@ -338,21 +338,21 @@ test_two_values (void)
 static void
 test_poisoned (void)
 {
-  g_autoptr(QmpStream) stream = qmp_stream_new (10);
+  g_autoptr(QmpStream) stream = _qmp_stream_new (10);
   g_autoptr(Collector) c = collector_new ();
   g_autoptr(GError) error = NULL;
 
-  g_assert_false (qmp_stream_feed (stream, "0123456789ab\n", 13, collect, c, &error));
+  g_assert_false (_qmp_stream_feed (stream, "0123456789ab\n", 13, collect, c, &error));
   g_assert_error (error, QMP_ERROR, QMP_ERROR_MESSAGE_TOO_LARGE);
   g_clear_error (&error);
 
   /* Out of sync for good: valid input fails the same way. */
-  g_assert_false (qmp_stream_feed (stream, "{}\n", 3, collect, c, &error));
+  g_assert_false (_qmp_stream_feed (stream, "{}\n", 3, collect, c, &error));
   g_assert_error (error, QMP_ERROR, QMP_ERROR_MESSAGE_TOO_LARGE);
   g_clear_error (&error);
   g_assert_cmpuint (c->lines->len, ==, 0);
 
-  qmp_stream_reset (stream);
+  _qmp_stream_reset (stream);
   feed_ok (stream, "{}\n", 3, c);
   g_assert_cmpuint (c->lines->len, ==, 1);
 }
@@ -360,14 +360,14 @@ test_poisoned (void)
 static void
 test_stop_delivery (void)
 {
-  g_autoptr(QmpStream) stream = qmp_stream_new (1024);
+  g_autoptr(QmpStream) stream = _qmp_stream_new (1024);
   g_autoptr(Collector) c = collector_new ();
   const char *input = "1\r\n2\r\n3\r\n4";
 
   c->stop_after = 1;
   feed_ok (stream, input, strlen (input), c);
   g_assert_cmpuint (c->lines->len, ==, 1);
-  g_assert_cmpuint (qmp_stream_get_buffered (stream), ==, strlen ("2\r\n3\r\n4"));
+  g_assert_cmpuint (_qmp_stream_get_buffered (stream), ==, strlen ("2\r\n3\r\n4"));
 
   /* The rest comes with the next feed, in order. */
   c->stop_after = 0;

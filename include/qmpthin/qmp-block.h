@@ -13,7 +13,6 @@
 #include <json-glib/json-glib.h>
 #include <qmpthin/qmp-version.h>
 #include <qmpthin/qmp-enums.h>
-#include <qmpthin/qmp-client.h>
 
 G_BEGIN_DECLS
 
@@ -131,67 +130,5 @@ QMP_AVAILABLE_IN_1_0
 guint64       qmp_block_node_get_write_threshold (QmpBlockNode  *node);
 QMP_AVAILABLE_IN_1_0
 JsonObject   *qmp_block_node_get_json            (QmpBlockNode  *node);
-
-QMP_AVAILABLE_IN_1_0
-void       qmp_client_query_block_async                (QmpClient            *client,
-                                                        GCancellable         *cancellable,
-                                                        GAsyncReadyCallback   callback,
-                                                        gpointer              user_data);
-QMP_AVAILABLE_IN_1_0
-GPtrArray *qmp_client_query_block_finish               (QmpClient            *client,
-                                                        GAsyncResult         *result,
-                                                        GError              **error);
-QMP_AVAILABLE_IN_1_0
-GPtrArray *qmp_client_query_block_sync                 (QmpClient            *client,
-                                                        GCancellable         *cancellable,
-                                                        GError              **error);
-
-QMP_AVAILABLE_IN_1_0
-void       qmp_client_query_blockstats_async           (QmpClient            *client,
-                                                        gboolean              query_nodes,
-                                                        GCancellable         *cancellable,
-                                                        GAsyncReadyCallback   callback,
-                                                        gpointer              user_data);
-QMP_AVAILABLE_IN_1_0
-GPtrArray *qmp_client_query_blockstats_finish          (QmpClient            *client,
-                                                        GAsyncResult         *result,
-                                                        GError              **error);
-QMP_AVAILABLE_IN_1_0
-GPtrArray *qmp_client_query_blockstats_sync            (QmpClient            *client,
-                                                        gboolean              query_nodes,
-                                                        GCancellable         *cancellable,
-                                                        GError              **error);
-
-QMP_AVAILABLE_IN_1_0
-void       qmp_client_query_named_block_nodes_async    (QmpClient            *client,
-                                                        GCancellable         *cancellable,
-                                                        GAsyncReadyCallback   callback,
-                                                        gpointer              user_data);
-QMP_AVAILABLE_IN_1_0
-GPtrArray *qmp_client_query_named_block_nodes_finish   (QmpClient            *client,
-                                                        GAsyncResult         *result,
-                                                        GError              **error);
-QMP_AVAILABLE_IN_1_0
-GPtrArray *qmp_client_query_named_block_nodes_sync     (QmpClient            *client,
-                                                        GCancellable         *cancellable,
-                                                        GError              **error);
-
-QMP_AVAILABLE_IN_1_0
-void       qmp_client_set_write_threshold_async        (QmpClient            *client,
-                                                        const char           *node_name,
-                                                        guint64               write_threshold,
-                                                        GCancellable         *cancellable,
-                                                        GAsyncReadyCallback   callback,
-                                                        gpointer              user_data);
-QMP_AVAILABLE_IN_1_0
-gboolean   qmp_client_set_write_threshold_finish       (QmpClient            *client,
-                                                        GAsyncResult         *result,
-                                                        GError              **error);
-QMP_AVAILABLE_IN_1_0
-gboolean   qmp_client_set_write_threshold_sync         (QmpClient            *client,
-                                                        const char           *node_name,
-                                                        guint64               write_threshold,
-                                                        GCancellable         *cancellable,
-                                                        GError              **error);
 
 G_END_DECLS

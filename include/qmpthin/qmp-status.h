@@ -13,7 +13,6 @@
 #include <json-glib/json-glib.h>
 #include <qmpthin/qmp-version.h>
 #include <qmpthin/qmp-enums.h>
-#include <qmpthin/qmp-client.h>
 
 G_BEGIN_DECLS
 
@@ -48,47 +47,5 @@ QMP_AVAILABLE_IN_1_0
 const char    *qmp_status_info_get_status_string (QmpStatusInfo  *info);
 QMP_AVAILABLE_IN_1_0
 JsonObject    *qmp_status_info_get_json          (QmpStatusInfo  *info);
-
-QMP_AVAILABLE_IN_1_0
-void           qmp_client_query_status_async     (QmpClient            *client,
-                                                  GCancellable         *cancellable,
-                                                  GAsyncReadyCallback   callback,
-                                                  gpointer              user_data);
-QMP_AVAILABLE_IN_1_0
-QmpStatusInfo *qmp_client_query_status_finish    (QmpClient            *client,
-                                                  GAsyncResult         *result,
-                                                  GError              **error);
-QMP_AVAILABLE_IN_1_0
-QmpStatusInfo *qmp_client_query_status_sync      (QmpClient            *client,
-                                                  GCancellable         *cancellable,
-                                                  GError              **error);
-
-QMP_AVAILABLE_IN_1_0
-void           qmp_client_cont_async             (QmpClient            *client,
-                                                  GCancellable         *cancellable,
-                                                  GAsyncReadyCallback   callback,
-                                                  gpointer              user_data);
-QMP_AVAILABLE_IN_1_0
-gboolean       qmp_client_cont_finish            (QmpClient            *client,
-                                                  GAsyncResult         *result,
-                                                  GError              **error);
-QMP_AVAILABLE_IN_1_0
-gboolean       qmp_client_cont_sync              (QmpClient            *client,
-                                                  GCancellable         *cancellable,
-                                                  GError              **error);
-
-QMP_AVAILABLE_IN_1_0
-void           qmp_client_stop_async             (QmpClient            *client,
-                                                  GCancellable         *cancellable,
-                                                  GAsyncReadyCallback   callback,
-                                                  gpointer              user_data);
-QMP_AVAILABLE_IN_1_0
-gboolean       qmp_client_stop_finish            (QmpClient            *client,
-                                                  GAsyncResult         *result,
-                                                  GError              **error);
-QMP_AVAILABLE_IN_1_0
-gboolean       qmp_client_stop_sync              (QmpClient            *client,
-                                                  GCancellable         *cancellable,
-                                                  GError              **error);
 
 G_END_DECLS

@@ -13,7 +13,7 @@
  * - an event serialised with qmp_event_to_string() parses back as an event
  *   of the same name, timestamp and data;
  * - a reply value sent back as a command's arguments
- *   (qmp_message_build_command()) is one line of valid JSON.
+ *   (_qmp_message_build_command()) is one line of valid JSON.
  */
 
 #include <string.h>
@@ -70,7 +70,7 @@ check_event (QmpMessageParser *parser,
 
   /* The log form is QEMU's wire format: it must read back the same. */
   text = qmp_event_to_string (event);
-  again = qmp_message_parser_parse (parser, text, -1, &error);
+  again = _qmp_message_parser_parse (parser, text, -1, &error);
   g_assert_no_error (error);
   g_assert_cmpint (again->kind, ==, QMP_MESSAGE_EVENT);
   g_assert_cmpstr (again->event_name, ==, message->event_name);
@@ -178,7 +178,7 @@ check_value (JsonNode *value)
 
       /* The same object as a command's arguments, as a caller may pass
        * what QEMU returned: one line of valid JSON. */
-      line = qmp_message_build_command ("fuzz", object, "qmpthin-1", &length);
+      line = _qmp_message_build_command ("fuzz", object, "qmpthin-1", &length);
       g_assert_cmpuint (length, ==, strlen (line));
       g_assert_cmpint (line[length - 1], ==, '\n');
       g_assert_null (memchr (line, '\n', length - 1));
@@ -203,11 +203,11 @@ static void
 check_message (QmpMessageParser *parser,
                QmpMessage       *message)
 {
-  g_autofree char *id = qmp_message_id_to_string (message->id);
+  g_autofree char *id = _qmp_message_id_to_string (message->id);
 
   g_assert_nonnull (id);
   g_assert_nonnull (message->root);
-  g_assert_true (qmp_message_id_equal (message->id, message->id));
+  g_assert_true (_qmp_message_id_equal (message->id, message->id));
 
   switch (message->kind)
     {
@@ -261,7 +261,7 @@ on_line (const char *line,
   if (++ctx->n_lines > 64)
     return FALSE;
 
-  message = qmp_message_parser_parse (ctx->parser, line, length, &error);
+  message = _qmp_message_parser_parse (ctx->parser, line, length, &error);
   if (message == NULL)
     {
       g_assert_nonnull (error);
@@ -285,14 +285,14 @@ int
 LLVMFuzzerTestOneInput (const uint8_t *data,
                         size_t         size)
 {
-  g_autoptr(QmpStream) stream = qmp_stream_new (QMP_CLIENT_DEFAULT_MAX_MESSAGE_SIZE);
-  g_autoptr(QmpMessageParser) parser = qmp_message_parser_new ();
+  g_autoptr(QmpStream) stream = _qmp_stream_new (QMP_CLIENT_DEFAULT_MAX_MESSAGE_SIZE);
+  g_autoptr(QmpMessageParser) parser = _qmp_message_parser_new ();
   Context ctx = { parser, 0 };
 
   fuzz_setup_logging ();
   /* A text without a final newline is a whole message too. */
-  if (qmp_stream_feed (stream, (const char *) data, size, on_line, &ctx, NULL) &&
+  if (_qmp_stream_feed (stream, (const char *) data, size, on_line, &ctx, NULL) &&
       ctx.n_lines <= 64)
-    qmp_stream_feed (stream, "\n", 1, on_line, &ctx, NULL);
+    _qmp_stream_feed (stream, "\n", 1, on_line, &ctx, NULL);
   return 0;
 }

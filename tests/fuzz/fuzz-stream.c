@@ -81,17 +81,17 @@ feed (QmpStream  *stream,
   g_autofree char *piece = g_memdup2 (data, length);
 
   sink->stopped = FALSE;
-  if (!qmp_stream_feed (stream, piece != NULL ? piece : "", length, on_line, sink, error))
+  if (!_qmp_stream_feed (stream, piece != NULL ? piece : "", length, on_line, sink, error))
     return FALSE;
   while (sink->stopped)
     {
-      gsize before = qmp_stream_get_buffered (stream);
+      gsize before = _qmp_stream_get_buffered (stream);
 
       sink->stopped = FALSE;
-      if (!qmp_stream_feed (stream, NULL, 0, on_line, sink, error))
+      if (!_qmp_stream_feed (stream, NULL, 0, on_line, sink, error))
         return FALSE;
       /* Stopping again is fine; making no progress is not. */
-      g_assert_true (sink->stopped || qmp_stream_get_buffered (stream) <= before);
+      g_assert_true (sink->stopped || _qmp_stream_get_buffered (stream) <= before);
     }
   return TRUE;
 }
@@ -113,7 +113,7 @@ frame (const Config *config,
        guint         n_splits,
        gboolean     *failed)
 {
-  g_autoptr(QmpStream) stream = qmp_stream_new (config->max_message_size);
+  g_autoptr(QmpStream) stream = _qmp_stream_new (config->max_message_size);
   g_autoptr(GError) error = NULL;
   Sink sink = { 0, };
   gsize pos = 0;
@@ -123,7 +123,7 @@ frame (const Config *config,
   sink.stop_at = config->stop_at;
   sink.stop_always = config->stop_always;
   if (config->max_depth > 0)
-    qmp_stream_set_max_depth (stream, config->max_depth);
+    _qmp_stream_set_max_depth (stream, config->max_depth);
 
   *failed = FALSE;
   for (guint i = 0; i <= n_splits && !*failed; i++)
@@ -137,18 +137,18 @@ frame (const Config *config,
           *failed = TRUE;
           /* A broken stream stays broken. */
           g_clear_error (&error);
-          g_assert_false (qmp_stream_feed (stream, "\n", 1, on_line, &sink, &error));
+          g_assert_false (_qmp_stream_feed (stream, "\n", 1, on_line, &sink, &error));
           g_assert_nonnull (error);
           break;
         }
       g_assert_no_error (error);
-      g_assert_cmpuint (qmp_stream_get_buffered (stream), <=, length);
+      g_assert_cmpuint (_qmp_stream_get_buffered (stream), <=, length);
       pos += piece;
     }
 
   /* Reset makes it usable again. */
-  qmp_stream_reset (stream);
-  g_assert_cmpuint (qmp_stream_get_buffered (stream), ==, 0);
+  _qmp_stream_reset (stream);
+  g_assert_cmpuint (_qmp_stream_get_buffered (stream), ==, 0);
   return sink.lines;
 }
 
