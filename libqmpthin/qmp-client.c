@@ -3,8 +3,6 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 
-#include <string.h>
-
 #include <qmpthin/qmp-client.h>
 #include <qmpthin/qmp-enum-types.h>
 #include <qmpthin/qmp-errors.h>
@@ -425,47 +423,13 @@ tracker_derived_event (QmpEvent *event,
   emit_signals (user_data, event);
 }
 
-/* Work of the tracker's, waiting for its place in the order of delivery. */
-typedef struct {
-  QmpTracker *tracker;          /* owned */
-  QmpTrackerFunc func;
-  gpointer data;
-  GDestroyNotify data_free;
-} TrackerWork;
-
-static void
-tracker_work_run (gpointer data)
-{
-  TrackerWork *work = data;
-
-  work->func (work->tracker, work->data);
-}
-
-static void
-tracker_work_free (gpointer data)
-{
-  TrackerWork *work = data;
-
-  if (work->data_free != NULL)
-    work->data_free (work->data);
-  _qmp_tracker_unref (work->tracker);
-  g_free (work);
-}
-
 static void
 tracker_in_order (QmpTrackerFunc  func,
                   gpointer        data,
                   GDestroyNotify  data_free,
                   gpointer        user_data)
 {
-  QmpClient *self = user_data;
-  TrackerWork *work = g_new0 (TrackerWork, 1);
-
-  work->tracker = _qmp_tracker_ref (self->tracker);
-  work->func = func;
-  work->data = data;
-  work->data_free = data_free;
-  _qmp_session_deliver_in_order (self->session, tracker_work_run, work, tracker_work_free);
+  _qmp_session_deliver_in_order (QMP_CLIENT (user_data)->session, func, data, data_free);
 }
 
 /* A finding of the resync: an event, or the new stop reason (no event). */

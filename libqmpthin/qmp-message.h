@@ -5,6 +5,10 @@
 
 #pragma once
 
+#if !defined(QMPTHIN_COMPILATION)
+#error "qmp-message.h is private to libqmpthin."
+#endif
+
 #include <json-glib/json-glib.h>
 
 G_BEGIN_DECLS

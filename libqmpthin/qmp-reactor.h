@@ -5,6 +5,10 @@
 
 #pragma once
 
+#if !defined(QMPTHIN_COMPILATION)
+#error "qmp-reactor.h is private to libqmpthin."
+#endif
+
 #include <glib.h>
 
 G_BEGIN_DECLS

@@ -5,6 +5,10 @@
 
 #pragma once
 
+#if !defined(QMPTHIN_COMPILATION)
+#error "qmp-stream.h is private to libqmpthin."
+#endif
+
 #include <glib.h>
 
 G_BEGIN_DECLS
@@ -16,7 +20,7 @@ G_BEGIN_DECLS
 #define QMP_STREAM_DEFAULT_MAX_DEPTH 512
 
 /* How much one read asks for: never byte by byte, and not more than the
- * CPU cache holds once parsed (see READS_PER_CALLBACK in qmp-client.c). */
+ * CPU cache holds once parsed (see channel_read() in qmp-channel.c). */
 #define QMP_STREAM_READ_SIZE (16 * 1024)
 
 typedef struct _QmpStream QmpStream;

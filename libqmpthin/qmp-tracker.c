@@ -576,12 +576,29 @@ stop_acknowledged (QmpTracker *self,
                                          current_pause_since (self), FALSE));
 }
 
+/* The acknowledgement of a stop handed over ahead of the wire order,
+ * waiting for its place. */
+typedef struct {
+  QmpTracker *tracker;          /* owned */
+  guint connection;
+} Acknowledgement;
+
 static void
-stop_acknowledged_in_order (QmpTracker *self,
-                            gpointer    data)
+acknowledgement_run (gpointer data)
 {
-  if (!self->detached)
-    stop_acknowledged (self, GPOINTER_TO_UINT (data));
+  Acknowledgement *ack = data;
+
+  if (!ack->tracker->detached)
+    stop_acknowledged (ack->tracker, ack->connection);
+}
+
+static void
+acknowledgement_free (gpointer data)
+{
+  Acknowledgement *ack = data;
+
+  _qmp_tracker_unref (ack->tracker);
+  g_free (ack);
 }
 
 /* The caller sends @command: what it changes, if the tracker cares, to
@@ -641,10 +658,17 @@ _qmp_tracker_command_answered (QmpTrackedCommand *tracked,
       break;
     case EFFECT_STOP:
       if (in_order)
-        stop_acknowledged (self, tracked->connection);
+        {
+          stop_acknowledged (self, tracked->connection);
+        }
       else
-        self->hooks.in_order (stop_acknowledged_in_order, GUINT_TO_POINTER (tracked->connection),
-                              NULL, self->user_data);
+        {
+          Acknowledgement *ack = g_new0 (Acknowledgement, 1);
+
+          ack->tracker = _qmp_tracker_ref (self);
+          ack->connection = tracked->connection;
+          self->hooks.in_order (acknowledgement_run, ack, acknowledgement_free, self->user_data);
+        }
       break;
     default:
       g_assert_not_reached ();

@@ -28,8 +28,7 @@ typedef void (*QmpTrackerReplyFunc) (QmpTracker   *tracker,
                                      gpointer      data);
 
 /* Work to do at a point of the wire order (see QmpTrackerHooks.in_order). */
-typedef void (*QmpTrackerFunc) (QmpTracker *tracker,
-                                gpointer    data);
+typedef void (*QmpTrackerFunc) (gpointer data);
 
 /* How the tracker reaches QEMU and the client. */
 typedef struct {
@@ -51,7 +50,8 @@ typedef struct {
   void (*derived_event)       (QmpEvent            *event,
                                gpointer             user_data);
   /* Runs @func at this point of the wire order: after what was read
-   * before, before what is read after. */
+   * before, before what is read after; @data_free frees @data then, or
+   * when the connection's messages are dropped. */
   void (*in_order)            (QmpTrackerFunc       func,
                                gpointer             data,
                                GDestroyNotify       data_free,

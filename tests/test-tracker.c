@@ -52,6 +52,7 @@ typedef struct {
 typedef struct {
   QmpTrackerFunc func;
   gpointer data;
+  GDestroyNotify data_free;
 } Work;
 
 typedef struct {
@@ -129,10 +130,9 @@ hook_in_order (QmpTrackerFunc  func,
   Fixture *f = user_data;
   Work *work = g_new0 (Work, 1);
 
-  /* The tracker passes plain values here. */
-  g_assert_null (data_free);
   work->func = func;
   work->data = data;
+  work->data_free = data_free;
   g_queue_push_tail (&f->work, work);
 }
 
@@ -305,7 +305,9 @@ run_work (Fixture *f)
 
   while ((work = g_queue_pop_head (&f->work)) != NULL)
     {
-      work->func (f->tracker, work->data);
+      work->func (work->data);
+      if (work->data_free != NULL)
+        work->data_free (work->data);
       g_free (work);
     }
 }
