@@ -1941,19 +1941,6 @@ test_nested_loop (Fixture       *f,
 }
 
 static void
-store_in_log (GObject      *source,
-              GAsyncResult *result,
-              gpointer      user_data)
-{
-  Fixture *f = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(JsonNode) value = qmp_client_execute_finish (QMP_CLIENT (source), result, &error);
-
-  g_assert_no_error (error);
-  g_ptr_array_add (f->log, g_strdup_printf ("callback %s", json_node_get_string (value)));
-}
-
-static void
 on_ready_execute (GObject    *object,
                   GParamSpec *pspec,
                   gpointer    user_data)
@@ -1966,7 +1953,7 @@ on_ready_execute (GObject    *object,
    * qmp_client_connect_sync() waits in. */
   g_assert_true (g_main_context_get_thread_default () == NULL ||
                  g_main_context_get_thread_default () == g_main_context_default ());
-  qmp_client_execute_async (QMP_CLIENT (object), "inner", NULL, NULL, store_in_log, f);
+  qmp_client_execute_async (QMP_CLIENT (object), "inner", NULL, NULL, log_reply, f);
   g_ptr_array_add (f->log, g_strdup ("ready"));
 }
 
@@ -1978,7 +1965,7 @@ static void
 test_async_from_connect_sync (Fixture       *f,
                               gconstpointer  data)
 {
-  const char *expected[] = { "ready", "callback done", NULL };
+  const char *expected[] = { "ready", "reply done", NULL };
   g_autoptr(GError) error = NULL;
 
   qmp_fake_server_set_reply (f->server, "query-status", "{\"return\": {\"status\": \"running\", \"running\": true}}");
