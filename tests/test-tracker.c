@@ -1041,8 +1041,9 @@ replay (Fixture    *f,
           else if (message->kind == QMP_MESSAGE_RETURN || message->kind == QMP_MESSAGE_ERROR)
             {
               QmpTrackedCommand *tracked = NULL;
+              g_autofree char *id = NULL;
 
-              if (g_hash_table_steal_extended (sent, json_node_get_string (message->id), NULL,
+              if (g_hash_table_steal_extended (sent, json_node_get_string (message->id), (gpointer *) &id,
                                                (gpointer *) &tracked))
                 answer_command (tracked, message->kind == QMP_MESSAGE_RETURN, TRUE);
             }
