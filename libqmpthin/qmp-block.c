@@ -243,8 +243,8 @@ qmp_block_info_new_from_json (JsonObject  *object,
   self->device = _qmp_json_get_string (object, "device");
   self->qdev = _qmp_json_get_string (object, "qdev");
   self->io_status_string = _qmp_json_get_string (object, "io-status");
-  self->io_status = _qmp_enum_from_string (QMP_TYPE_IO_STATUS, self->io_status_string,
-                                           QMP_IO_STATUS_NONE, QMP_IO_STATUS_UNKNOWN);
+  self->io_status = _qmp_json_enum_from_string (QMP_TYPE_IO_STATUS, self->io_status_string,
+                                                QMP_IO_STATUS_NONE, QMP_IO_STATUS_UNKNOWN);
   inserted = _qmp_json_get_object (object, "inserted");
   if (inserted != NULL)
     {

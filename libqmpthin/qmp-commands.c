@@ -333,24 +333,24 @@ static gpointer
 parse_block (JsonNode  *value,
              GError   **error)
 {
-  return _qmp_parse_object_array (value, "query-block",
-                                  (gpointer) qmp_block_info_new_from_json, error);
+  return _qmp_json_parse_object_array (value, "query-block",
+                                       (gpointer) qmp_block_info_new_from_json, error);
 }
 
 static gpointer
 parse_blockstats (JsonNode  *value,
                   GError   **error)
 {
-  return _qmp_parse_object_array (value, "query-blockstats",
-                                  (gpointer) qmp_block_stats_new_from_json, error);
+  return _qmp_json_parse_object_array (value, "query-blockstats",
+                                       (gpointer) qmp_block_stats_new_from_json, error);
 }
 
 static gpointer
 parse_named_block_nodes (JsonNode  *value,
                          GError   **error)
 {
-  return _qmp_parse_object_array (value, "query-named-block-nodes",
-                                  (gpointer) qmp_block_node_new_from_json, error);
+  return _qmp_json_parse_object_array (value, "query-named-block-nodes",
+                                       (gpointer) qmp_block_node_new_from_json, error);
 }
 
 /**

@@ -92,11 +92,11 @@ qmp_block_io_error_event_constructed (GObject *object)
   self->action_string = _qmp_json_get_string (data, "action");
   self->reason = _qmp_json_get_string (data, "reason");
   self->nospace = _qmp_json_get_boolean (data, "nospace", FALSE);
-  self->operation = _qmp_enum_from_string (QMP_TYPE_IO_OPERATION, self->operation_string,
-                                           QMP_IO_OPERATION_UNKNOWN, QMP_IO_OPERATION_UNKNOWN);
-  self->action = _qmp_enum_from_string (QMP_TYPE_BLOCK_ERROR_ACTION, self->action_string,
-                                        QMP_BLOCK_ERROR_ACTION_UNKNOWN,
-                                        QMP_BLOCK_ERROR_ACTION_UNKNOWN);
+  self->operation = _qmp_json_enum_from_string (QMP_TYPE_IO_OPERATION, self->operation_string,
+                                                QMP_IO_OPERATION_UNKNOWN, QMP_IO_OPERATION_UNKNOWN);
+  self->action = _qmp_json_enum_from_string (QMP_TYPE_BLOCK_ERROR_ACTION, self->action_string,
+                                             QMP_BLOCK_ERROR_ACTION_UNKNOWN,
+                                             QMP_BLOCK_ERROR_ACTION_UNKNOWN);
 }
 
 static void

@@ -62,10 +62,10 @@ _qmp_json_get_object (JsonObject *object,
 
 /* The GEnum nicks are QEMU's own spellings ("io-error", "nospace"). */
 int
-_qmp_enum_from_string (GType       enum_type,
-                       const char *nick,
-                       int         absent_value,
-                       int         unknown_value)
+_qmp_json_enum_from_string (GType       enum_type,
+                            const char *nick,
+                            int         absent_value,
+                            int         unknown_value)
 {
   g_autoptr(GEnumClass) klass = NULL;
   GEnumValue *value;
@@ -81,11 +81,11 @@ _qmp_enum_from_string (GType       enum_type,
 }
 
 GPtrArray *
-_qmp_parse_object_array (JsonNode    *value,
-                         const char  *command,
-                         gpointer   (*new_from_json) (JsonObject *object,
-                                                      GError    **error),
-                         GError     **error)
+_qmp_json_parse_object_array (JsonNode    *value,
+                              const char  *command,
+                              gpointer   (*new_from_json) (JsonObject *object,
+                                                           GError    **error),
+                              GError     **error)
 {
   g_autoptr(GPtrArray) result = g_ptr_array_new_with_free_func (g_object_unref);
   JsonArray *array;
@@ -121,8 +121,8 @@ _qmp_parse_object_array (JsonNode    *value,
 
 /* The nick of @value, for log messages; "?" for a value @type lacks. */
 const char *
-_qmp_enum_nick (GType type,
-                int   value)
+_qmp_json_enum_nick (GType type,
+                     int   value)
 {
   /* Registered enum classes live as long as the program. */
   g_autoptr(GEnumClass) klass = g_type_class_ref (type);

@@ -164,8 +164,8 @@ qmp_status_info_new_from_json (JsonObject  *object,
   json_object_seal (self->json);
   self->running = json_node_get_boolean (running);
   self->status_string = _qmp_json_get_string (object, "status");
-  self->status = _qmp_enum_from_string (QMP_TYPE_RUN_STATE, self->status_string,
-                                        QMP_RUN_STATE_UNKNOWN, QMP_RUN_STATE_UNKNOWN);
+  self->status = _qmp_json_enum_from_string (QMP_TYPE_RUN_STATE, self->status_string,
+                                             QMP_RUN_STATE_UNKNOWN, QMP_RUN_STATE_UNKNOWN);
   return g_steal_pointer (&self);
 }
 

@@ -349,8 +349,8 @@ _qmp_stop_reason_new_for_disks (QmpStopKind  kind,
 
   self->kind = kind;
   self->run_state_string = g_strdup (run_state);
-  self->run_state = _qmp_enum_from_string (QMP_TYPE_RUN_STATE, run_state,
-                                           QMP_RUN_STATE_UNKNOWN, QMP_RUN_STATE_UNKNOWN);
+  self->run_state = _qmp_json_enum_from_string (QMP_TYPE_RUN_STATE, run_state,
+                                                QMP_RUN_STATE_UNKNOWN, QMP_RUN_STATE_UNKNOWN);
   self->disks = g_ptr_array_new_full (n_disks, g_object_unref);
   self->node_names = g_new0 (char *, n_disks + 1);
   for (guint i = 0; i < n_disks; i++)

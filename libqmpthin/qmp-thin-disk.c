@@ -232,7 +232,8 @@ _qmp_thin_disk_set_state (QmpThinDisk      *disk,
   if (disk->state == state)
     return;
   g_debug ("thin disk %s: %s -> %s", disk->node_name,
-           _qmp_enum_nick (QMP_TYPE_THIN_DISK_STATE, disk->state), _qmp_enum_nick (QMP_TYPE_THIN_DISK_STATE, state));
+           _qmp_json_enum_nick (QMP_TYPE_THIN_DISK_STATE, disk->state),
+           _qmp_json_enum_nick (QMP_TYPE_THIN_DISK_STATE, state));
   disk->state = state;
   if (state != QMP_THIN_DISK_STATE_DISABLED)
     {

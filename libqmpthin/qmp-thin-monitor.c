@@ -228,7 +228,7 @@ need (QmpThinMonitor  *self,
       if (wanted > disk->wanted_size)
         _qmp_thin_disk_set_uint64 (disk, &disk->wanted_size, wanted, DISK_PROP_WANTED_SIZE);
       g_debug ("thin disk %s: coalesced a %s need", disk->node_name,
-               _qmp_enum_nick (QMP_TYPE_EXTEND_REASON, reason));
+               _qmp_json_enum_nick (QMP_TYPE_EXTEND_REASON, reason));
       return;
     }
 

@@ -410,8 +410,8 @@ explain_block_ready (QmpTracker   *self,
       return;
     }
   if (value != NULL)
-    blocks = _qmp_parse_object_array (value, "query-block",
-                                      (gpointer) qmp_block_info_new_from_json, NULL);
+    blocks = _qmp_json_parse_object_array (value, "query-block",
+                                           (gpointer) qmp_block_info_new_from_json, NULL);
   kind = qmp_stop_kind_from_run_state (qmp_status_info_get_status (status));
   if (kind == QMP_STOP_KIND_IO_ERROR && blocks != NULL)
     for (guint i = 0; i < blocks->len; i++)
@@ -762,8 +762,8 @@ resync_blocks_ready (QmpTracker   *self,
   if (resync == NULL || !resync_answered (self, error))
     return;
   if (value != NULL)
-    resync->blocks = _qmp_parse_object_array (value, "query-block",
-                                              (gpointer) qmp_block_info_new_from_json, NULL);
+    resync->blocks = _qmp_json_parse_object_array (value, "query-block",
+                                                   (gpointer) qmp_block_info_new_from_json, NULL);
   resync_step (self);
 }
 
@@ -778,8 +778,8 @@ resync_nodes_ready (QmpTracker   *self,
   if (resync == NULL || !resync_answered (self, error))
     return;
   if (value != NULL)
-    resync->nodes = _qmp_parse_object_array (value, "query-named-block-nodes",
-                                             (gpointer) qmp_block_node_new_from_json, NULL);
+    resync->nodes = _qmp_json_parse_object_array (value, "query-named-block-nodes",
+                                                  (gpointer) qmp_block_node_new_from_json, NULL);
   resync_step (self);
 }
 
