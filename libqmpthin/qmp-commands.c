@@ -65,14 +65,14 @@ call_ready (GObject      *source,
 
 static void
 call_async (QmpClient           *client,
-                        const char          *command,
-                        JsonObject          *arguments,
-                        QmpResultParser      parser,
-                        GDestroyNotify       result_free,
-                        gpointer             source_tag,
-                        GCancellable        *cancellable,
-                        GAsyncReadyCallback  callback,
-                        gpointer             user_data)
+            const char          *command,
+            JsonObject          *arguments,
+            QmpResultParser      parser,
+            GDestroyNotify       result_free,
+            gpointer             source_tag,
+            GCancellable        *cancellable,
+            GAsyncReadyCallback  callback,
+            gpointer             user_data)
 {
   GTask *task = g_task_new (client, cancellable, callback, user_data);
   CallData *data = g_new0 (CallData, 1);
@@ -86,9 +86,9 @@ call_async (QmpClient           *client,
 
 static gpointer
 call_finish (QmpClient     *client,
-                         GAsyncResult  *result,
-                         gpointer       source_tag,
-                         GError       **error)
+             GAsyncResult  *result,
+             gpointer       source_tag,
+             GError       **error)
 {
   g_return_val_if_fail (QMP_IS_CLIENT (client), NULL);
   g_return_val_if_fail (g_task_is_valid (result, client), NULL);
@@ -99,11 +99,11 @@ call_finish (QmpClient     *client,
 
 static gpointer
 call_sync (QmpClient     *client,
-                       const char    *command,
-                       JsonObject    *arguments,
-                       QmpResultParser parser,
-                       GCancellable  *cancellable,
-                       GError       **error)
+           const char    *command,
+           JsonObject    *arguments,
+           QmpResultParser parser,
+           GCancellable  *cancellable,
+           GError       **error)
 {
   g_autoptr(JsonNode) value = qmp_client_execute_sync (client, command, arguments,
                                                        cancellable, error);
@@ -147,7 +147,7 @@ qmp_client_query_status_async (QmpClient           *client,
 {
   g_return_if_fail (QMP_IS_CLIENT (client));
   call_async (client, "query-status", NULL, parse_status, g_object_unref,
-                          qmp_client_query_status_async, cancellable, callback, user_data);
+              qmp_client_query_status_async, cancellable, callback, user_data);
 }
 
 /**
@@ -212,7 +212,7 @@ qmp_client_cont_async (QmpClient           *client,
 {
   g_return_if_fail (QMP_IS_CLIENT (client));
   call_async (client, "cont", NULL, NULL, NULL,
-                          qmp_client_cont_async, cancellable, callback, user_data);
+              qmp_client_cont_async, cancellable, callback, user_data);
 }
 
 /**
@@ -280,7 +280,7 @@ qmp_client_stop_async (QmpClient           *client,
 {
   g_return_if_fail (QMP_IS_CLIENT (client));
   call_async (client, "stop", NULL, NULL, NULL,
-                          qmp_client_stop_async, cancellable, callback, user_data);
+              qmp_client_stop_async, cancellable, callback, user_data);
 }
 
 /**
@@ -372,8 +372,8 @@ qmp_client_query_block_async (QmpClient           *client,
 {
   g_return_if_fail (QMP_IS_CLIENT (client));
   call_async (client, "query-block", NULL, parse_block,
-                          (GDestroyNotify) g_ptr_array_unref, qmp_client_query_block_async,
-                          cancellable, callback, user_data);
+              (GDestroyNotify) g_ptr_array_unref, qmp_client_query_block_async,
+              cancellable, callback, user_data);
 }
 
 /**
@@ -452,8 +452,8 @@ qmp_client_query_blockstats_async (QmpClient           *client,
   g_return_if_fail (QMP_IS_CLIENT (client));
   arguments = blockstats_arguments (query_nodes);
   call_async (client, "query-blockstats", arguments, parse_blockstats,
-                          (GDestroyNotify) g_ptr_array_unref, qmp_client_query_blockstats_async,
-                          cancellable, callback, user_data);
+              (GDestroyNotify) g_ptr_array_unref, qmp_client_query_blockstats_async,
+              cancellable, callback, user_data);
 }
 
 /**
@@ -538,9 +538,9 @@ qmp_client_query_named_block_nodes_async (QmpClient           *client,
   g_return_if_fail (QMP_IS_CLIENT (client));
   arguments = named_block_nodes_arguments ();
   call_async (client, "query-named-block-nodes", arguments, parse_named_block_nodes,
-                          (GDestroyNotify) g_ptr_array_unref,
-                          qmp_client_query_named_block_nodes_async,
-                          cancellable, callback, user_data);
+              (GDestroyNotify) g_ptr_array_unref,
+              qmp_client_query_named_block_nodes_async,
+              cancellable, callback, user_data);
 }
 
 /**
@@ -634,7 +634,7 @@ qmp_client_set_write_threshold_async (QmpClient           *client,
 
   arguments = write_threshold_arguments (node_name, write_threshold);
   call_async (client, "block-set-write-threshold", arguments, NULL, NULL,
-                          qmp_client_set_write_threshold_async, cancellable, callback, user_data);
+              qmp_client_set_write_threshold_async, cancellable, callback, user_data);
 }
 
 /**
@@ -690,6 +690,6 @@ qmp_client_set_write_threshold_sync (QmpClient     *client,
 
   arguments = write_threshold_arguments (node_name, write_threshold);
   value = call_sync (client, "block-set-write-threshold", arguments, NULL,
-                                 cancellable, error);
+                     cancellable, error);
   return value != NULL;
 }
