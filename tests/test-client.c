@@ -645,23 +645,59 @@ test_not_a_socket (void)
 /* The socket file of a QEMU that exited: nothing listens on it. It is
  * tried for a second (QEMU may be between bind() and listen()), not for
  * the whole connect timeout, and the error says what happened. */
+/* A UNIX socket bound in a directory of its own and not listening: what
+ * a QEMU that exited leaves behind, and what one between bind() and
+ * listen() shows. */
+typedef struct {
+  char *dir;
+  char *path;
+  char *address;                /* "unix:" + path */
+  GSocket *socket;
+} BoundSocket;
+
+static void
+bound_socket_init (BoundSocket *bound,
+                   const char  *dir_template)
+{
+  g_autoptr(GSocketAddress) address = NULL;
+
+  bound->dir = g_dir_make_tmp (dir_template, NULL);
+  g_assert_nonnull (bound->dir);
+  bound->path = g_build_filename (bound->dir, "qmp.sock", NULL);
+  bound->address = g_strconcat ("unix:", bound->path, NULL);
+  address = g_unix_socket_address_new (bound->path);
+  bound->socket = g_socket_new (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM,
+                                G_SOCKET_PROTOCOL_DEFAULT, NULL);
+  g_assert_nonnull (bound->socket);
+  g_assert_true (g_socket_bind (bound->socket, address, TRUE, NULL));
+}
+
+static void
+bound_socket_clear (BoundSocket *bound)
+{
+  g_socket_close (bound->socket, NULL);
+  g_clear_object (&bound->socket);
+  g_unlink (bound->path);
+  g_rmdir (bound->dir);
+  g_clear_pointer (&bound->address, g_free);
+  g_clear_pointer (&bound->path, g_free);
+  g_clear_pointer (&bound->dir, g_free);
+}
+
 static void
 test_stale_socket (void)
 {
-  g_autofree char *dir = g_dir_make_tmp ("qmpthin-stale-XXXXXX", NULL);
-  g_autofree char *path = g_build_filename (dir, "qmp.sock", NULL);
-  g_autofree char *address = g_strconcat ("unix:", path, NULL);
-  g_autoptr(GSocketAddress) socket_address = g_unix_socket_address_new (path);
-  g_autoptr(GSocket) socket = g_socket_new (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM,
-                                            G_SOCKET_PROTOCOL_DEFAULT, NULL);
-  g_autoptr(QmpClient) client = qmp_client_new (address);
+  BoundSocket bound;
+  g_autoptr(QmpClient) client = NULL;
   g_autoptr(GError) error = NULL;
-  g_autofree char *expected = g_strdup_printf ("Nothing is listening on %s: the QEMU that made it has "
-                                               "probably exited", path);
+  g_autofree char *expected = NULL;
   gint64 start, took;
 
-  g_assert_true (g_socket_bind (socket, socket_address, TRUE, NULL));
-  g_socket_close (socket, NULL);
+  bound_socket_init (&bound, "qmpthin-stale-XXXXXX");
+  expected = g_strdup_printf ("Nothing is listening on %s: the QEMU that made it has probably exited",
+                              bound.path);
+  client = qmp_client_new (bound.address);
+  g_socket_close (bound.socket, NULL);
   qmp_client_set_connect_timeout (client, 60000);
   start = g_get_monotonic_time ();
   g_assert_false (qmp_client_connect_sync (client, NULL, &error));
@@ -671,8 +707,7 @@ test_stale_socket (void)
   g_assert_cmpstr (error->message, ==, expected);
   g_assert_cmpint (took, >=, 1000 * 1000);
   g_assert_cmpint (took, <, 60000 * 1000);
-  g_unlink (path);
-  g_rmdir (dir);
+  bound_socket_clear (&bound);
 }
 
 static void
@@ -733,18 +768,15 @@ start_listening (gpointer user_data)
 static void
 test_refused_retry (void)
 {
-  g_autofree char *dir = g_dir_make_tmp ("qmpthin-refused-XXXXXX", NULL);
-  g_autofree char *path = g_build_filename (dir, "qmp.sock", NULL);
-  g_autofree char *address = g_strconcat ("unix:", path, NULL);
-  g_autoptr(GSocketAddress) socket_address = g_unix_socket_address_new (path);
-  g_autoptr(GSocket) socket = g_socket_new (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM,
-                                            G_SOCKET_PROTOCOL_DEFAULT, NULL);
-  g_autoptr(QmpClient) client = qmp_client_new (address);
+  BoundSocket bound;
+  g_autoptr(QmpClient) client = NULL;
   g_autoptr(GAsyncResult) result = NULL;
   g_autoptr(GError) error = NULL;
-  gint64 start = g_get_monotonic_time ();
+  gint64 start;
 
-  g_assert_true (g_socket_bind (socket, socket_address, TRUE, NULL));
+  bound_socket_init (&bound, "qmpthin-refused-XXXXXX");
+  client = qmp_client_new (bound.address);
+  start = g_get_monotonic_time ();
 
   /* Refused until the timeout. */
   qmp_client_set_connect_timeout (client, 300);
@@ -756,15 +788,13 @@ test_refused_retry (void)
   /* Listening after a while: the connection goes through (no greeting
    * comes, so it ends in the greeting step). */
   qmp_client_set_connect_timeout (client, 500);
-  g_timeout_add (150, start_listening, socket);
+  g_timeout_add (150, start_listening, bound.socket);
   qmp_client_connect_async (client, NULL, qmp_test_store_result, &result);
   g_assert_false (qmp_client_connect_finish (client, wait_result (&result), &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
   g_assert_nonnull (strstr (error->message, "greeting"));
 
-  g_socket_close (socket, NULL);
-  g_unlink (path);
-  g_rmdir (dir);
+  bound_socket_clear (&bound);
 }
 
 /* A connection the caller made. */
