@@ -131,7 +131,7 @@ stop_io (QmpChannel *self)
 void
 _qmp_channel_close (QmpChannel *self)
 {
-  if (self->stream == NULL || g_io_stream_is_closed (self->stream))
+  if (g_io_stream_is_closed (self->stream))
     return;
   stop_io (self);
   /* Closing a socket does not block; nobody waits for the result. */

@@ -149,13 +149,14 @@ _qmp_tracker_get_stop_reason (QmpTracker *self)
   return self->stop_reason;
 }
 
+/* Asks QEMU @command, through the client. */
 static void
-send (QmpTracker          *self,
-      const char          *command,
-      JsonObject          *arguments,
-      gboolean             resync,
-      QmpTrackerReplyFunc  reply,
-      gpointer             reply_data)
+ask (QmpTracker          *self,
+     const char          *command,
+     JsonObject          *arguments,
+     gboolean             resync,
+     QmpTrackerReplyFunc  reply,
+     gpointer             reply_data)
 {
   self->hooks.send (command, arguments, resync, reply, reply_data, self->user_data);
 }
@@ -450,8 +451,8 @@ explain_pause (QmpTracker *self)
 
   explanation->pause_serial = self->pause_serial;
   g_debug ("%s: a STOP nothing explained: asking QEMU", self->name);
-  send (self, "query-status", NULL, FALSE, explain_status_ready, explanation);
-  send (self, "query-block", NULL, FALSE, explain_block_ready, explanation);
+  ask (self, "query-status", NULL, FALSE, explain_status_ready, explanation);
+  ask (self, "query-block", NULL, FALSE, explain_block_ready, explanation);
 }
 
 static void
@@ -934,7 +935,7 @@ resync_step (QmpTracker *self)
       resync->blocks == NULL && !resync->asked_blocks)
     {
       resync->asked_blocks = TRUE;
-      send (self, "query-block", NULL, TRUE, resync_blocks_ready, GUINT_TO_POINTER (resync->serial));
+      ask (self, "query-block", NULL, TRUE, resync_blocks_ready, GUINT_TO_POINTER (resync->serial));
       return;
     }
 
@@ -944,7 +945,7 @@ resync_step (QmpTracker *self)
 
       resync->asked_nodes = TRUE;
       json_object_set_boolean_member (arguments, "flat", TRUE);
-      send (self, "query-named-block-nodes", arguments, TRUE, resync_nodes_ready,
+      ask (self, "query-named-block-nodes", arguments, TRUE, resync_nodes_ready,
             GUINT_TO_POINTER (resync->serial));
       return;
     }
@@ -967,7 +968,7 @@ _qmp_tracker_resync_begin (QmpTracker *self,
   resync->new_instance = new_instance;
   resync->status_pending = TRUE;
   self->resync = resync;
-  send (self, "query-status", NULL, TRUE, resync_status_ready, GUINT_TO_POINTER (resync->serial));
+  ask (self, "query-status", NULL, TRUE, resync_status_ready, GUINT_TO_POINTER (resync->serial));
 }
 
 /* The negotiation succeeded: the resync goes on as QEMU answers. */
