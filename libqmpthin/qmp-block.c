@@ -789,6 +789,9 @@ struct _QmpBlockNode
   const char *driver;
   const char *filename;
   guint64 write_threshold;
+  guint64 virtual_size;
+  guint64 cluster_size;
+  gboolean read_only;
 };
 
 G_DEFINE_FINAL_TYPE (QmpBlockNode, qmp_block_node, G_TYPE_OBJECT)
@@ -799,6 +802,9 @@ enum {
   BN_PROP_DRIVER,
   BN_PROP_FILENAME,
   BN_PROP_WRITE_THRESHOLD,
+  BN_PROP_VIRTUAL_SIZE,
+  BN_PROP_CLUSTER_SIZE,
+  BN_PROP_READ_ONLY,
   BN_N_PROPS
 };
 
@@ -832,6 +838,15 @@ qmp_block_node_get_property (GObject    *object,
       break;
     case BN_PROP_WRITE_THRESHOLD:
       g_value_set_uint64 (value, self->write_threshold);
+      break;
+    case BN_PROP_VIRTUAL_SIZE:
+      g_value_set_uint64 (value, self->virtual_size);
+      break;
+    case BN_PROP_CLUSTER_SIZE:
+      g_value_set_uint64 (value, self->cluster_size);
+      break;
+    case BN_PROP_READ_ONLY:
+      g_value_set_boolean (value, self->read_only);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -890,6 +905,42 @@ qmp_block_node_class_init (QmpBlockNodeClass *klass)
     g_param_spec_uint64 ("write-threshold", "Write threshold", "Armed threshold",
                          0, G_MAXUINT64, 0, flags);
 
+  /**
+   * QmpBlockNode:virtual-size:
+   *
+   * The size of the node as its parents see it, in bytes (`image`'s
+   * `virtual-size`): the disk's size for a format node, the storage's
+   * for a protocol node (a logical volume, a file); 0 when absent.
+   *
+   * Since: 1.0
+   */
+  bn_properties[BN_PROP_VIRTUAL_SIZE] =
+    g_param_spec_uint64 ("virtual-size", "Virtual size", "Size seen by the parents, bytes",
+                         0, G_MAXUINT64, 0, flags);
+
+  /**
+   * QmpBlockNode:cluster-size:
+   *
+   * The image format's cluster size in bytes (`image`'s `cluster-size`);
+   * 0 for formats without clusters.
+   *
+   * Since: 1.0
+   */
+  bn_properties[BN_PROP_CLUSTER_SIZE] =
+    g_param_spec_uint64 ("cluster-size", "Cluster size", "Cluster size, bytes",
+                         0, G_MAXUINT64, 0, flags);
+
+  /**
+   * QmpBlockNode:read-only:
+   *
+   * Whether the node is opened read-only (`ro`): the backing nodes of a
+   * chain are.
+   *
+   * Since: 1.0
+   */
+  bn_properties[BN_PROP_READ_ONLY] =
+    g_param_spec_boolean ("read-only", "Read-only", "Opened read-only", FALSE, flags);
+
   g_object_class_install_properties (object_class, BN_N_PROPS, bn_properties);
 }
 
@@ -916,6 +967,7 @@ qmp_block_node_new_from_json (JsonObject  *object,
                               GError     **error)
 {
   g_autoptr(QmpBlockNode) self = NULL;
+  JsonObject *image;
 
   g_return_val_if_fail (object != NULL, NULL);
 
@@ -933,6 +985,13 @@ qmp_block_node_new_from_json (JsonObject  *object,
   self->driver = _qmp_json_get_string (object, "drv");
   self->filename = _qmp_json_get_string (object, "file");
   self->write_threshold = _qmp_json_get_uint64 (object, "write_threshold", 0);
+  self->read_only = _qmp_json_get_boolean (object, "ro", FALSE);
+  image = _qmp_json_get_object (object, "image");
+  if (image != NULL)
+    {
+      self->virtual_size = _qmp_json_get_uint64 (image, "virtual-size", 0);
+      self->cluster_size = _qmp_json_get_uint64 (image, "cluster-size", 0);
+    }
   return g_steal_pointer (&self);
 }
 
@@ -1002,6 +1061,57 @@ qmp_block_node_get_write_threshold (QmpBlockNode *node)
 {
   g_return_val_if_fail (QMP_IS_BLOCK_NODE (node), 0);
   return node->write_threshold;
+}
+
+/**
+ * qmp_block_node_get_virtual_size:
+ * @node: a #QmpBlockNode
+ *
+ * Gets #QmpBlockNode:virtual-size.
+ *
+ * Returns: the size in bytes, 0 when QEMU did not say
+ *
+ * Since: 1.0
+ */
+guint64
+qmp_block_node_get_virtual_size (QmpBlockNode *node)
+{
+  g_return_val_if_fail (QMP_IS_BLOCK_NODE (node), 0);
+  return node->virtual_size;
+}
+
+/**
+ * qmp_block_node_get_cluster_size:
+ * @node: a #QmpBlockNode
+ *
+ * Gets #QmpBlockNode:cluster-size.
+ *
+ * Returns: the cluster size in bytes, 0 for none
+ *
+ * Since: 1.0
+ */
+guint64
+qmp_block_node_get_cluster_size (QmpBlockNode *node)
+{
+  g_return_val_if_fail (QMP_IS_BLOCK_NODE (node), 0);
+  return node->cluster_size;
+}
+
+/**
+ * qmp_block_node_get_read_only:
+ * @node: a #QmpBlockNode
+ *
+ * Gets #QmpBlockNode:read-only.
+ *
+ * Returns: whether the node is opened read-only
+ *
+ * Since: 1.0
+ */
+gboolean
+qmp_block_node_get_read_only (QmpBlockNode *node)
+{
+  g_return_val_if_fail (QMP_IS_BLOCK_NODE (node), FALSE);
+  return node->read_only;
 }
 
 /**

@@ -60,6 +60,30 @@ _qmp_json_get_object (JsonObject *object,
   return json_node_get_object (node);
 }
 
+gint64
+_qmp_json_get_int (JsonObject *object,
+                   const char *member,
+                   gint64      default_value)
+{
+  JsonNode *node = json_object_get_member (object, member);
+
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
+      json_node_get_value_type (node) != G_TYPE_INT64)
+    return default_value;
+  return json_node_get_int (node);
+}
+
+JsonArray *
+_qmp_json_get_array (JsonObject *object,
+                     const char *member)
+{
+  JsonNode *node = json_object_get_member (object, member);
+
+  if (node == NULL || !JSON_NODE_HOLDS_ARRAY (node))
+    return NULL;
+  return json_node_get_array (node);
+}
+
 /* The GEnum nicks are QEMU's own spellings ("io-error", "nospace"). */
 int
 _qmp_json_enum_from_string (GType       enum_type,

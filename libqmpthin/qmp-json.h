@@ -23,7 +23,12 @@ gboolean    _qmp_json_get_boolean        (JsonObject  *object,
 guint64     _qmp_json_get_uint64         (JsonObject  *object,
                                           const char  *member,
                                           guint64      default_value);
+gint64      _qmp_json_get_int            (JsonObject  *object,
+                                          const char  *member,
+                                          gint64       default_value);
 JsonObject *_qmp_json_get_object         (JsonObject  *object,
+                                          const char  *member);
+JsonArray  *_qmp_json_get_array          (JsonObject  *object,
                                           const char  *member);
 int         _qmp_json_enum_from_string   (GType        enum_type,
                                           const char  *nick,

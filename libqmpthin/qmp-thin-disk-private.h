@@ -11,6 +11,8 @@
 
 #include <qmpthin/qmpthin.h>
 
+#include "qmp-thin-graph-private.h"
+
 G_BEGIN_DECLS
 
 /* Why a disk is DISABLED. */
@@ -19,6 +21,7 @@ typedef enum {
   DISABLED_ERROR,               /* arming failed: tried again when the client is ready again */
   DISABLED_MAXIMUM,             /* reached its maximum size */
   DISABLED_REMOVED,             /* removed from its monitor: for good */
+  DISABLED_IMPROBABLE,          /* its allocation is past its maximum size */
 } QmpThinDiskDisabled;
 
 struct _QmpThinDisk
@@ -50,6 +53,19 @@ struct _QmpThinDisk
   gboolean told_maximum;
   /* Bumped by every arming: the results of an older one are stale. */
   guint serial;
+  /* The consumer set the maximum size: the monitor does not estimate it. */
+  gboolean maximum_set;
+  /* ::error said its allocation is improbable. */
+  gboolean told_improbable;
+  /* Where it sits in the block graph, once the monitor read it. */
+  QmpThinPlace place;
+  gboolean placed;
+  /* A replica: the storage of a job's target (a mirror's, an active
+   * commit's base) that the guest's writes reach through @replica_of's
+   * device while @job runs. Unowned: the primary removes its replicas
+   * before it goes. */
+  QmpThinDisk *replica_of;
+  char *job;                    /* owned */
 };
 
 typedef enum {
@@ -64,6 +80,9 @@ typedef enum {
   DISK_PROP_HIGHEST_OFFSET,
   DISK_PROP_WANTED_SIZE,
   DISK_PROP_N_EXTENSIONS,
+  DISK_PROP_DEVICE,
+  DISK_PROP_REPLICA_OF,
+  DISK_PROP_JOB,
   DISK_N_PROPS
 } QmpThinDiskProperty;
 
@@ -83,5 +102,9 @@ void         _qmp_thin_disk_set_state    (QmpThinDisk         *disk,
 void         _qmp_thin_disk_supersede    (QmpThinDisk         *disk);
 void         _qmp_thin_disk_disable      (QmpThinDisk         *disk,
                                           QmpThinDiskDisabled  why);
+void         _qmp_thin_disk_set_string   (QmpThinDisk         *disk,
+                                          char               **field,
+                                          const char          *value,
+                                          QmpThinDiskProperty  property);
 
 G_END_DECLS

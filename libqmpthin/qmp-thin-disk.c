@@ -18,7 +18,11 @@ static GParamSpec *disk_properties[DISK_N_PROPS];
 static void
 qmp_thin_disk_finalize (GObject *object)
 {
-  g_free (QMP_THIN_DISK (object)->node_name);
+  QmpThinDisk *self = QMP_THIN_DISK (object);
+
+  g_free (self->node_name);
+  g_free (self->job);
+  _qmp_thin_place_clear (&self->place);
   G_OBJECT_CLASS (qmp_thin_disk_parent_class)->finalize (object);
 }
 
@@ -62,6 +66,15 @@ qmp_thin_disk_get_property (GObject    *object,
     case DISK_PROP_N_EXTENSIONS:
       g_value_set_uint (value, self->n_extensions);
       break;
+    case DISK_PROP_DEVICE:
+      g_value_set_string (value, self->place.device);
+      break;
+    case DISK_PROP_REPLICA_OF:
+      g_value_set_object (value, self->replica_of);
+      break;
+    case DISK_PROP_JOB:
+      g_value_set_string (value, self->job);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -99,7 +112,8 @@ qmp_thin_disk_class_init (QmpThinDiskClass *klass)
    * QmpThinDisk:node-name:
    *
    * The storage node watched: the one whose write offsets follow the
-   * host's allocation.
+   * host's allocation. It changes when the disk moves in the block graph
+   * (see #QmpThinMonitor::disk-moved).
    *
    * Since: 1.0
    */
@@ -217,6 +231,42 @@ qmp_thin_disk_class_init (QmpThinDiskClass *klass)
     g_param_spec_uint ("n-extensions", "Extensions", "Extensions so far",
                        0, G_MAXUINT, 0, flags);
 
+  /**
+   * QmpThinDisk:device:
+   *
+   * The guest device the disk belongs to, as the block graph names its
+   * backend (the QOM path of the device's backend with `-blockdev`, the
+   * drive id with `-drive`); %NULL until the monitor read the graph, or
+   * when no device uses the node.
+   *
+   * Since: 1.0
+   */
+  disk_properties[DISK_PROP_DEVICE] =
+    g_param_spec_string ("device", "Device", "Guest device of the disk", NULL, flags);
+
+  /**
+   * QmpThinDisk:replica-of:
+   *
+   * For a replica (the storage a block job writes the disk's data to: a
+   * mirror's target, an active commit's base), the disk it replicates;
+   * %NULL for a disk the consumer added.
+   *
+   * Since: 1.0
+   */
+  disk_properties[DISK_PROP_REPLICA_OF] =
+    g_param_spec_object ("replica-of", "Replica of", "Disk this one replicates",
+                         QMP_TYPE_THIN_DISK, flags);
+
+  /**
+   * QmpThinDisk:job:
+   *
+   * For a replica, the id of the block job that writes it.
+   *
+   * Since: 1.0
+   */
+  disk_properties[DISK_PROP_JOB] =
+    g_param_spec_string ("job", "Job", "Block job writing the replica", NULL, flags);
+
   g_object_class_install_properties (object_class, DISK_N_PROPS, disk_properties);
 }
 
@@ -259,6 +309,19 @@ _qmp_thin_disk_set_uint64 (QmpThinDisk         *disk,
   if (*field == value)
     return;
   *field = value;
+  _qmp_thin_disk_notify (disk, property);
+}
+
+void
+_qmp_thin_disk_set_string (QmpThinDisk         *disk,
+                           char               **field,
+                           const char          *value,
+                           QmpThinDiskProperty  property)
+{
+  if (g_strcmp0 (*field, value) == 0)
+    return;
+  g_free (*field);
+  *field = g_strdup (value);
   _qmp_thin_disk_notify (disk, property);
 }
 
@@ -398,6 +461,7 @@ qmp_thin_disk_set_maximum_size (QmpThinDisk *disk,
                                 guint64      maximum_size)
 {
   g_return_if_fail (QMP_IS_THIN_DISK (disk));
+  disk->maximum_set = TRUE;
   _qmp_thin_disk_set_uint64 (disk, &disk->maximum_size, maximum_size, DISK_PROP_MAXIMUM_SIZE);
 }
 
@@ -487,6 +551,59 @@ qmp_thin_disk_get_n_extensions (QmpThinDisk *disk)
 }
 
 /**
+ * qmp_thin_disk_get_device:
+ * @disk: a #QmpThinDisk
+ *
+ * Gets #QmpThinDisk:device.
+ *
+ * Returns: (nullable): the guest device's backend, %NULL when unknown
+ *
+ * Since: 1.0
+ */
+const char *
+qmp_thin_disk_get_device (QmpThinDisk *disk)
+{
+  g_return_val_if_fail (QMP_IS_THIN_DISK (disk), NULL);
+  return disk->place.device;
+}
+
+/**
+ * qmp_thin_disk_get_replica_of:
+ * @disk: a #QmpThinDisk
+ *
+ * Gets #QmpThinDisk:replica-of.
+ *
+ * Returns: (transfer none) (nullable): the disk @disk replicates, %NULL
+ *   when @disk is no replica
+ *
+ * Since: 1.0
+ */
+QmpThinDisk *
+qmp_thin_disk_get_replica_of (QmpThinDisk *disk)
+{
+  g_return_val_if_fail (QMP_IS_THIN_DISK (disk), NULL);
+  return disk->replica_of;
+}
+
+/**
+ * qmp_thin_disk_get_job:
+ * @disk: a #QmpThinDisk
+ *
+ * Gets #QmpThinDisk:job.
+ *
+ * Returns: (nullable): the id of the job writing the replica, %NULL when
+ *   @disk is no replica
+ *
+ * Since: 1.0
+ */
+const char *
+qmp_thin_disk_get_job (QmpThinDisk *disk)
+{
+  g_return_val_if_fail (QMP_IS_THIN_DISK (disk), NULL);
+  return disk->job;
+}
+
+/**
  * qmp_thin_compute_threshold:
  * @physical_size: the size of the storage, in bytes
  * @chunk_size: the extension step, in bytes
@@ -517,4 +634,93 @@ qmp_thin_compute_threshold (guint64 physical_size,
   if (margin >= physical_size)
     return 1;
   return physical_size - margin;
+}
+
+/* Rounds @value up to a multiple of @step, 0 when it would overflow. */
+static guint64
+round_up (guint64 value,
+          guint64 step)
+{
+  guint64 rest = value % step;
+
+  if (rest == 0)
+    return value;
+  return value > G_MAXUINT64 - (step - rest) ? 0 : value + (step - rest);
+}
+
+static guint64
+div_round_up (guint64 value,
+              guint64 step)
+{
+  return value / step + (value % step != 0);
+}
+
+/**
+ * qmp_thin_estimate_maximum_size:
+ * @format: the image format of the disk's format node (`qcow2`, `raw`…)
+ * @virtual_size: the disk's size as the guest sees it, in bytes
+ * @cluster_size: the image's cluster size in bytes (qcow2: 65536 unless
+ *   chosen otherwise); ignored for raw
+ *
+ * Estimates the most storage an image can use: what a guest writing
+ * every byte of its disk makes the image grow to. For raw it is
+ * @virtual_size. For qcow2 (16-bit refcounts, no extended L2 entries, no
+ * bitmaps or snapshots inside) it is @virtual_size rounded up to a
+ * cluster, plus the metadata a fully allocated image holds: the header,
+ * the L1 and L2 tables, and the refcount table and blocks that count
+ * every cluster, themselves included. This is what `qemu-img measure`
+ * reports as the fully allocated size of a new image.
+ *
+ * #QmpThinMonitor uses it as the #QmpThinDisk:maximum-size of a disk whose
+ * consumer set none: an extension past it is never needed, and an
+ * allocation past it is improbable.
+ *
+ * Returns: the size in bytes, 0 for a format it cannot tell or sizes that
+ *   do not fit in 64 bits
+ *
+ * Since: 1.0
+ */
+guint64
+qmp_thin_estimate_maximum_size (const char *format,
+                                guint64     virtual_size,
+                                guint64     cluster_size)
+{
+  const guint64 entry = 8;      /* bytes of an L1, L2 or refcount table entry */
+  guint64 data, clusters, l2_entries, l1_entries, meta, refcounts_per_block, entries_per_cluster;
+  guint64 blocks = 0, table = 0, total = 0, last;
+
+  g_return_val_if_fail (format != NULL, 0);
+
+  if (g_str_equal (format, "raw"))
+    return virtual_size;
+  if (!g_str_equal (format, "qcow2") || cluster_size < 512 || (cluster_size & (cluster_size - 1)) != 0 ||
+      virtual_size > G_MAXUINT64 / 2)
+    return 0;
+
+  data = round_up (virtual_size, cluster_size);
+  if (data == 0 && virtual_size != 0)
+    return 0;
+  entries_per_cluster = cluster_size / entry;
+  /* The header, then one L2 entry per data cluster, in whole tables. */
+  meta = cluster_size;
+  l2_entries = round_up (data / cluster_size, entries_per_cluster);
+  meta += l2_entries * entry;
+  /* One L1 entry per L2 table, in whole clusters. */
+  l1_entries = round_up (l2_entries * entry / cluster_size, entries_per_cluster);
+  meta += l1_entries * entry;
+
+  /* Refcount blocks for every cluster, theirs and the refcount table's
+   * included: grown until it covers itself. */
+  clusters = (meta + data) / cluster_size;
+  refcounts_per_block = cluster_size * 8 / 16;
+  do
+    {
+      last = total;
+      blocks = div_round_up (clusters + table + blocks, refcounts_per_block);
+      table = div_round_up (blocks, entries_per_cluster);
+      total = clusters + blocks + table;
+    }
+  while (total != last);
+
+  return meta + (blocks + table) * cluster_size + data;
 }

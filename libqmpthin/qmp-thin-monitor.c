@@ -9,7 +9,7 @@
 #include <qmpthin/qmpthin.h>
 
 #include "qmp-json.h"
-#include "qmp-thin-disk-private.h"
+#include "qmp-thin-monitor-private.h"
 
 /**
  * SECTION:qmp-thin-monitor
@@ -107,56 +107,14 @@
 
 #define MiB (G_GUINT64_CONSTANT (1024) * 1024)
 
-struct _QmpThinMonitor
-{
-  GObject parent_instance;
-
-  QmpClient *client;            /* owned */
-  GPtrArray *disks;             /* owned QmpThinDisk, in the order added */
-  GHashTable *by_node;          /* node name -> QmpThinDisk, unowned */
-  /* Node name of a node above a watched one (the device's root node,
-   * which BLOCK_IO_ERROR and the stop reason name) -> the watched node's
-   * name. Both owned. */
-  GHashTable *roots;
-  /* Cancelled at dispose: whatever is in flight then must not touch the
-   * monitor any more. */
-  GCancellable *cancellable;    /* owned */
-  gulong handlers[3];
-  gboolean resuming;            /* a cont is in flight */
-  /* The query-blockstats of the pause for lack of space in progress (the
-   * allocation of its disks, and where the disks it names are) is in
-   * flight, or done. */
-  gboolean looking_up;
-  gboolean looked_up;
-  /* Pauses of the VM for lack of space. */
-  gboolean paused_nospace;
-  gint64 pause_start;           /* monotonic */
-  guint n_nospace_pauses;
-  gint64 nospace_paused_usec;   /* of the pauses that ended */
-  guint n_resumes;
-};
-
 G_DEFINE_FINAL_TYPE (QmpThinMonitor, qmp_thin_monitor, G_TYPE_OBJECT)
 
-enum {
-  PROP_0,
-  PROP_CLIENT,
-  PROP_N_NOSPACE_PAUSES,
-  PROP_N_RESUMES,
-  N_PROPS
-};
+GParamSpec *_qmp_thin_monitor_properties[N_PROPS];
+guint _qmp_thin_monitor_signals[N_SIGNALS];
 
-static GParamSpec *properties[N_PROPS];
+#define properties _qmp_thin_monitor_properties
+#define signals _qmp_thin_monitor_signals
 
-enum {
-  SIGNAL_EXTEND_NEEDED,
-  SIGNAL_ERROR,
-  N_SIGNALS
-};
-
-static guint signals[N_SIGNALS];
-
-static void            update      (QmpThinMonitor  *self);
 static QmpExtendReason need_reason (QmpThinMonitor  *self,
                                     QmpThinDisk     *disk,
                                     QmpExtendReason  otherwise);
@@ -172,8 +130,8 @@ round_up_mib (guint64 value)
   return (value + MiB - 1) / MiB * MiB;
 }
 
-static void
-emit_error (QmpThinMonitor *self,
+void
+_qmp_thin_monitor_emit_error (QmpThinMonitor *self,
             QmpThinDisk    *disk,
             const GError   *error)
 {
@@ -184,16 +142,16 @@ emit_error (QmpThinMonitor *self,
 
 /* A handler disposed the monitor (or removed the disk): nothing it held
  * may be touched any more. Checked after every emission. */
-static gboolean
-gone (QmpThinMonitor *self)
+gboolean
+_qmp_thin_monitor_gone (QmpThinMonitor *self)
 {
   return self->client == NULL;
 }
 
 /* The disk needs more storage; @write_end is the end of the write that
  * needed it, when known. Emits ::extend-needed once per need. */
-static void
-need (QmpThinMonitor  *self,
+void
+_qmp_thin_monitor_need (QmpThinMonitor  *self,
       QmpThinDisk     *disk,
       QmpExtendReason  reason,
       guint64          write_end)
@@ -203,6 +161,8 @@ need (QmpThinMonitor  *self,
   guint64 base = MAX (disk->physical_size, write_end);
   guint64 wanted = round_up_mib (base > G_MAXUINT64 - disk->chunk_size ? G_MAXUINT64 : base + disk->chunk_size);
 
+  if (_qmp_thin_monitor_improbable (self, disk, write_end))
+    return;
   if (disk->state == QMP_THIN_DISK_STATE_DISABLED)
     {
       /* Told once: only the consumer can help (a larger maximum, or
@@ -215,7 +175,7 @@ need (QmpThinMonitor  *self,
                                                  disk->node_name, disk->maximum_size);
 
           disk->told_maximum = TRUE;
-          emit_error (self, disk, error);
+          _qmp_thin_monitor_emit_error (self, disk, error);
         }
       return;
     }
@@ -278,8 +238,8 @@ arming_current (Arming *arming,
   return disk->monitor == arming->monitor && disk->serial == g_array_index (arming->serials, guint, i);
 }
 
-static gboolean
-is_disconnection (const GError *error)
+gboolean
+_qmp_thin_is_disconnection (const GError *error)
 {
   return g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CLOSED) ||
          g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
@@ -290,8 +250,8 @@ is_disconnection (const GError *error)
  * query-blockstats: which watched node is under which node (and, for the
  * node of a guest device, under which device: QEMU names a disk by any
  * of the three), and how far the watched ones are allocated. */
-static void
-learn_graph (QmpThinMonitor *self,
+void
+_qmp_thin_monitor_learn_stats (QmpThinMonitor *self,
              GPtrArray      *stats)
 {
   for (guint i = 0; i < stats->len; i++)
@@ -340,31 +300,31 @@ arming_stats_ready (GObject      *source,
   g_object_ref (self);
 
   if (stats != NULL)
-    learn_graph (self, stats);
-  else if (!is_disconnection (error))
+    _qmp_thin_monitor_learn_stats (self, stats);
+  else if (!_qmp_thin_is_disconnection (error))
     g_debug ("thin monitor: cannot check the allocation of its disks: %s", error->message);
 
-  for (guint i = 0; i < arming->disks->len && !gone (self); i++)
+  for (guint i = 0; i < arming->disks->len && !_qmp_thin_monitor_gone (self); i++)
     {
       QmpThinDisk *disk = arming->disks->pdata[i];
 
       if (!arming_current (arming, i) || !g_array_index (arming->armed, gboolean, i))
         continue;
       disk->arming = FALSE;
-      if (stats == NULL && is_disconnection (error))
+      if (stats == NULL && _qmp_thin_is_disconnection (error))
         {
           /* Armed again when the client is ready again. */
           _qmp_thin_disk_set_state (disk, QMP_THIN_DISK_STATE_UNSET);
           continue;
         }
       if (stats != NULL && disk->highest_offset >= disk->threshold)
-        need (self, disk, need_reason (self, disk, QMP_EXTEND_REASON_THRESHOLD), disk->highest_offset);
+        _qmp_thin_monitor_need (self, disk, need_reason (self, disk, QMP_EXTEND_REASON_THRESHOLD), disk->highest_offset);
       else
         _qmp_thin_disk_set_state (disk, QMP_THIN_DISK_STATE_ARMED);
     }
 
-  if (!gone (self))
-    update (self);
+  if (!_qmp_thin_monitor_gone (self))
+    _qmp_thin_monitor_update (self);
   arming_free (arming);
   g_object_unref (self);
 }
@@ -389,7 +349,7 @@ arming_set_ready (GObject      *source,
       g_array_index (arming->armed, gboolean, i) = ok;
       if (!ok)
         disk->arming = FALSE;
-      if (!ok && is_disconnection (error))
+      if (!ok && _qmp_thin_is_disconnection (error))
         {
           _qmp_thin_disk_set_state (disk, QMP_THIN_DISK_STATE_UNSET);
         }
@@ -398,13 +358,13 @@ arming_set_ready (GObject      *source,
           g_autoptr(QmpThinDisk) hold = g_object_ref (disk);
 
           _qmp_thin_disk_disable (disk, DISABLED_ERROR);
-          emit_error (arming->monitor, disk, error);
+          _qmp_thin_monitor_emit_error (arming->monitor, disk, error);
         }
     }
 
   if (--arming->n_waiting > 0)
     return;
-  if (g_cancellable_is_cancelled (arming->cancellable) || gone (arming->monitor))
+  if (g_cancellable_is_cancelled (arming->cancellable) || _qmp_thin_monitor_gone (arming->monitor))
     {
       arming_free (arming);
       return;
@@ -418,14 +378,14 @@ arming_set_ready (GObject      *source,
                                            arming_stats_ready, arming);
         return;
       }
-  update (arming->monitor);
+  _qmp_thin_monitor_update (arming->monitor);
   arming_free (arming);
 }
 
 /* Arms the threshold of @disks (QmpThinDisk) and checks their allocation.
  * Disks waiting for an extension, or disabled for good, are left alone. */
-static void
-arm_disks (QmpThinMonitor *self,
+void
+_qmp_thin_monitor_arm (QmpThinMonitor *self,
            GPtrArray      *disks)
 {
   Arming *arming;
@@ -481,53 +441,43 @@ arm_disks (QmpThinMonitor *self,
   if (arming->n_waiting == 0)
     {
       arming_free (arming);
-      update (self);
+      _qmp_thin_monitor_update (self);
     }
 }
 
 static void
 arm_all (QmpThinMonitor *self)
 {
-  arm_disks (self, self->disks);
+  _qmp_thin_monitor_arm (self, self->disks);
 }
 
 /* ------------------------------------------------------------------------ */
 /* Deciding from the state: needs and resuming
  *
  * Level-triggered: whenever something changes (the stop reason, an
- * extension, an arming that completed, the disks), update() looks at what
- * the client reports now and what the monitor knows of each disk, and
+ * extension, an arming that completed, the disks), the update looks at
+ * what the client reports now and what the monitor knows of each disk, and
  * decides. Events only bring news sooner: QEMU 9.2 and later throttle and
  * delay BLOCK_IO_ERROR, and an event that comes late or never must not
  * leave a VM paused.
  */
 
-/* An operation in flight that needs the monitor back: the monitor is
- * valid as long as the cancellable, its own at the start, is not
- * cancelled. */
-typedef struct {
-  QmpThinMonitor *monitor;      /* unowned */
-  GCancellable *cancellable;    /* owned */
-} Call;
-
-static Call *
-call_new (QmpThinMonitor *self)
+QmpThinCall *
+_qmp_thin_call_new (QmpThinMonitor *self)
 {
-  Call *call = g_new0 (Call, 1);
+  QmpThinCall *call = g_new0 (QmpThinCall, 1);
 
   call->monitor = self;
   call->cancellable = g_object_ref (self->cancellable);
   return call;
 }
 
-static void
-call_free (Call *call)
+void
+_qmp_thin_call_free (QmpThinCall *call)
 {
   g_object_unref (call->cancellable);
   g_free (call);
 }
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (Call, call_free)
 
 /* The stop reason, when the VM is paused for lack of space. */
 static QmpStopReason *
@@ -606,7 +556,7 @@ cont_ready (GObject      *source,
             GAsyncResult *result,
             gpointer      user_data)
 {
-  g_autoptr(Call) call = user_data;
+  g_autoptr(QmpThinCall) call = user_data;
   g_autoptr(GError) error = NULL;
   QmpThinMonitor *self = call->monitor;
 
@@ -620,11 +570,11 @@ cont_ready (GObject      *source,
       self->n_resumes++;
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_N_RESUMES]);
     }
-  else if (!is_disconnection (error))
+  else if (!_qmp_thin_is_disconnection (error))
     {
       g_autoptr(QmpThinMonitor) hold = g_object_ref (self);
 
-      emit_error (self, NULL, error);
+      _qmp_thin_monitor_emit_error (self, NULL, error);
     }
 }
 
@@ -680,7 +630,7 @@ maybe_resume (QmpThinMonitor *self)
     }
   g_debug ("thin monitor: every disk has room again: resuming the VM");
   self->resuming = TRUE;
-  qmp_client_cont_async (self->client, self->cancellable, cont_ready, call_new (self));
+  qmp_client_cont_async (self->client, self->cancellable, cont_ready, _qmp_thin_call_new (self));
 }
 
 /* The allocation of the disks when the VM paused for lack of space, and
@@ -690,7 +640,7 @@ lookup_ready (GObject      *source,
               GAsyncResult *result,
               gpointer      user_data)
 {
-  g_autoptr(Call) call = user_data;
+  g_autoptr(QmpThinCall) call = user_data;
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) stats = qmp_client_query_blockstats_finish (QMP_CLIENT (source), result, &error);
   g_autoptr(QmpThinMonitor) hold = NULL;
@@ -700,8 +650,8 @@ lookup_ready (GObject      *source,
   hold = g_object_ref (call->monitor);
   call->monitor->looking_up = FALSE;
   if (stats != NULL)
-    learn_graph (call->monitor, stats);
-  update (call->monitor);
+    _qmp_thin_monitor_learn_stats (call->monitor, stats);
+  _qmp_thin_monitor_update (call->monitor);
 }
 
 /* Counts the pauses for lack of space and how long they last. */
@@ -727,30 +677,33 @@ update_pause (QmpThinMonitor *self,
 /* Decides from what the client and the monitor know now: asks for the
  * disks a pause for lack of space found short, and resumes the VM once
  * none is. */
-static void
-update (QmpThinMonitor *self)
+void
+_qmp_thin_monitor_update (QmpThinMonitor *self)
 {
   g_autoptr(QmpThinMonitor) hold = g_object_ref (self);
   g_autoptr(GPtrArray) short_disks = g_ptr_array_new_with_free_func (g_object_unref);
   QmpStopReason *reason;
   GPtrArray *blocks;
 
-  if (gone (self))
+  if (_qmp_thin_monitor_gone (self))
     return;
+  _qmp_thin_monitor_update_pauses (self);
   reason = nospace_pause (self);
   update_pause (self, reason != NULL);
   if (reason == NULL || qmp_client_get_state (self->client) != QMP_CLIENT_STATE_READY)
     return;
 
-  /* Decided from the allocation as it is now. */
+  /* Decided from the allocation and the graph as they are now: the disk
+   * that ran out may be one a snapshot made since the last reading. */
   if (!self->looked_up && self->disks->len > 0)
     {
       self->looked_up = TRUE;
       self->looking_up = TRUE;
       qmp_client_query_blockstats_async (self->client, TRUE, self->cancellable,
-                                         lookup_ready, call_new (self));
+                                         lookup_ready, _qmp_thin_call_new (self));
+      _qmp_thin_monitor_read_graph (self);
     }
-  if (self->looking_up)
+  if (self->looking_up || self->graph_reading)
     return;
 
   blocks = qmp_stop_reason_get_disks (reason);
@@ -766,14 +719,14 @@ update (QmpThinMonitor *self)
 
   /* Each emission may change anything (a handler extends at once, or
    * disposes the monitor). */
-  for (guint i = 0; i < short_disks->len && !gone (self); i++)
+  for (guint i = 0; i < short_disks->len && !_qmp_thin_monitor_gone (self); i++)
     {
       QmpThinDisk *disk = short_disks->pdata[i];
 
       if (disk->monitor == self && !disk->asked)
-        need (self, disk, need_reason (self, disk, QMP_EXTEND_REASON_NOSPACE), disk->highest_offset);
+        _qmp_thin_monitor_need (self, disk, need_reason (self, disk, QMP_EXTEND_REASON_NOSPACE), disk->highest_offset);
     }
-  if (!gone (self))
+  if (!_qmp_thin_monitor_gone (self))
     maybe_resume (self);
 }
 
@@ -800,17 +753,17 @@ on_block_write_threshold (QmpClient              *client,
     {
       g_debug ("thin disk %s: ignoring the event of an older threshold (%" G_GUINT64_FORMAT ")",
                disk->node_name, threshold);
-      update (self);
+      _qmp_thin_monitor_update (self);
       return;
     }
   if (exceeded != QMP_AMOUNT_EXCEEDED_UNKNOWN && exceeded <= G_MAXUINT64 - threshold)
     _qmp_thin_disk_set_uint64 (disk, &disk->highest_offset, MAX (disk->highest_offset, threshold + exceeded),
                      DISK_PROP_HIGHEST_OFFSET);
-  need (self, disk,
+  _qmp_thin_monitor_need (self, disk,
         qmp_event_get_derived (QMP_EVENT (event)) ? QMP_EXTEND_REASON_MISSED :
         need_reason (self, disk, QMP_EXTEND_REASON_THRESHOLD),
         disk->highest_offset);
-  update (self);
+  _qmp_thin_monitor_update (self);
 }
 
 static void
@@ -820,7 +773,7 @@ on_stop_reason_changed (QmpClient     *client,
 {
   /* Not @reason: a handler that ran before this one may have spun a main
    * loop and delivered newer ones. */
-  update (user_data);
+  _qmp_thin_monitor_update (user_data);
 }
 
 static void
@@ -834,6 +787,7 @@ on_state (QmpClient  *client,
     {
       /* A cont lost with the connection: the next resync tells. */
       self->resuming = FALSE;
+      _qmp_thin_monitor_stop_pauses (self);
       return;
     }
   /* Connected or reconnected: a new QEMU has no thresholds, the same one
@@ -842,6 +796,17 @@ on_state (QmpClient  *client,
    * again with the allocation: a new QEMU may have another. */
   g_hash_table_remove_all (self->roots);
   arm_all (self);
+  _qmp_thin_monitor_read_graph (self);
+}
+
+static void
+on_job_status_change (QmpClient *client,
+                      QmpEvent  *event,
+                      gpointer   user_data)
+{
+  /* A job started (its target is to be watched) or ended (the device may
+   * have pivoted to it). */
+  _qmp_thin_monitor_read_graph (user_data);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -853,6 +818,8 @@ qmp_thin_monitor_dispose (GObject *object)
   QmpThinMonitor *self = QMP_THIN_MONITOR (object);
 
   g_cancellable_cancel (self->cancellable);
+  g_clear_handle_id (&self->poll_source, g_source_remove);
+  _qmp_thin_monitor_stop_pauses (self);
   if (self->client != NULL)
     {
       for (guint i = 0; i < G_N_ELEMENTS (self->handlers); i++)
@@ -880,6 +847,9 @@ qmp_thin_monitor_finalize (GObject *object)
 
   g_hash_table_unref (self->by_node);
   g_hash_table_unref (self->roots);
+  g_hash_table_unref (self->declared);
+  g_hash_table_unref (self->left);
+  g_free (self->shape);
   g_object_unref (self->cancellable);
   G_OBJECT_CLASS (qmp_thin_monitor_parent_class)->finalize (object);
 }
@@ -903,6 +873,27 @@ qmp_thin_monitor_get_property (GObject    *object,
     case PROP_N_RESUMES:
       g_value_set_uint (value, self->n_resumes);
       break;
+    case PROP_POLL_INTERVAL:
+      g_value_set_uint (value, self->poll_interval);
+      break;
+    case PROP_N_POLLS:
+      g_value_set_uint (value, self->n_polls);
+      break;
+    case PROP_IO_ERROR_POLICY:
+      g_value_set_enum (value, self->io_error_policy);
+      break;
+    case PROP_IO_ERROR_RETRY_DELAY:
+      g_value_set_uint (value, self->retry_delay);
+      break;
+    case PROP_IO_ERROR_RETRY_MAX_DELAY:
+      g_value_set_uint (value, self->retry_max_delay);
+      break;
+    case PROP_N_IO_ERROR_RETRIES:
+      g_value_set_uint (value, self->n_io_error_retries);
+      break;
+    case PROP_PAUSE_LIMIT:
+      g_value_set_uint (value, self->pause_limit);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -920,6 +911,21 @@ qmp_thin_monitor_set_property (GObject      *object,
     {
     case PROP_CLIENT:
       self->client = g_value_dup_object (value);
+      break;
+    case PROP_POLL_INTERVAL:
+      qmp_thin_monitor_set_poll_interval (self, g_value_get_uint (value));
+      break;
+    case PROP_IO_ERROR_POLICY:
+      qmp_thin_monitor_set_io_error_policy (self, g_value_get_enum (value));
+      break;
+    case PROP_IO_ERROR_RETRY_DELAY:
+      self->retry_delay = g_value_get_uint (value);
+      break;
+    case PROP_IO_ERROR_RETRY_MAX_DELAY:
+      self->retry_max_delay = g_value_get_uint (value);
+      break;
+    case PROP_PAUSE_LIMIT:
+      qmp_thin_monitor_set_pause_limit (self, g_value_get_uint (value));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -940,6 +946,8 @@ qmp_thin_monitor_constructed (GObject *object)
                                         G_CALLBACK (on_stop_reason_changed), self);
   self->handlers[2] = g_signal_connect (self->client, "notify::state",
                                         G_CALLBACK (on_state), self);
+  self->handlers[3] = g_signal_connect (self->client, "event::JOB_STATUS_CHANGE",
+                                        G_CALLBACK (on_job_status_change), self);
 
   /* A VM already paused for lack of space counts from now. */
   update_pause (self, nospace_pause (self) != NULL);
@@ -992,6 +1000,8 @@ qmp_thin_monitor_class_init (QmpThinMonitorClass *klass)
                        0, G_MAXUINT, 0,
                        G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
 
+  _qmp_thin_monitor_class_init_follow (klass);
+  _qmp_thin_monitor_class_init_pauses (klass);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   /**
@@ -1044,7 +1054,11 @@ qmp_thin_monitor_init (QmpThinMonitor *self)
   self->disks = g_ptr_array_new_with_free_func (g_object_unref);
   self->by_node = g_hash_table_new (g_str_hash, g_str_equal);
   self->roots = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->declared = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->left = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
   self->cancellable = g_cancellable_new ();
+  self->retry_delay = 1000;
+  self->retry_max_delay = 60000;
 }
 
 /**
@@ -1132,7 +1146,7 @@ qmp_thin_monitor_add_disk (QmpThinMonitor *monitor,
 
   one = g_ptr_array_new ();
   g_ptr_array_add (one, disk);
-  arm_disks (monitor, one);
+  _qmp_thin_monitor_arm (monitor, one);
   return disk;
 }
 
@@ -1153,31 +1167,51 @@ qmp_thin_monitor_remove_disk (QmpThinMonitor *monitor,
                               const char     *node_name)
 {
   QmpThinDisk *disk;
-  GHashTableIter iter;
-  gpointer key, value;
 
   g_return_val_if_fail (QMP_IS_THIN_MONITOR (monitor), FALSE);
   g_return_val_if_fail (node_name != NULL, FALSE);
 
   disk = g_hash_table_lookup (monitor->by_node, node_name);
-  if (disk == NULL)
+  if (disk == NULL || disk->replica_of != NULL)
     return FALSE;
 
-  g_hash_table_iter_init (&iter, monitor->roots);
-  while (g_hash_table_iter_next (&iter, &key, &value))
-    if (g_str_equal (value, node_name))
-      g_hash_table_iter_remove (&iter);
-  g_hash_table_remove (monitor->by_node, node_name);
+  /* Its replicas first: they go with it. */
+  for (guint i = monitor->disks->len; i > 0; i--)
+    {
+      QmpThinDisk *replica = monitor->disks->pdata[i - 1];
 
-  if (qmp_client_get_state (monitor->client) == QMP_CLIENT_STATE_READY && disk->threshold > 0)
-    qmp_client_set_write_threshold_async (monitor->client, node_name, 0, monitor->cancellable, NULL, NULL);
-  disk->monitor = NULL;
-  _qmp_thin_disk_disable (disk, DISABLED_REMOVED);
-  g_ptr_array_remove (monitor->disks, disk);
+      if (replica->replica_of == disk)
+        _qmp_thin_monitor_drop_disk (monitor, replica);
+    }
+  _qmp_thin_monitor_drop_disk (monitor, disk);
 
   /* The VM may have waited for this one only. */
-  update (monitor);
+  _qmp_thin_monitor_update (monitor);
   return TRUE;
+}
+
+/* Stops watching @disk: disarmed, forgotten, %QMP_THIN_DISK_STATE_DISABLED
+ * for whoever still holds it. */
+void
+_qmp_thin_monitor_drop_disk (QmpThinMonitor *self,
+                             QmpThinDisk    *disk)
+{
+  g_autoptr(QmpThinDisk) hold = g_object_ref (disk);
+  GHashTableIter iter;
+  gpointer key, value;
+
+  g_hash_table_iter_init (&iter, self->roots);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    if (g_str_equal (value, disk->node_name))
+      g_hash_table_iter_remove (&iter);
+  g_hash_table_remove (self->by_node, disk->node_name);
+
+  if (qmp_client_get_state (self->client) == QMP_CLIENT_STATE_READY && disk->threshold > 0)
+    qmp_client_set_write_threshold_async (self->client, disk->node_name, 0, self->cancellable, NULL, NULL);
+  disk->monitor = NULL;
+  disk->replica_of = NULL;
+  _qmp_thin_disk_disable (disk, DISABLED_REMOVED);
+  g_ptr_array_remove (self->disks, disk);
 }
 
 /**
@@ -1223,6 +1257,26 @@ qmp_thin_monitor_list_disks (QmpThinMonitor *monitor)
   return list;
 }
 
+/* The consumer answers a need of a node a disk left since (a snapshot, a
+ * commit or a mirror moved the disk, or the job of a replica ended): the
+ * disk asked again for its new node if that needs storage; this answer
+ * concerns a node that is no longer written. */
+static gboolean
+answer_left (QmpThinMonitor *self,
+             const char     *node_name,
+             const char     *what)
+{
+  QmpThinDisk *disk = g_hash_table_lookup (self->left, node_name);
+
+  if (disk == NULL)
+    return FALSE;
+  g_debug ("thin monitor: %s of %s, which %s left: nothing to do", what, node_name,
+           disk->monitor == self ? disk->node_name : "a replica that ended");
+  g_hash_table_remove (self->left, node_name);
+  _qmp_thin_monitor_update (self);
+  return TRUE;
+}
+
 /**
  * qmp_thin_monitor_extended:
  * @monitor: a #QmpThinMonitor
@@ -1254,6 +1308,8 @@ qmp_thin_monitor_extended (QmpThinMonitor *monitor,
   g_return_if_fail (new_physical_size > 0);
 
   disk = g_hash_table_lookup (monitor->by_node, node_name);
+  if (disk == NULL && answer_left (monitor, node_name, "extension"))
+    return;
   g_return_if_fail (disk != NULL);
 
   if (new_physical_size < disk->physical_size)
@@ -1261,6 +1317,7 @@ qmp_thin_monitor_extended (QmpThinMonitor *monitor,
              node_name, disk->physical_size, new_physical_size);
   _qmp_thin_disk_set_uint64 (disk, &disk->physical_size, new_physical_size, DISK_PROP_PHYSICAL_SIZE);
   disk->asked = FALSE;
+  disk->told_improbable = FALSE;
   disk->n_extensions++;
   _qmp_thin_disk_notify (disk, DISK_PROP_N_EXTENSIONS);
   if (disk->state != QMP_THIN_DISK_STATE_DISABLED)
@@ -1269,7 +1326,7 @@ qmp_thin_monitor_extended (QmpThinMonitor *monitor,
   one = g_ptr_array_new ();
   g_ptr_array_add (one, disk);
   if (qmp_client_get_state (monitor->client) == QMP_CLIENT_STATE_READY)
-    arm_disks (monitor, one);
+    _qmp_thin_monitor_arm (monitor, one);
   else
     /* Armed when the client is ready again. */
     _qmp_thin_disk_set_state (disk, QMP_THIN_DISK_STATE_UNSET);
@@ -1303,6 +1360,8 @@ qmp_thin_monitor_extend_failed (QmpThinMonitor *monitor,
   g_return_if_fail (error != NULL);
 
   disk = g_hash_table_lookup (monitor->by_node, node_name);
+  if (disk == NULL && answer_left (monitor, node_name, "failed extension"))
+    return;
   g_return_if_fail (disk != NULL);
   g_object_ref (disk);
   hold = g_object_ref (monitor);
@@ -1310,7 +1369,7 @@ qmp_thin_monitor_extend_failed (QmpThinMonitor *monitor,
   disk->asked = FALSE;
   _qmp_thin_disk_supersede (disk);
   _qmp_thin_disk_set_state (disk, QMP_THIN_DISK_STATE_EXCEEDED);
-  emit_error (monitor, disk, error);
+  _qmp_thin_monitor_emit_error (monitor, disk, error);
 }
 
 /**

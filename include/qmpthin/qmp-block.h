@@ -129,6 +129,12 @@ const char   *qmp_block_node_get_filename        (QmpBlockNode  *node);
 QMP_AVAILABLE_IN_1_0
 guint64       qmp_block_node_get_write_threshold (QmpBlockNode  *node);
 QMP_AVAILABLE_IN_1_0
+guint64       qmp_block_node_get_virtual_size    (QmpBlockNode  *node);
+QMP_AVAILABLE_IN_1_0
+guint64       qmp_block_node_get_cluster_size    (QmpBlockNode  *node);
+QMP_AVAILABLE_IN_1_0
+gboolean      qmp_block_node_get_read_only       (QmpBlockNode  *node);
+QMP_AVAILABLE_IN_1_0
 JsonObject   *qmp_block_node_get_json            (QmpBlockNode  *node);
 
 G_END_DECLS

@@ -253,4 +253,23 @@ typedef enum {
   QMP_EXTEND_REASON_MISSED,
 } QmpExtendReason;
 
+/**
+ * QmpIoErrorPolicy:
+ * @QMP_IO_ERROR_POLICY_LEAVE_PAUSED: a VM paused on an I/O error stays
+ *   paused until somebody resumes it
+ * @QMP_IO_ERROR_POLICY_RETRY: the monitor resumes a VM paused on an I/O
+ *   error (not for lack of space, never a user's pause) with `cont`, after
+ *   a delay that doubles while the error comes back, so that a failure
+ *   that cleared (a storage path that came back) costs one short pause
+ *
+ * What #QmpThinMonitor does with a VM paused on an ordinary I/O error
+ * (#QMP_STOP_KIND_IO_ERROR): #QmpThinMonitor:io-error-policy.
+ *
+ * Since: 1.0
+ */
+typedef enum {
+  QMP_IO_ERROR_POLICY_LEAVE_PAUSED,
+  QMP_IO_ERROR_POLICY_RETRY,
+} QmpIoErrorPolicy;
+
 G_END_DECLS

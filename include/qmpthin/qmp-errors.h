@@ -51,6 +51,9 @@ G_BEGIN_DECLS
  * @QMP_ERROR_NOT_CONNECTED: the client is not ready to execute commands
  * @QMP_ERROR_MAXIMUM_SIZE: a thin disk needs more storage but reached its
  *   #QmpThinDisk:maximum-size (see #QmpThinMonitor::error)
+ * @QMP_ERROR_IMPROBABLE_ALLOCATION: a thin disk's allocation is past
+ *   anything its guest could have written (its #QmpThinDisk:maximum-size):
+ *   the monitor stops extending it (see #QmpThinMonitor::error)
  *
  * Error codes of the #QMP_ERROR domain.
  *
@@ -65,6 +68,7 @@ typedef enum {
   QMP_ERROR_NEGOTIATION_FAILED,
   QMP_ERROR_NOT_CONNECTED,
   QMP_ERROR_MAXIMUM_SIZE,
+  QMP_ERROR_IMPROBABLE_ALLOCATION,
 } QmpError;
 
 /**

@@ -78,11 +78,21 @@ QMP_AVAILABLE_IN_1_0
 guint64           qmp_thin_disk_get_wanted_size    (QmpThinDisk *disk);
 QMP_AVAILABLE_IN_1_0
 guint             qmp_thin_disk_get_n_extensions   (QmpThinDisk *disk);
+QMP_AVAILABLE_IN_1_0
+const char       *qmp_thin_disk_get_device         (QmpThinDisk *disk);
+QMP_AVAILABLE_IN_1_0
+QmpThinDisk      *qmp_thin_disk_get_replica_of     (QmpThinDisk *disk);
+QMP_AVAILABLE_IN_1_0
+const char       *qmp_thin_disk_get_job            (QmpThinDisk *disk);
 
 QMP_AVAILABLE_IN_1_0
 guint64           qmp_thin_compute_threshold       (guint64      physical_size,
                                                     guint64      chunk_size,
                                                     guint        free_percent);
+QMP_AVAILABLE_IN_1_0
+guint64           qmp_thin_estimate_maximum_size   (const char  *format,
+                                                    guint64      virtual_size,
+                                                    guint64      cluster_size);
 
 /**
  * QMP_TYPE_THIN_MONITOR:
@@ -136,5 +146,32 @@ QMP_AVAILABLE_IN_1_0
 gint64          qmp_thin_monitor_get_nospace_paused_usec (QmpThinMonitor *monitor);
 QMP_AVAILABLE_IN_1_0
 guint           qmp_thin_monitor_get_n_resumes        (QmpThinMonitor *monitor);
+
+QMP_AVAILABLE_IN_1_0
+void            qmp_thin_monitor_declare_storage      (QmpThinMonitor *monitor,
+                                                       const char     *node_name,
+                                                       guint64         physical_size);
+QMP_AVAILABLE_IN_1_0
+void            qmp_thin_monitor_refresh              (QmpThinMonitor *monitor);
+QMP_AVAILABLE_IN_1_0
+guint           qmp_thin_monitor_get_poll_interval    (QmpThinMonitor *monitor);
+QMP_AVAILABLE_IN_1_0
+void            qmp_thin_monitor_set_poll_interval    (QmpThinMonitor *monitor,
+                                                       guint           interval_ms);
+QMP_AVAILABLE_IN_1_0
+guint           qmp_thin_monitor_get_n_polls          (QmpThinMonitor *monitor);
+
+QMP_AVAILABLE_IN_1_0
+QmpIoErrorPolicy qmp_thin_monitor_get_io_error_policy (QmpThinMonitor  *monitor);
+QMP_AVAILABLE_IN_1_0
+void            qmp_thin_monitor_set_io_error_policy  (QmpThinMonitor  *monitor,
+                                                       QmpIoErrorPolicy policy);
+QMP_AVAILABLE_IN_1_0
+guint           qmp_thin_monitor_get_n_io_error_retries (QmpThinMonitor *monitor);
+QMP_AVAILABLE_IN_1_0
+guint           qmp_thin_monitor_get_pause_limit      (QmpThinMonitor *monitor);
+QMP_AVAILABLE_IN_1_0
+void            qmp_thin_monitor_set_pause_limit      (QmpThinMonitor *monitor,
+                                                       guint           limit_ms);
 
 G_END_DECLS
