@@ -17,13 +17,24 @@
  *                 when the write crossed) to the client's handler, and to
  *                 the floor reading the same event on the other monitor.
  *
+ *   poll          (--poll, instead of the above) a machine with no guest
+ *                 (-machine none) and a qcow2 node on a raw node on a
+ *                 file node; a QmpThinMonitor watches the file node and
+ *                 polls every --interval ms, --polls times: the client's
+ *                 CPU time per poll, the idle baseline taken off (the
+ *                 same monitor, the poll off, as long), then sequential
+ *                 query-blockstats (query-nodes) round trips from the
+ *                 client and from the floor, and the reply's size.
+ *
  *   bench-qemu [--rounds N] [--count N]
+ *   bench-qemu --poll [--interval MS] [--polls N]
  */
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -318,12 +329,205 @@ on_tick (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+/* ------------------------------------------------------------------------ */
+/* The poll */
+
+/* User + system time of this process, in seconds (QEMU is a child: not
+ * counted). */
+static double
+cpu_s (void)
+{
+  struct rusage ru;
+
+  getrusage (RUSAGE_SELF, &ru);
+  return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
+static gboolean
+set_flag (gpointer user_data)
+{
+  *(gboolean *) user_data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* Runs the default main context for @ms. */
+static void
+run_for (guint ms)
+{
+  gboolean done = FALSE;
+
+  g_timeout_add (ms, set_flag, &done);
+  while (!done)
+    g_main_context_iteration (NULL, TRUE);
+}
+
+typedef struct {
+  QmpClient *client;
+  GArray *rtts_ms;              /* double */
+  guint remaining;
+  gint64 sent_at;
+} StatsRun;
+
+static void
+on_stats_reply (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  StatsRun *run = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) stats = qmp_client_query_blockstats_finish (QMP_CLIENT (source), result, &error);
+  double ms = (g_get_monotonic_time () - run->sent_at) / 1000.0;
+
+  if (stats == NULL)
+    g_error ("query-blockstats: %s", error->message);
+  g_array_append_val (run->rtts_ms, ms);
+  if (--run->remaining > 0)
+    {
+      run->sent_at = g_get_monotonic_time ();
+      qmp_client_query_blockstats_async (run->client, TRUE, NULL, on_stats_reply, run);
+    }
+}
+
+static int
+bench_poll (int interval,
+            int n_polls)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("qmpthin-bench-XXXXXX", &error);
+  g_autofree char *image = NULL;
+  g_autofree char *qemu_img = qmp_test_qemu_find_tool ("qemu-img");
+  g_autofree char *file_arg = NULL;
+  g_autofree char *floor_path = NULL;
+  g_autoptr(QmpTestQemu) qemu = NULL;
+  g_autoptr(QmpClient) client = NULL;
+  g_autoptr(QmpThinMonitor) monitor = NULL;
+  g_autoptr(GArray) client_rtts = g_array_new (FALSE, FALSE, sizeof (double));
+  g_autoptr(GArray) floor_rtts = g_array_new (FALSE, FALSE, sizeof (double));
+  g_autofree char *reply = NULL;
+  StatsRun stats_run;
+  QmpThinDisk *disk;
+  Floor floor;
+  gint64 deadline, start;
+  double idle_s, idle_cpu, poll_s, poll_cpu, rtt_cpu, baseline;
+  int status;
+  guint polls;
+
+  if (dir == NULL)
+    g_error ("%s", error->message);
+  image = g_build_filename (dir, "data.qcow2", NULL);
+  {
+    /* Sparse: the image is a few hundred KiB whatever its virtual size. */
+    const char *argv[] = { qemu_img, "create", "-q", "-f", "qcow2", image, "20G", NULL };
+
+    if (!g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, NULL, NULL, &status, &error) ||
+        !g_spawn_check_wait_status (status, &error))
+      g_error ("qemu-img create: %s", error->message);
+  }
+  file_arg = g_strdup_printf ("driver=file,node-name=data-file,filename=%s", image);
+  {
+    const char *args[] = {
+      "-machine", "none",
+      "-chardev", "socket,id=floor,path=@DIR@/floor.sock,server=on,wait=off",
+      "-mon", "chardev=floor,mode=control",
+      "-blockdev", file_arg,
+      "-blockdev", "driver=raw,node-name=data-lim,file=data-file",
+      "-blockdev", "driver=qcow2,node-name=data-fmt,file=data-lim",
+      NULL
+    };
+
+    qemu = qmp_test_qemu_start (args);
+  }
+  floor_path = g_build_filename (qmp_test_qemu_get_dir (qemu), "floor.sock", NULL);
+  floor_connect (&floor, floor_path);
+  client = qmp_client_new (qmp_test_qemu_get_address (qemu));
+  if (!qmp_client_connect_sync (client, NULL, &error))
+    g_error ("connect: %s", error->message);
+
+  /* 1 GiB of storage in 256 MiB chunks: armed far above the image. */
+  monitor = qmp_thin_monitor_new (client);
+  disk = qmp_thin_monitor_add_disk (monitor, "data-file", 1024 * MiB, 256 * MiB, 50);
+  deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  while (qmp_thin_disk_get_state (disk) != QMP_THIN_DISK_STATE_ARMED && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+  if (qmp_thin_disk_get_state (disk) != QMP_THIN_DISK_STATE_ARMED)
+    g_error ("the disk was not armed");
+  run_for (300);
+
+  /* The baseline: the poll off, as long as the polls should take. */
+  start = g_get_monotonic_time ();
+  idle_cpu = cpu_s ();
+  run_for ((guint) interval * n_polls);
+  idle_cpu = cpu_s () - idle_cpu;
+  idle_s = (g_get_monotonic_time () - start) / 1e6;
+
+  /* The poll, then what is still in flight. */
+  start = g_get_monotonic_time ();
+  poll_cpu = cpu_s ();
+  qmp_thin_monitor_set_poll_interval (monitor, interval);
+  while (qmp_thin_monitor_get_n_polls (monitor) < (guint) n_polls)
+    g_main_context_iteration (NULL, TRUE);
+  qmp_thin_monitor_set_poll_interval (monitor, 0);
+  run_for (50);
+  poll_cpu = cpu_s () - poll_cpu;
+  poll_s = (g_get_monotonic_time () - start) / 1e6;
+  polls = qmp_thin_monitor_get_n_polls (monitor);
+  if (qmp_thin_disk_get_state (disk) != QMP_THIN_DISK_STATE_ARMED)
+    g_error ("the disk is not armed after the poll");
+  baseline = idle_cpu * poll_s / idle_s;
+
+  /* The bare command, from the client and from the floor. */
+  stats_run = (StatsRun) { client, client_rtts, n_polls, g_get_monotonic_time () };
+  rtt_cpu = cpu_s ();
+  qmp_client_query_blockstats_async (client, TRUE, NULL, on_stats_reply, &stats_run);
+  while (stats_run.remaining > 0)
+    g_main_context_iteration (NULL, TRUE);
+  rtt_cpu = cpu_s () - rtt_cpu;
+  for (int i = 0; i < n_polls; i++)
+    {
+      gint64 t0 = g_get_monotonic_time ();
+      g_autoptr(JsonNode) node = NULL;
+      double ms;
+
+      g_free (reply);
+      floor_send (&floor, "{\"execute\": \"query-blockstats\", \"arguments\": {\"query-nodes\": true}, \"id\": 1}\n");
+      reply = floor_read_line (&floor, 10000);
+      if (reply == NULL)
+        g_error ("floor: no reply");
+      node = floor_parse (reply);
+      ms = (g_get_monotonic_time () - t0) / 1000.0;
+      if (!json_object_has_member (json_node_get_object (node), "return"))
+        g_error ("floor: %s", reply);
+      g_array_append_val (floor_rtts, ms);
+    }
+
+  g_print ("QEMU %s, -machine none, qcow2 on raw on file\n", qmp_client_get_qemu_version (client));
+  g_print ("poll every %d ms (%u polls in %.2f s):\n", interval, polls, poll_s);
+  g_print ("  client CPU per poll %.1f us (idle baseline %.2f us per poll, taken off)\n",
+           (poll_cpu - baseline) / polls * 1e6, baseline / polls * 1e6);
+  g_print ("query-blockstats query-nodes=true, sequential (%d each):\n", n_polls);
+  g_print ("  reply %zu bytes with its line end\n", strlen (reply) + 1);
+  g_print ("  libqmpthin p50 %.3f ms (CPU %.1f us per round trip)   floor p50 %.3f ms\n",
+           quantile (client_rtts, 0.5), rtt_cpu / n_polls * 1e6, quantile (floor_rtts, 0.5));
+
+  floor_close (&floor);
+  g_clear_object (&monitor);
+  qmp_client_close_sync (client, NULL, NULL);
+  g_clear_pointer (&qemu, qmp_test_qemu_free);
+  g_unlink (image);
+  g_rmdir (dir);
+  return 0;
+}
+
 int
 main (int    argc,
       char **argv)
 {
-  int rounds = 5, count = 2000;
+  int rounds = 5, count = 2000, interval = 20, n_polls = 300;
+  gboolean poll_mode = FALSE;
   GOptionEntry entries[] = {
+    { "poll", 0, 0, G_OPTION_ARG_NONE, &poll_mode, "Measure the thin monitor's poll instead", NULL },
+    { "interval", 0, 0, G_OPTION_ARG_INT, &interval, "Poll interval (--poll; 20)", "MS" },
+    { "polls", 0, 0, G_OPTION_ARG_INT, &n_polls, "Polls, and round trips (--poll; 300)", "N" },
     { "rounds", 0, 0, G_OPTION_ARG_INT, &rounds, "Alternate client and floor this many times (5)", "N" },
     { "count", 0, 0, G_OPTION_ARG_INT, &count, "Round trips per measurement (2000)", "N" },
     G_OPTION_ENTRY_NULL
@@ -349,9 +553,11 @@ main (int    argc,
   double c, f;
 
   g_option_context_add_main_entries (options, entries, NULL);
-  if (!g_option_context_parse (options, &argc, &argv, &error) || rounds < 1 || count < 1)
+  if (!g_option_context_parse (options, &argc, &argv, &error) || rounds < 1 || count < 1 ||
+      interval < 1 || n_polls < 1)
     {
-      g_printerr ("bench-qemu: %s\n", error ? error->message : "--rounds and --count must be at least 1");
+      g_printerr ("bench-qemu: %s\n", error ? error->message :
+                  "--rounds, --count, --interval and --polls must be at least 1");
       return 2;
     }
   if (!qmp_test_qemu_require ())
@@ -359,6 +565,8 @@ main (int    argc,
       g_printerr ("bench-qemu: QEMU is not installed\n");
       return 77;
     }
+  if (poll_mode)
+    return bench_poll (interval, n_polls);
 
   disks = make_disks ();
   boot_arg = g_strdup_printf ("driver=file,node-name=boot-file,filename=%s/boot.img", disks);

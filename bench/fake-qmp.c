@@ -21,6 +21,15 @@
  *   x-fake-broadcast {"count": C}   C BLOCK_WRITE_THRESHOLD events to
  *                                   every other negotiated connection;
  *                                   returns {"connections": n}
+ *   x-fake-counters                 what the server did since it started,
+ *                                   over all connections: {"bytes-sent",
+ *                                   "bytes-received", "commands",
+ *                                   "cpu-us"} (its own user + system time)
+ *
+ * Every VM has the same disk, a qcow2 node on a raw node on a file node
+ * (data-fmt, data-lim, data-file) under a virtio device: query-blockstats
+ * with query-nodes and x-debug-query-block-graph answer as QEMU 7.2 does
+ * for it.
  *
  * A socket file appears only once it listens (it is bound under a
  * temporary name and renamed), so a script may wait for the file. In
@@ -107,6 +116,9 @@ typedef struct
   JsonParser *parser;
   char *read_buffer;
   gboolean quit;
+  guint64 bytes_sent;           /* x-fake-counters */
+  guint64 bytes_received;
+  guint64 commands;
 } Server;
 
 static Tag signal_tag = TAG_SIGNAL;
@@ -254,6 +266,7 @@ flush (Server     *server,
           return FALSE;
         }
       conn->out_pos += n;
+      server->bytes_sent += n;
       if (conn->out_pos == conn->out->len)
         {
           g_byte_array_set_size (conn->out, 0);
@@ -317,6 +330,8 @@ static const char *const commands[] = {
   "stop",
   "x-fake-blast",
   "x-fake-broadcast",
+  "x-fake-counters",
+  "x-debug-query-block-graph",
 };
 
 static char *
@@ -391,6 +406,30 @@ static const char query_blockstats_json[] =
   "\"driver-specific\": {\"discard-bytes-ok\": 0, \"discard-nb-ok\": 0, \"driver\": \"file\", "
   "\"discard-nb-failed\": 0}}, \"stats\": " STATS ", \"node-name\": \"data-fmt\", "
   "\"qdev\": \"/machine/peripheral/datadisk/virtio-backend\"}]";
+
+/* With query-nodes, QEMU 7.2 lists every named node with the chain of its
+ * file children, and names no device (node-name order as it answered). */
+#define FILE_NODE \
+  "{\"stats\": " STATS ", \"node-name\": \"data-file\", \"driver-specific\": " \
+  "{\"discard-bytes-ok\": 0, \"discard-nb-ok\": 0, \"driver\": \"file\", \"discard-nb-failed\": 0}}"
+#define LIM_NODE \
+  "{\"parent\": " FILE_NODE ", \"stats\": " STATS ", \"node-name\": \"data-lim\"}"
+
+static const char query_blockstats_nodes_json[] =
+  "[" FILE_NODE ", " LIM_NODE ", {\"parent\": " LIM_NODE ", \"stats\": " STATS ", \"node-name\": \"data-fmt\"}]";
+
+/* QEMU 7.2's x-debug-query-block-graph for the same disk. */
+static const char block_graph_json[] =
+  "{\"edges\": [{\"name\": \"file\", \"parent\": 2, \"shared-perm\": [\"write-unchanged\", \"consistent-read\"], "
+  "\"perm\": [\"resize\", \"write\", \"consistent-read\"], \"child\": 4}, "
+  "{\"name\": \"file\", \"parent\": 4, \"shared-perm\": [\"write-unchanged\", \"consistent-read\"], "
+  "\"perm\": [\"resize\", \"write\", \"consistent-read\"], \"child\": 3}, "
+  "{\"name\": \"root\", \"parent\": 1, \"shared-perm\": [\"resize\", \"write-unchanged\", \"consistent-read\"], "
+  "\"perm\": [\"write\", \"consistent-read\"], \"child\": 2}], "
+  "\"nodes\": [{\"name\": \"data-fmt\", \"type\": \"block-driver\", \"id\": 2}, "
+  "{\"name\": \"data-lim\", \"type\": \"block-driver\", \"id\": 4}, "
+  "{\"name\": \"data-file\", \"type\": \"block-driver\", \"id\": 3}, "
+  "{\"name\": \"/machine/peripheral/datadisk/virtio-backend\", \"type\": \"block-backend\", \"id\": 1}]}";
 
 static gint64
 get_count (JsonObject *arguments)
@@ -493,7 +532,11 @@ execute (Server     *server,
       reply_return (conn, id, json);
     }
   else if (g_str_equal (command, "query-blockstats"))
-    reply_return (conn, id, query_blockstats_json);
+    reply_return (conn, id, arguments != NULL &&
+                  json_object_get_boolean_member_with_default (arguments, "query-nodes", FALSE) ?
+                  query_blockstats_nodes_json : query_blockstats_json);
+  else if (g_str_equal (command, "x-debug-query-block-graph"))
+    reply_return (conn, id, block_graph_json);
   else if (g_str_equal (command, "block-set-write-threshold"))
     {
       const char *node = arguments ? json_object_get_string_member_with_default (arguments, "node-name", NULL) : NULL;
@@ -540,6 +583,19 @@ execute (Server     *server,
         }
       reply_return (conn, id, "{}");
       conn->blast_left += count;
+    }
+  else if (g_str_equal (command, "x-fake-counters"))
+    {
+      struct rusage ru;
+      char value[256];
+
+      getrusage (RUSAGE_SELF, &ru);
+      g_snprintf (value, sizeof value, "{\"bytes-sent\": %" G_GUINT64_FORMAT ", \"bytes-received\": %"
+                  G_GUINT64_FORMAT ", \"commands\": %" G_GUINT64_FORMAT ", \"cpu-us\": %" G_GINT64_FORMAT "}",
+                  server->bytes_sent, server->bytes_received, server->commands,
+                  (gint64) (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * G_USEC_PER_SEC +
+                  ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+      reply_return (conn, id, value);
     }
   else if (g_str_equal (command, "x-fake-broadcast"))
     {
@@ -602,6 +658,7 @@ handle_line (Server     *server,
       reply_error (conn, id, "GenericError", "QMP input lacks member 'execute'");
       return;
     }
+  server->commands++;
   node = json_object_get_member (request, "arguments");
   if (node != NULL && JSON_NODE_HOLDS_OBJECT (node))
     arguments = json_node_get_object (node);
@@ -650,6 +707,7 @@ on_readable (Server     *server,
       return;
     }
 
+  server->bytes_received += n;
   end = data + n;
   while (!conn->closed && (nl = memchr (data, '\n', end - data)) != NULL)
     {

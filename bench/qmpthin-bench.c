@@ -15,9 +15,15 @@
  *            N clients in one process: connect all, RSS per connection,
  *            x-fake-broadcast to all (from D/control.sock), idle CPU
  *   floor-events, floor-rtt, floor-pipeline, floor-fleet: the same, bare
+ *   poll     --dir D --vms N --interval MS --ticks T
+ *            N clients, each with a QmpThinMonitor watching one disk
+ *            (data-file): first T x MS of idle time with the poll off, then
+ *            the poll on until every monitor polled T times. CPU time of
+ *            this process and of the server, and bytes, per VM per poll,
+ *            the idle baseline taken off (no floor)
  *
  * It works against any server that implements x-fake-blast and
- * x-fake-broadcast (bench/fake-qmp does).
+ * x-fake-broadcast (bench/fake-qmp does), and x-fake-counters for poll.
  */
 
 #include <errno.h>
@@ -42,6 +48,8 @@ typedef struct
   int vms;
   int rounds;
   int idle;
+  int interval;
+  int ticks;
 } Options;
 
 /* ------------------------------------------------------------------------ */
@@ -555,6 +563,192 @@ bench_fleet (Options *o)
     g_object_unref (vms[i].client);
 }
 
+/* The poll: a thin monitor per VM, polling or not */
+
+typedef struct
+{
+  GMainLoop *loop;
+  guint n_vms;
+  guint ticks;
+  guint n_armed;                /* disks armed (setting up) */
+  guint n_done;                 /* monitors that polled ticks times */
+} PollRun;
+
+typedef struct
+{
+  PollRun *run;
+  QmpClient *client;
+  QmpThinMonitor *monitor;
+  QmpThinDisk *disk;
+  gboolean armed;
+} PollVm;
+
+static void
+on_disk_state (QmpThinDisk *disk,
+               GParamSpec  *pspec,
+               PollVm      *vm)
+{
+  QmpThinDiskState state = qmp_thin_disk_get_state (disk);
+
+  if (state != QMP_THIN_DISK_STATE_ARMED && state != QMP_THIN_DISK_STATE_UNSET)
+    {
+      g_printerr ("qmpthin-bench: disk %s of a monitor went %d, not armed\n",
+                  qmp_thin_disk_get_node_name (disk), state);
+      exit (1);
+    }
+  if (state == QMP_THIN_DISK_STATE_ARMED && !vm->armed)
+    {
+      vm->armed = TRUE;
+      if (++vm->run->n_armed == vm->run->n_vms)
+        g_main_loop_quit (vm->run->loop);
+    }
+}
+
+static void
+on_n_polls (QmpThinMonitor *monitor,
+            GParamSpec     *pspec,
+            PollVm         *vm)
+{
+  if (qmp_thin_monitor_get_n_polls (monitor) == vm->run->ticks &&
+      ++vm->run->n_done == vm->run->n_vms)
+    g_main_loop_quit (vm->run->loop);
+}
+
+/* What the fake server did since it started (x-fake-counters). */
+typedef struct
+{
+  double bytes_sent;
+  double bytes_received;
+  double commands;
+  double cpu_s;
+} ServerCounters;
+
+static ServerCounters
+server_counters (QmpClient *control)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) value = qmp_client_execute_sync (control, "x-fake-counters", NULL, NULL, &error);
+  ServerCounters c;
+  JsonObject *object;
+
+  if (value == NULL || !JSON_NODE_HOLDS_OBJECT (value))
+    {
+      g_printerr ("qmpthin-bench: x-fake-counters: %s\n", error ? error->message : "not an object");
+      exit (1);
+    }
+  object = json_node_get_object (value);
+  c.bytes_sent = json_object_get_int_member (object, "bytes-sent");
+  c.bytes_received = json_object_get_int_member (object, "bytes-received");
+  c.commands = json_object_get_int_member (object, "commands");
+  c.cpu_s = json_object_get_int_member (object, "cpu-us") / 1e6;
+  return c;
+}
+
+static void
+bench_poll (Options *o)
+{
+  g_autofree char *control_path = g_build_filename (o->dir, "control.sock", NULL);
+  g_autoptr(QmpClient) control = NULL;
+  g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
+  g_autofree PollVm *vms = g_new0 (PollVm, o->vms);
+  FleetRun connecting = { loop, o->vms, 0, 0, 0, FALSE };
+  PollRun run = { loop, o->vms, o->ticks, 0, 0 };
+  Report r = report_new ("poll", "qmpthin");
+  ServerCounters s0, s1, s2, s3;
+  Usage u0, u1, u2, u3;
+  double t0, t1, t2, t3, scale, polls = 0;
+
+  raise_nofile_limit ((guint64) o->vms + 64);
+  control = client_connect (control_path);
+  for (int i = 0; i < o->vms; i++)
+    {
+      g_autofree char *address = g_strdup_printf ("unix:%s/vm-%05d.sock", o->dir, i);
+
+      vms[i].run = &run;
+      vms[i].client = qmp_client_new (address);
+      qmp_client_connect_async (vms[i].client, NULL, on_vm_connected, &connecting);
+    }
+  g_main_loop_run (loop);
+
+  /* Each disk armed (and its allocation checked), well below its
+   * threshold; the graph read once. */
+  for (int i = 0; i < o->vms; i++)
+    {
+      vms[i].monitor = qmp_thin_monitor_new (vms[i].client);
+      vms[i].disk = qmp_thin_monitor_add_disk (vms[i].monitor, "data-file", G_GUINT64_CONSTANT (10) << 30,
+                                               QMP_THIN_DEFAULT_CHUNK_SIZE, QMP_THIN_DEFAULT_FREE_PERCENT);
+      g_signal_connect (vms[i].disk, "notify::state", G_CALLBACK (on_disk_state), &vms[i]);
+      g_signal_connect (vms[i].monitor, "notify::n-polls", G_CALLBACK (on_n_polls), &vms[i]);
+    }
+  g_main_loop_run (loop);
+  g_timeout_add (500, quit_loop, loop);
+  g_main_loop_run (loop);
+
+  /* The baseline: the same monitors, the poll off, as long as the poll
+   * should take. */
+  s0 = server_counters (control);
+  u0 = usage_now ();
+  t0 = now_s ();
+  g_timeout_add ((guint) o->ticks * o->interval, quit_loop, loop);
+  g_main_loop_run (loop);
+  t1 = now_s ();
+  u1 = usage_now ();
+  s1 = server_counters (control);
+
+  /* The poll, until every monitor polled ticks times, and what was in
+   * flight then. */
+  s2 = server_counters (control);
+  u2 = usage_now ();
+  t2 = now_s ();
+  for (int i = 0; i < o->vms; i++)
+    qmp_thin_monitor_set_poll_interval (vms[i].monitor, o->interval);
+  g_main_loop_run (loop);
+  /* The polls still in flight complete and count. */
+  for (int i = 0; i < o->vms; i++)
+    qmp_thin_monitor_set_poll_interval (vms[i].monitor, 0);
+  g_timeout_add (300, quit_loop, loop);
+  g_main_loop_run (loop);
+  t3 = now_s ();
+  u3 = usage_now ();
+  s3 = server_counters (control);
+  for (int i = 0; i < o->vms; i++)
+    {
+      polls += qmp_thin_monitor_get_n_polls (vms[i].monitor);
+      if (qmp_thin_disk_get_state (vms[i].disk) != QMP_THIN_DISK_STATE_ARMED)
+        {
+          g_printerr ("qmpthin-bench: a disk is not armed after the poll\n");
+          exit (1);
+        }
+    }
+
+  /* The baseline over the poll's wall time. */
+  scale = (t3 - t2) / (t1 - t0);
+  report_int (&r, "vms", o->vms);
+  report_int (&r, "interval_ms", o->interval);
+  report_int (&r, "ticks", o->ticks);
+  report_double (&r, "polls", polls);
+  report_double (&r, "poll_s", t3 - t2);
+  report_double (&r, "poll_cpu_s", u3.cpu_s - u2.cpu_s);
+  report_double (&r, "idle_s", t1 - t0);
+  report_double (&r, "idle_cpu_s", u1.cpu_s - u0.cpu_s);
+  report_double (&r, "idle_cpu_per_poll_us", (u1.cpu_s - u0.cpu_s) * scale / polls * 1e6);
+  report_double (&r, "cpu_per_poll_us", ((u3.cpu_s - u2.cpu_s) - (u1.cpu_s - u0.cpu_s) * scale) / polls * 1e6);
+  report_double (&r, "server_idle_cpu_per_poll_us", (s1.cpu_s - s0.cpu_s) * scale / polls * 1e6);
+  report_double (&r, "server_cpu_per_poll_us",
+                 ((s3.cpu_s - s2.cpu_s) - (s1.cpu_s - s0.cpu_s) * scale) / polls * 1e6);
+  report_double (&r, "bytes_read_per_poll", (s3.bytes_sent - s2.bytes_sent) / polls);
+  report_double (&r, "bytes_written_per_poll", (s3.bytes_received - s2.bytes_received) / polls);
+  report_double (&r, "commands_per_poll", (s3.commands - s2.commands) / polls);
+  report_int (&r, "switches", u3.switches - u2.switches);
+  report_print (&r);
+
+  for (int i = 0; i < o->vms; i++)
+    {
+      g_object_unref (vms[i].monitor);
+      g_object_unref (vms[i].client);
+    }
+}
+
 /* ------------------------------------------------------------------------ */
 /* The floor: blocking or epoll reads, lines split by hand, each parsed */
 
@@ -1006,13 +1200,14 @@ floor_fleet (Options *o)
 static const char *const benches[] = {
   "events", "rtt", "pipeline", "fleet",
   "floor-events", "floor-rtt", "floor-pipeline", "floor-fleet",
+  "poll",
 };
 
 int
 main (int    argc,
       char **argv)
 {
-  Options o = { NULL, NULL, 0, 64, 0, 20, 5 };
+  Options o = { NULL, NULL, 0, 64, 0, 20, 5, 2000, 5 };
   GOptionEntry entries[] = {
     { "socket", 0, 0, G_OPTION_ARG_FILENAME, &o.socket_path, "The server's socket (events, rtt, pipeline)", "PATH" },
     { "count", 0, 0, G_OPTION_ARG_INT, &o.count, "Events or commands", "N" },
@@ -1021,6 +1216,8 @@ main (int    argc,
     { "vms", 0, 0, G_OPTION_ARG_INT, &o.vms, "Clients, one per VM socket (fleet)", "N" },
     { "rounds", 0, 0, G_OPTION_ARG_INT, &o.rounds, "Broadcasts (fleet; default 20)", "R" },
     { "idle", 0, 0, G_OPTION_ARG_INT, &o.idle, "Seconds of idle time measured (fleet; default 5)", "SECONDS" },
+    { "interval", 0, 0, G_OPTION_ARG_INT, &o.interval, "Poll interval (poll; default 2000)", "MS" },
+    { "ticks", 0, 0, G_OPTION_ARG_INT, &o.ticks, "Polls per monitor (poll; default 5)", "T" },
     { NULL }
   };
   g_autoptr(GOptionContext) context = g_option_context_new ("BENCH - libqmpthin against a bare C floor");
@@ -1029,7 +1226,7 @@ main (int    argc,
   gboolean floor, known = FALSE;
 
   g_option_context_add_main_entries (context, entries, NULL);
-  g_option_context_set_summary (context, "BENCH: events, rtt, pipeline, fleet, or floor-… of each");
+  g_option_context_set_summary (context, "BENCH: events, rtt, pipeline, fleet, or floor-… of each; poll");
   if (!g_option_context_parse (context, &argc, &argv, &error))
     {
       g_printerr ("qmpthin-bench: %s\n", error->message);
@@ -1047,12 +1244,14 @@ main (int    argc,
   if (floor)
     bench += strlen ("floor-");
   if (!known ||
-      (g_str_equal (bench, "fleet") ? (o.dir == NULL || o.vms < 1 || o.rounds < 1 || o.idle < 0)
-                                    : (o.socket_path == NULL || o.count < 1 || o.window < 1)))
+      (g_str_equal (bench, "fleet") ? (o.dir == NULL || o.vms < 1 || o.rounds < 1 || o.idle < 0) :
+       g_str_equal (bench, "poll") ? (o.dir == NULL || o.vms < 1 || o.interval < 1 || o.ticks < 1) :
+       (o.socket_path == NULL || o.count < 1 || o.window < 1)))
     {
       g_printerr ("qmpthin-bench: %s needs %s\n", argv[1],
-                  !known ? "to be one of events, rtt, pipeline, fleet, floor-…" :
+                  !known ? "to be one of events, rtt, pipeline, fleet, floor-…, poll" :
                   g_str_equal (bench, "fleet") ? "--dir DIR --vms N (N, --rounds ≥ 1)" :
+                  g_str_equal (bench, "poll") ? "--dir DIR --vms N (N, --interval, --ticks ≥ 1)" :
                   "--socket PATH --count N (≥ 1)");
       return 2;
     }
@@ -1063,6 +1262,8 @@ main (int    argc,
     floor ? floor_commands (&o, "rtt", 1) : bench_commands (&o, "rtt", 1);
   else if (g_str_equal (bench, "pipeline"))
     floor ? floor_commands (&o, "pipeline", o.window) : bench_commands (&o, "pipeline", o.window);
+  else if (g_str_equal (bench, "poll"))
+    bench_poll (&o);
   else
     floor ? floor_fleet (&o) : bench_fleet (&o);
 

@@ -11,6 +11,12 @@
 # the targets. The environment may override the sizes (EVENTS, RTT,
 # PIPELINE, WINDOW, VMS, ROUNDS, IDLE, REPEAT). Exits 1 when a target is
 # missed.
+#
+# The safety-net poll has no floor: VMS thin monitors poll every
+# POLL_SLOW ms (vdsm's 2000) for POLL_SLOW_TICKS polls each, then every
+# POLL_FAST ms for POLL_FAST_TICKS; each row gives the CPU time per VM
+# per poll of the client and of the fake server, and the bytes, next to
+# the idle baseline measured in the same run (the poll off, as long).
 
 set -eu
 
@@ -33,6 +39,10 @@ VMS=${VMS:-1000}
 ROUNDS=${ROUNDS:-20}
 IDLE=${IDLE:-5}
 REPEAT=${REPEAT:-5}
+POLL_SLOW=${POLL_SLOW:-2000}
+POLL_SLOW_TICKS=${POLL_SLOW_TICKS:-3}
+POLL_FAST=${POLL_FAST:-100}
+POLL_FAST_TICKS=${POLL_FAST_TICKS:-10}
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/qmpthin-bench.XXXXXX")
 pids=
@@ -87,6 +97,8 @@ for r in $(seq "$REPEAT"); do
   for b in fleet floor-fleet; do
     run "$b" --dir "$tmp/fleet" --vms "$VMS" --rounds "$ROUNDS" --idle "$IDLE"
   done
+  run poll --dir "$tmp/fleet" --vms "$VMS" --interval "$POLL_SLOW" --ticks "$POLL_SLOW_TICKS"
+  run poll --dir "$tmp/fleet" --vms "$VMS" --interval "$POLL_FAST" --ticks "$POLL_FAST_TICKS"
 done
 
 /usr/bin/python3 - "$results" <<'EOF'
@@ -95,9 +107,13 @@ import statistics
 import sys
 
 runs = {}
+polls = {}
 for line in open(sys.argv[1]):
     r = json.loads(line)
-    runs.setdefault((r["bench"], r["impl"]), []).append(r)
+    if r["bench"] == "poll":
+        polls.setdefault(r["interval_ms"], []).append(r)
+    else:
+        runs.setdefault((r["bench"], r["impl"]), []).append(r)
 
 
 def med(bench, impl, field):
@@ -146,6 +162,16 @@ idle = runs[("fleet", "qmpthin")][0]["idle_s"]
 c = med("fleet", "qmpthin", "idle_cpu_s")
 row(f"fleet {n}: CPU idle {idle} s", "ms", c * 1000, med("fleet", "floor", "idle_cpu_s") * 1000, None,
     "~0 (<= 50 ms)", c <= 0.05)
+
+for interval, rs in sorted(polls.items(), reverse=True):
+    def pmed(field):
+        return statistics.median(r[field] for r in rs)
+    rows.append((f"fleet {rs[0]['vms']}: poll every {interval} ms, CPU per VM per poll",
+                 f"{pmed('cpu_per_poll_us'):,.1f} us", "-", "-",
+                 f"(idle {pmed('idle_cpu_per_poll_us'):.2f} us; server {pmed('server_cpu_per_poll_us'):.1f} us)", ""))
+    rows.append((f"fleet {rs[0]['vms']}: poll every {interval} ms, bytes per VM per poll",
+                 f"{pmed('bytes_read_per_poll'):,.0f} B", "-", "-",
+                 f"({pmed('bytes_written_per_poll'):.0f} B sent, {pmed('commands_per_poll'):.2f} commands)", ""))
 
 header = ("benchmark", "libqmpthin", "floor", "ratio", "target", "")
 widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
