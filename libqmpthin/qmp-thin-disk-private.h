@@ -62,8 +62,8 @@ struct _QmpThinDisk
   gboolean placed;
   /* A replica: the storage of a job's target (a mirror's, an active
    * commit's base) that the guest's writes reach through @replica_of's
-   * device while @job runs. Unowned: the primary removes its replicas
-   * before it goes. */
+   * device while @job runs. Owned, and still set once the job ended
+   * and the replica left its monitor. */
   QmpThinDisk *replica_of;
   char *job;                    /* owned */
 };

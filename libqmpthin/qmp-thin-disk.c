@@ -22,6 +22,7 @@ qmp_thin_disk_finalize (GObject *object)
 
   g_free (self->node_name);
   g_free (self->job);
+  g_clear_object (&self->replica_of);
   _qmp_thin_place_clear (&self->place);
   G_OBJECT_CLASS (qmp_thin_disk_parent_class)->finalize (object);
 }

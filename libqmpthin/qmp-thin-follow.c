@@ -127,8 +127,7 @@ move_disk (QmpThinMonitor *self,
   g_debug ("thin disk %s: its guest writes %s now", previous, node_name);
   if (qmp_client_get_state (self->client) == QMP_CLIENT_STATE_READY && disk->threshold > 0)
     qmp_client_set_write_threshold_async (self->client, previous, 0, self->cancellable, NULL, NULL);
-  if (disk->asked)
-    g_hash_table_replace (self->left, g_strdup (previous), g_object_ref (disk));
+  g_hash_table_replace (self->left, g_strdup (previous), g_object_ref (disk));
 
   g_hash_table_remove (self->by_node, previous);
   _qmp_thin_disk_set_string (disk, &disk->node_name, node_name, DISK_PROP_NODE_NAME);
@@ -172,7 +171,7 @@ add_replica (QmpThinMonitor *self,
   guint at;
 
   g_debug ("thin disk %s: job %s writes it to %s too", disk->node_name, job, node_name);
-  replica->replica_of = disk;
+  replica->replica_of = g_object_ref (disk);
   replica->job = g_strdup (job);
   replica->maximum_set = disk->maximum_set;
   replica->maximum_size = disk->maximum_size;
@@ -202,7 +201,7 @@ remove_replica (QmpThinMonitor *self,
            promoted ? ", its disk pivoted to it" : "");
   if (promoted)
     replica->threshold = 0;
-  else if (replica->asked)
+  else
     g_hash_table_replace (self->left, g_strdup (replica->node_name), g_object_ref (replica));
   _qmp_thin_monitor_drop_disk (self, replica);
   g_signal_emit (self, _qmp_thin_monitor_signals[SIGNAL_REPLICA_REMOVED], 0, replica);

@@ -1147,6 +1147,8 @@ qmp_thin_monitor_add_disk (QmpThinMonitor *monitor,
   one = g_ptr_array_new ();
   g_ptr_array_add (one, disk);
   _qmp_thin_monitor_arm (monitor, one);
+  /* Where it sits, and what it can use. */
+  _qmp_thin_monitor_read_graph (monitor);
   return disk;
 }
 
@@ -1209,7 +1211,6 @@ _qmp_thin_monitor_drop_disk (QmpThinMonitor *self,
   if (qmp_client_get_state (self->client) == QMP_CLIENT_STATE_READY && disk->threshold > 0)
     qmp_client_set_write_threshold_async (self->client, disk->node_name, 0, self->cancellable, NULL, NULL);
   disk->monitor = NULL;
-  disk->replica_of = NULL;
   _qmp_thin_disk_disable (disk, DISABLED_REMOVED);
   g_ptr_array_remove (self->disks, disk);
 }
@@ -1258,9 +1259,9 @@ qmp_thin_monitor_list_disks (QmpThinMonitor *monitor)
 }
 
 /* The consumer answers a need of a node a disk left since (a snapshot, a
- * commit or a mirror moved the disk, or the job of a replica ended): the
- * disk asked again for its new node if that needs storage; this answer
- * concerns a node that is no longer written. */
+ * commit or a mirror moved the disk, or the job of a replica ended), or
+ * grew it of its own accord: the disk asked again for its new node if that
+ * needs storage; this answer concerns a node that is no longer written. */
 static gboolean
 answer_left (QmpThinMonitor *self,
              const char     *node_name,
@@ -1272,7 +1273,6 @@ answer_left (QmpThinMonitor *self,
     return FALSE;
   g_debug ("thin monitor: %s of %s, which %s left: nothing to do", what, node_name,
            disk->monitor == self ? disk->node_name : "a replica that ended");
-  g_hash_table_remove (self->left, node_name);
   _qmp_thin_monitor_update (self);
   return TRUE;
 }

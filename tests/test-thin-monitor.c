@@ -75,7 +75,48 @@ on_error (QmpThinMonitor *monitor,
 
   if (g_error_matches (error, QMP_ERROR, QMP_ERROR_MAXIMUM_SIZE))
     g_assert_nonnull (strstr (error->message, "maximum size"));
-  g_ptr_array_add (f->log, g_strdup_printf ("error %s", disk ? qmp_thin_disk_get_node_name (disk) : "vm"));
+  g_ptr_array_add (f->log, g_strdup_printf ("%s %s",
+                                            g_error_matches (error, QMP_ERROR, QMP_ERROR_IMPROBABLE_ALLOCATION) ?
+                                            "improbable" : "error",
+                                            disk ? qmp_thin_disk_get_node_name (disk) : "vm"));
+}
+
+static void
+on_disk_moved (QmpThinMonitor *monitor,
+               QmpThinDisk    *disk,
+               const char     *previous,
+               gpointer        user_data)
+{
+  Fixture *f = user_data;
+
+  g_assert_cmpstr (previous, !=, qmp_thin_disk_get_node_name (disk));
+  g_ptr_array_add (f->log, g_strdup_printf ("moved %s %s", previous, qmp_thin_disk_get_node_name (disk)));
+}
+
+static void
+on_replica (QmpThinMonitor *monitor,
+            QmpThinDisk    *replica,
+            gpointer        user_data)
+{
+  Fixture *f = user_data;
+  gboolean added = qmp_thin_monitor_get_disk (monitor, qmp_thin_disk_get_node_name (replica)) == replica;
+
+  g_assert_nonnull (qmp_thin_disk_get_replica_of (replica));
+  g_ptr_array_add (f->log, g_strdup_printf ("%s %s %s of %s", added ? "replica" : "replica-removed",
+                                            qmp_thin_disk_get_node_name (replica),
+                                            qmp_thin_disk_get_job (replica),
+                                            qmp_thin_disk_get_node_name (qmp_thin_disk_get_replica_of (replica))));
+}
+
+static void
+on_paused_too_long (QmpThinMonitor *monitor,
+                    QmpStopReason  *reason,
+                    gpointer        user_data)
+{
+  Fixture *f = user_data;
+
+  g_ptr_array_add (f->log, g_strdup_printf ("too-long %s",
+                                            nick (QMP_TYPE_STOP_KIND, qmp_stop_reason_get_kind (reason))));
 }
 
 /* query-blockstats of the scripted VM, data-file allocated to @highest. */
@@ -122,6 +163,10 @@ connect_and_monitor (Fixture *f)
   f->monitor = qmp_thin_monitor_new (f->client);
   g_signal_connect (f->monitor, "extend-needed", G_CALLBACK (on_extend_needed), f);
   g_signal_connect (f->monitor, "error", G_CALLBACK (on_error), f);
+  g_signal_connect (f->monitor, "disk-moved", G_CALLBACK (on_disk_moved), f);
+  g_signal_connect (f->monitor, "replica-added", G_CALLBACK (on_replica), f);
+  g_signal_connect (f->monitor, "replica-removed", G_CALLBACK (on_replica), f);
+  g_signal_connect (f->monitor, "paused-too-long", G_CALLBACK (on_paused_too_long), f);
 }
 
 static void
@@ -791,6 +836,400 @@ test_many (Fixture       *f,
   g_ptr_array_set_size (clients, 0);
 }
 
+/* ------------------------------------------------------------------------ */
+/* The block graph: snapshots, commits, mirrors (QEMU's own readings, see
+ * test-graph.c) */
+
+#define DEVICE "/machine/peripheral/datadisk/virtio-backend"
+
+/* Answers x-debug-query-block-graph with tests/data/graph-@name.json. */
+static void
+set_graph (Fixture    *f,
+           const char *name)
+{
+  g_autofree char *file = g_strdup_printf ("graph-%s.json", name);
+  g_autofree char *path = g_test_build_filename (G_TEST_DIST, "data", file, NULL);
+  g_autofree char *reply = NULL;
+
+  g_assert_true (g_file_get_contents (path, &reply, NULL, NULL));
+  qmp_fake_server_set_reply (f->server, "x-debug-query-block-graph", g_strstrip (reply));
+}
+
+/* The nodes of every reading, with their sizes: 64 MiB qcow2 images in
+ * 80 MiB files. */
+static void
+set_nodes (Fixture *f)
+{
+  GString *reply = g_string_new ("{\"return\": [");
+  const char *formats[] = { "data-fmt", "snap-fmt", "mir-fmt" };
+  const char *files[] = { "data-file", "snap-file", "mir-file" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (formats); i++)
+    g_string_append_printf (reply,
+                            "%s{\"node-name\": \"%s\", \"drv\": \"qcow2\", \"ro\": false,"
+                            " \"image\": {\"virtual-size\": 67108864, \"cluster-size\": 65536}},"
+                            "{\"node-name\": \"%s\", \"drv\": \"file\", \"ro\": false,"
+                            " \"image\": {\"virtual-size\": 83886080}}",
+                            i > 0 ? "," : "", formats[i], files[i]);
+  g_string_append (reply, "]}");
+  qmp_fake_server_set_reply (f->server, "query-named-block-nodes", reply->str);
+  g_string_free (reply, TRUE);
+}
+
+static gboolean
+has_request (GPtrArray  *requests,
+             const char *text)
+{
+  for (guint i = 0; i < requests->len; i++)
+    if (g_str_equal (requests->pdata[i], text))
+      return TRUE;
+  return FALSE;
+}
+
+/* The disk is found in the graph (its device, the maximum its qcow2 can
+ * use); a snapshot moves it to the overlay's storage, with the size the
+ * consumer declared, and the old node is disarmed. The consumer's late
+ * answer to the need of the old node changes nothing. */
+static void
+test_follow_snapshot (Fixture       *f,
+                      gconstpointer  data)
+{
+  const char *asked[] = { "extend data-file threshold 14", NULL };
+  const char *moved[] = { "extend data-file threshold 14", "moved data-file snap-file", NULL };
+  g_autoptr(GPtrArray) armed = NULL;
+  QmpThinDisk *disk;
+
+  set_graph (f, "committed");
+  set_nodes (f);
+  connect_and_monitor (f);
+  disk = qmp_thin_monitor_add_disk (f->monitor, "data-file", 10 * MiB, 4 * MiB, 50);
+  QMP_TEST_WAIT_FOR (qmp_thin_disk_get_device (disk) != NULL, WAIT_LIMIT_MS);
+  g_assert_cmpstr (qmp_thin_disk_get_device (disk), ==, DEVICE);
+  g_assert_cmpuint (qmp_thin_disk_get_maximum_size (disk), ==,
+                    qmp_thin_estimate_maximum_size ("qcow2", 64 * MiB, 65536));
+  wait_state (disk, QMP_THIN_DISK_STATE_ARMED);
+  qmp_fake_server_send_event (f->server, "BLOCK_WRITE_THRESHOLD",
+                              "{\"node-name\": \"data-file\", \"write-threshold\": 8388608, \"amount-exceeded\": 2097152}");
+  assert_log (f, asked);
+  g_clear_pointer (&armed, g_ptr_array_unref);
+  armed = take_requests (f, "block-set-write-threshold");
+
+  /* The consumer snapshots while it extends. */
+  set_graph (f, "snapshot");
+  qmp_thin_monitor_declare_storage (f->monitor, "snap-file", 8 * MiB);
+  qmp_thin_monitor_refresh (f->monitor);
+  assert_log (f, moved);
+  g_assert_true (qmp_thin_monitor_get_disk (f->monitor, "snap-file") == disk);
+  g_assert_null (qmp_thin_monitor_get_disk (f->monitor, "data-file"));
+  g_assert_cmpstr (qmp_thin_disk_get_node_name (disk), ==, "snap-file");
+  g_assert_cmpuint (qmp_thin_disk_get_physical_size (disk), ==, 8 * MiB);
+  wait_state (disk, QMP_THIN_DISK_STATE_ARMED);
+  g_assert_cmpuint (qmp_thin_disk_get_threshold (disk), ==, 6 * MiB);
+  g_clear_pointer (&armed, g_ptr_array_unref);
+  armed = take_requests (f, "block-set-write-threshold");
+  g_assert_true (has_request (armed, "{\"node-name\":\"data-file\",\"write-threshold\":0}"));
+  g_assert_true (has_request (armed, "{\"node-name\":\"snap-file\",\"write-threshold\":6291456}"));
+
+  /* The old node's extension lands: nothing to do. */
+  qmp_thin_monitor_extended (f->monitor, "data-file", 14 * MiB);
+  qmp_thin_monitor_extended (f->monitor, "data-file", 15 * MiB);
+  drain ();
+  g_assert_cmpuint (qmp_thin_disk_get_physical_size (disk), ==, 8 * MiB);
+  g_assert_cmpint (qmp_thin_disk_get_state (disk), ==, QMP_THIN_DISK_STATE_ARMED);
+  assert_log (f, moved);
+
+  /* A threshold of the old node, late: not the disk's any more. */
+  qmp_fake_server_send_event (f->server, "BLOCK_WRITE_THRESHOLD",
+                              "{\"node-name\": \"data-file\", \"write-threshold\": 8388608, \"amount-exceeded\": 1}");
+  assert_log (f, moved);
+}
+
+/* A graph with the device's root on @top and its file chain. */
+static void
+set_graph_on (Fixture    *f,
+              const char *prefix)
+{
+  g_autofree char *reply = g_strdup_printf (
+    "{\"return\": {\"nodes\": ["
+    "{\"name\": \"%s-fmt\", \"type\": \"block-driver\", \"id\": 3},"
+    "{\"name\": \"%s-lim\", \"type\": \"block-driver\", \"id\": 2},"
+    "{\"name\": \"%s-file\", \"type\": \"block-driver\", \"id\": 1},"
+    "{\"name\": \"" DEVICE "\", \"type\": \"block-backend\", \"id\": 4}],"
+    " \"edges\": ["
+    "{\"name\": \"file\", \"parent\": 3, \"child\": 2},"
+    "{\"name\": \"file\", \"parent\": 2, \"child\": 1},"
+    "{\"name\": \"root\", \"parent\": 4, \"child\": 3}]}}", prefix, prefix, prefix);
+
+  qmp_fake_server_set_reply (f->server, "x-debug-query-block-graph", reply);
+}
+
+/* A mirror: its target is watched and asked for while the job runs; at
+ * the pivot the disk takes the target's node, its size and its pending
+ * need over. */
+static void
+test_follow_mirror (Fixture       *f,
+                    gconstpointer  data)
+{
+  const char *started[] = { "replica mir-file m1 of data-file", NULL };
+  const char *asked[] = { "replica mir-file m1 of data-file", "extend mir-file threshold 14", NULL };
+  const char *pivoted[] = {
+    "replica mir-file m1 of data-file", "extend mir-file threshold 14",
+    "replica-removed mir-file m1 of data-file", "moved data-file mir-file", NULL
+  };
+  g_autoptr(QmpThinDisk) replica = NULL;
+  QmpThinDisk *disk;
+
+  set_graph (f, "committed");
+  set_nodes (f);
+  connect_and_monitor (f);
+  disk = qmp_thin_monitor_add_disk (f->monitor, "data-file", 10 * MiB, 4 * MiB, 50);
+  QMP_TEST_WAIT_FOR (qmp_thin_disk_get_device (disk) != NULL, WAIT_LIMIT_MS);
+  wait_state (disk, QMP_THIN_DISK_STATE_ARMED);
+
+  set_graph (f, "mirror");
+  qmp_thin_monitor_declare_storage (f->monitor, "mir-file", 10 * MiB);
+  qmp_fake_server_send_event (f->server, "JOB_STATUS_CHANGE", "{\"status\": \"running\", \"id\": \"m1\"}");
+  assert_log (f, started);
+  replica = qmp_thin_monitor_get_disk (f->monitor, "mir-file");
+  g_assert_nonnull (replica);
+  g_object_ref (replica);
+  g_assert_true (qmp_thin_disk_get_replica_of (replica) == disk);
+  g_assert_cmpuint (qmp_thin_disk_get_physical_size (replica), ==, 10 * MiB);
+  wait_state (replica, QMP_THIN_DISK_STATE_ARMED);
+  g_assert_cmpuint (qmp_thin_disk_get_threshold (replica), ==, 8 * MiB);
+  {
+    g_autoptr(GPtrArray) disks = qmp_thin_monitor_list_disks (f->monitor);
+
+    g_assert_cmpuint (disks->len, ==, 2);
+    g_assert_true (disks->pdata[1] == replica);
+  }
+
+  /* The job fills the target. */
+  qmp_fake_server_send_event (f->server, "BLOCK_WRITE_THRESHOLD",
+                              "{\"node-name\": \"mir-file\", \"write-threshold\": 8388608, \"amount-exceeded\": 2097152}");
+  assert_log (f, asked);
+
+  /* Pivoted before the consumer answered: the disk has the need now. */
+  set_graph_on (f, "mir");
+  qmp_fake_server_send_event (f->server, "JOB_STATUS_CHANGE", "{\"status\": \"concluded\", \"id\": \"m1\"}");
+  assert_log (f, pivoted);
+  g_assert_cmpint (qmp_thin_disk_get_state (replica), ==, QMP_THIN_DISK_STATE_DISABLED);
+  g_assert_true (qmp_thin_monitor_get_disk (f->monitor, "mir-file") == disk);
+  g_assert_cmpint (qmp_thin_disk_get_state (disk), ==, QMP_THIN_DISK_STATE_EXCEEDED);
+  g_assert_cmpuint (qmp_thin_disk_get_wanted_size (disk), ==, 14 * MiB);
+  qmp_thin_monitor_extended (f->monitor, "mir-file", 14 * MiB);
+  wait_state (disk, QMP_THIN_DISK_STATE_ARMED);
+  g_assert_cmpuint (qmp_thin_disk_get_physical_size (disk), ==, 14 * MiB);
+  g_assert_cmpuint (qmp_thin_disk_get_threshold (disk), ==, 12 * MiB);
+  assert_log (f, pivoted);
+}
+
+/* A mirror cancelled while its target was being extended: the replica
+ * goes, the late answer is taken, the disk stays. */
+static void
+test_follow_mirror_cancelled (Fixture       *f,
+                              gconstpointer  data)
+{
+  const char *expected[] = {
+    "replica mir-file m1 of data-file", "extend mir-file threshold 14",
+    "replica-removed mir-file m1 of data-file", NULL
+  };
+  QmpThinDisk *disk, *replica;
+
+  set_graph (f, "mirror");
+  set_nodes (f);
+  connect_and_monitor (f);
+  disk = qmp_thin_monitor_add_disk (f->monitor, "data-file", 10 * MiB, 4 * MiB, 50);
+  QMP_TEST_WAIT_FOR (f->log->len == 1, WAIT_LIMIT_MS);
+  /* Not declared: QEMU's size of the target's file, more than its qcow2
+   * can use: nothing to arm, nothing to ask. */
+  replica = qmp_thin_monitor_get_disk (f->monitor, "mir-file");
+  g_assert_cmpuint (qmp_thin_disk_get_physical_size (replica), ==, 80 * MiB);
+  wait_state (replica, QMP_THIN_DISK_STATE_DISABLED);
+  g_assert_cmpuint (qmp_thin_disk_get_maximum_size (replica), <, 80 * MiB);
+  /* The consumer says what it is, and grows it. */
+  qmp_thin_monitor_extended (f->monitor, "mir-file", 10 * MiB);
+  wait_state (replica, QMP_THIN_DISK_STATE_ARMED);
+  qmp_fake_server_send_event (f->server, "BLOCK_WRITE_THRESHOLD",
+                              "{\"node-name\": \"mir-file\", \"write-threshold\": 8388608, \"amount-exceeded\": 2097152}");
+  QMP_TEST_WAIT_FOR (f->log->len == 2, WAIT_LIMIT_MS);
+
+  set_graph (f, "committed");
+  qmp_fake_server_send_event (f->server, "JOB_STATUS_CHANGE", "{\"status\": \"aborting\", \"id\": \"m1\"}");
+  assert_log (f, expected);
+  g_assert_null (qmp_thin_monitor_get_disk (f->monitor, "mir-file"));
+  qmp_thin_monitor_extended (f->monitor, "mir-file", 84 * MiB);
+  qmp_thin_monitor_extend_failed (f->monitor, "mir-file", &(GError) { G_IO_ERROR, G_IO_ERROR_FAILED, (char *) "x" });
+  drain ();
+  assert_log (f, expected);
+  g_assert_cmpint (qmp_thin_disk_get_state (disk), ==, QMP_THIN_DISK_STATE_ARMED);
+}
+
+/* A QEMU without the graph command: the disk stays on its node. */
+static void
+test_follow_unavailable (Fixture       *f,
+                         gconstpointer  data)
+{
+  g_autoptr(GPtrArray) graphs = NULL;
+  QmpThinDisk *disk;
+
+  connect_and_monitor (f);
+  disk = qmp_thin_monitor_add_disk (f->monitor, "data-file", 10 * MiB, 4 * MiB, 50);
+  wait_state (disk, QMP_THIN_DISK_STATE_ARMED);
+  qmp_thin_monitor_refresh (f->monitor);
+  qmp_fake_server_send_event (f->server, "JOB_STATUS_CHANGE", "{\"status\": \"running\", \"id\": \"m1\"}");
+  graphs = take_requests (f, "x-debug-query-block-graph");
+  /* Asked once, never again. */
+  g_assert_cmpuint (graphs->len, ==, 1);
+  g_assert_null (qmp_thin_disk_get_device (disk));
+  g_assert_cmpuint (qmp_thin_disk_get_maximum_size (disk), ==, 0);
+  g_assert_cmpint (qmp_thin_disk_get_state (disk), ==, QMP_THIN_DISK_STATE_ARMED);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The poll, the guard, the pauses */
+
+/* The threshold is armed, the allocation passes it, no event comes: the
+ * poll asks. */
+static void
+test_poll_missed (Fixture       *f,
+                  gconstpointer  data)
+{
+  const char *expected[] = { "extend data-file missed 14", NULL };
+  QmpThinDisk *disk;
+  guint polls;
+
+  connect_and_monitor (f);
+  disk = qmp_thin_monitor_add_disk (f->monitor, "data-file", 10 * MiB, 4 * MiB, 50);
+  wait_state (disk, QMP_THIN_DISK_STATE_ARMED);
+  qmp_thin_monitor_set_poll_interval (f->monitor, 20);
+  g_assert_cmpuint (qmp_thin_monitor_get_poll_interval (f->monitor), ==, 20);
+  QMP_TEST_WAIT_FOR (qmp_thin_monitor_get_n_polls (f->monitor) >= 1, WAIT_LIMIT_MS);
+  g_assert_cmpuint (f->log->len, ==, 0);
+
+  set_allocation (f, 10 * MiB);
+  polls = qmp_thin_monitor_get_n_polls (f->monitor);
+  assert_log (f, expected);
+  g_assert_cmpuint (qmp_thin_monitor_get_n_polls (f->monitor), >, polls);
+
+  /* Off: no more polls. */
+  qmp_thin_monitor_set_poll_interval (f->monitor, 0);
+  drain ();
+  polls = qmp_thin_monitor_get_n_polls (f->monitor);
+  drain ();
+  g_assert_cmpuint (qmp_thin_monitor_get_n_polls (f->monitor), ==, polls);
+}
+
+/* An allocation past the maximum size: an error, no extension, and
+ * nothing more of the same. */
+static void
+test_improbable (Fixture       *f,
+                 gconstpointer  data)
+{
+  const char *expected[] = { "improbable data-file", NULL };
+  QmpThinDisk *disk;
+
+  connect_and_monitor (f);
+  disk = qmp_thin_monitor_add_disk (f->monitor, "data-file", 10 * MiB, 4 * MiB, 50);
+  qmp_thin_disk_set_maximum_size (disk, 16 * MiB);
+  wait_state (disk, QMP_THIN_DISK_STATE_ARMED);
+  qmp_fake_server_send_event (f->server, "BLOCK_WRITE_THRESHOLD",
+                              "{\"node-name\": \"data-file\", \"write-threshold\": 8388608, \"amount-exceeded\": 1073741824}");
+  assert_log (f, expected);
+  g_assert_cmpint (qmp_thin_disk_get_state (disk), ==, QMP_THIN_DISK_STATE_DISABLED);
+  qmp_fake_server_set_reply (f->server, "query-status", IO_ERROR);
+  send_nospace (f, g_get_real_time (), 1024 * MiB);
+  assert_log (f, expected);
+}
+
+#define EIO_STOP \
+  "{\"device\": \"\", \"nospace\": false, \"node-name\": \"data-fmt\"," \
+  " \"reason\": \"Input/output error\", \"operation\": \"write\", \"action\": \"stop\"}"
+
+static guint
+n_conts (Fixture *f)
+{
+  g_autoptr(GPtrArray) conts = take_requests (f, "cont");
+
+  return conts->len;
+}
+
+/* Paused on an I/O error under the retry policy: resumed after the
+ * delay, again after a longer one when the error comes back; a user's
+ * pause is never resumed. */
+static void
+test_io_error_retry (Fixture       *f,
+                     gconstpointer  data)
+{
+  QmpThinDisk *disk;
+
+  connect_and_monitor (f);
+  disk = qmp_thin_monitor_add_disk (f->monitor, "data-file", 10 * MiB, 4 * MiB, 50);
+  wait_state (disk, QMP_THIN_DISK_STATE_ARMED);
+
+  /* The default leaves it paused. */
+  g_assert_cmpint (qmp_thin_monitor_get_io_error_policy (f->monitor), ==, QMP_IO_ERROR_POLICY_LEAVE_PAUSED);
+  qmp_fake_server_set_reply (f->server, "query-status", IO_ERROR);
+  qmp_fake_server_send_event (f->server, "BLOCK_IO_ERROR", EIO_STOP);
+  qmp_fake_server_send_event (f->server, "STOP", NULL);
+  QMP_TEST_WAIT_FOR (qmp_stop_reason_get_kind (qmp_client_get_stop_reason (f->client)) == QMP_STOP_KIND_IO_ERROR,
+                     WAIT_LIMIT_MS);
+  g_assert_cmpuint (n_conts (f), ==, 0);
+
+  /* Retried: one cont after the delay. */
+  g_object_set (f->monitor, "io-error-retry-delay", 30, "io-error-retry-max-delay", 1000, NULL);
+  qmp_thin_monitor_set_io_error_policy (f->monitor, QMP_IO_ERROR_POLICY_RETRY);
+  QMP_TEST_WAIT_FOR (qmp_thin_monitor_get_n_io_error_retries (f->monitor) == 1, WAIT_LIMIT_MS);
+  g_assert_cmpuint (n_conts (f), ==, 1);
+  g_assert_cmpint (qmp_stop_reason_get_kind (qmp_client_get_stop_reason (f->client)), ==, QMP_STOP_KIND_RUNNING);
+
+  /* The error comes back at once: retried again. */
+  qmp_fake_server_send_event (f->server, "BLOCK_IO_ERROR", EIO_STOP);
+  qmp_fake_server_send_event (f->server, "STOP", NULL);
+  QMP_TEST_WAIT_FOR (qmp_thin_monitor_get_n_io_error_retries (f->monitor) == 2, WAIT_LIMIT_MS);
+  g_assert_cmpuint (n_conts (f), ==, 1);
+
+  /* A user pauses the VM: never resumed. */
+  qmp_fake_server_set_reply (f->server, "query-status", "{\"return\": {\"status\": \"paused\", \"running\": false}}");
+  g_assert_true (qmp_client_stop_sync (f->client, NULL, NULL));
+  QMP_TEST_WAIT_FOR (qmp_stop_reason_get_kind (qmp_client_get_stop_reason (f->client)) == QMP_STOP_KIND_PAUSED_BY_USER,
+                     WAIT_LIMIT_MS);
+  drain ();
+  drain ();
+  g_assert_cmpuint (n_conts (f), ==, 0);
+  g_assert_cmpuint (qmp_thin_monitor_get_n_io_error_retries (f->monitor), ==, 2);
+  /* Nor a pause for lack of space. */
+  g_assert_cmpuint (qmp_thin_monitor_get_n_resumes (f->monitor), ==, 0);
+}
+
+/* A pause for lack of space nobody resolves: told once after the limit. */
+static void
+test_pause_limit (Fixture       *f,
+                  gconstpointer  data)
+{
+  const char *expected[] = { "extend data-file nospace 16", "too-long nospace", NULL };
+  QmpThinDisk *disk;
+
+  connect_and_monitor (f);
+  qmp_thin_monitor_set_pause_limit (f->monitor, 30);
+  g_assert_cmpuint (qmp_thin_monitor_get_pause_limit (f->monitor), ==, 30);
+  disk = qmp_thin_monitor_add_disk (f->monitor, "data-file", 12 * MiB, 4 * MiB, 50);
+  wait_state (disk, QMP_THIN_DISK_STATE_ARMED);
+  qmp_fake_server_set_reply (f->server, "query-status", IO_ERROR);
+  send_nospace (f, g_get_real_time (), 12 * MiB);
+  assert_log (f, expected);
+  drain ();
+  assert_log (f, expected);
+
+  /* Resolved: resumed; a new pause is timed anew. */
+  qmp_thin_monitor_extended (f->monitor, "data-file", 16 * MiB);
+  QMP_TEST_WAIT_FOR (qmp_thin_monitor_get_n_resumes (f->monitor) == 1, WAIT_LIMIT_MS);
+  qmp_fake_server_send_event (f->server, "BLOCK_IO_ERROR", EIO_STOP);
+  qmp_fake_server_send_event (f->server, "STOP", NULL);
+  QMP_TEST_WAIT_FOR (f->log->len == 3, WAIT_LIMIT_MS);
+  g_assert_cmpstr (f->log->pdata[2], ==, "too-long io-error");
+}
+
 int
 main (int    argc,
       char **argv)
@@ -813,6 +1252,14 @@ main (int    argc,
   ADD ("dispose-in-handler", test_dispose_in_handler);
   ADD ("maximum-while-paused", test_maximum_while_paused);
   ADD ("many", test_many);
+  ADD ("follow/snapshot", test_follow_snapshot);
+  ADD ("follow/mirror", test_follow_mirror);
+  ADD ("follow/mirror-cancelled", test_follow_mirror_cancelled);
+  ADD ("follow/unavailable", test_follow_unavailable);
+  ADD ("poll-missed", test_poll_missed);
+  ADD ("improbable", test_improbable);
+  ADD ("io-error-retry", test_io_error_retry);
+  ADD ("pause-limit", test_pause_limit);
 #undef ADD
 
   return g_test_run ();
