@@ -101,6 +101,18 @@
  *                              QMP_THIN_DEFAULT_CHUNK_SIZE, QMP_THIN_DEFAULT_FREE_PERCENT);
  * ]|
  *
+ * The monitor follows each disk through the block graph: after a
+ * snapshot, an active commit or a mirror the guest writes another node,
+ * and the disk moves there (#QmpThinMonitor::disk-moved); while a mirror
+ * or a commit runs, its target's storage is watched too
+ * (#QmpThinMonitor::replica-added). An optional poll
+ * (#QmpThinMonitor:poll-interval) catches a threshold that fired with no
+ * event; an allocation past what the image can use is an error
+ * (%QMP_ERROR_IMPROBABLE_ALLOCATION); a VM paused on an ordinary I/O
+ * error can be resumed with backoff (#QmpThinMonitor:io-error-policy)
+ * and a long pause reported (#QmpThinMonitor::paused-too-long). The
+ * chapter on thin provisioning tells each case.
+ *
  * A monitor and its client belong to the thread of the client's
  * #GMainContext.
  */
