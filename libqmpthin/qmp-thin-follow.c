@@ -91,6 +91,25 @@ storage_size (QmpThinMonitor *self,
   return otherwise;
 }
 
+/* The monitor knows the storage of a node it leaves better than anything
+ * QEMU reports: remembered as if declared, until the consumer declares
+ * it again. A base that comes back (an active commit's) keeps its size,
+ * and a file node's size (a sparse file's, larger than the raw node's
+ * size= that limits it) is not taken for its storage's. */
+static void
+remember_storage (QmpThinMonitor *self,
+                  const char     *node_name,
+                  guint64         physical_size)
+{
+  guint64 *size;
+
+  if (physical_size == 0)
+    return;
+  size = g_new (guint64, 1);
+  *size = physical_size;
+  g_hash_table_replace (self->declared, g_strdup (node_name), size);
+}
+
 /* A disk whose consumer set no maximum size gets what its image can use. */
 static void
 estimate_maximum (QmpThinDisk *disk,
@@ -128,10 +147,24 @@ move_disk (QmpThinMonitor *self,
   if (qmp_client_get_state (self->client) == QMP_CLIENT_STATE_READY && disk->threshold > 0)
     qmp_client_set_write_threshold_async (self->client, previous, 0, self->cancellable, NULL, NULL);
   g_hash_table_replace (self->left, g_strdup (previous), g_object_ref (disk));
+  remember_storage (self, previous, disk->physical_size);
 
   g_hash_table_remove (self->by_node, previous);
   _qmp_thin_disk_set_string (disk, &disk->node_name, node_name, DISK_PROP_NODE_NAME);
   g_hash_table_insert (self->by_node, disk->node_name, disk);
+  /* The names QEMU gave the disk still name it: a VM that paused for lack
+   * of space on a node that left with the move (the filter of the job
+   * that pivoted, the old top) is paused on this disk, and the write that
+   * failed goes to the new node when the VM resumes. */
+  {
+    GHashTableIter iter;
+    gpointer key, value;
+
+    g_hash_table_iter_init (&iter, self->roots);
+    while (g_hash_table_iter_next (&iter, &key, &value))
+      if (g_str_equal (value, previous))
+        g_hash_table_iter_replace (&iter, g_strdup (node_name));
+  }
   _qmp_thin_disk_supersede (disk);
   disk->asked = taken->wanted_size > 0;
   disk->arming = FALSE;
@@ -202,7 +235,10 @@ remove_replica (QmpThinMonitor *self,
   if (promoted)
     replica->threshold = 0;
   else
-    g_hash_table_replace (self->left, g_strdup (replica->node_name), g_object_ref (replica));
+    {
+      g_hash_table_replace (self->left, g_strdup (replica->node_name), g_object_ref (replica));
+      remember_storage (self, replica->node_name, replica->physical_size);
+    }
   _qmp_thin_monitor_drop_disk (self, replica);
   g_signal_emit (self, _qmp_thin_monitor_signals[SIGNAL_REPLICA_REMOVED], 0, replica);
 }
