@@ -20,7 +20,7 @@
 
 #include "qemu-rig.h"
 
-#define WAIT_LIMIT_MS 90000
+#define WAIT_LIMIT_MS 60000
 #define MiB (1024 * 1024)
 #define VIRTUAL_MIB 32
 #define CONTAINER_MIB 48
@@ -57,6 +57,7 @@ typedef struct {
   guint n_missed;
   guint n_polls_at_missed;
   GPtrArray *moves;             /* "previous>new" */
+  guint64 moved_size;           /* the disk's physical size at the last move */
   guint n_replicas_added;
   guint n_replicas_removed;
   GPtrArray *errors;            /* GError */
@@ -396,6 +397,7 @@ on_disk_moved (QmpThinMonitor *monitor,
   g_test_message ("disk-moved: %s -> %s (physical size %" G_GUINT64_FORMAT ", %u polls)", previous, node,
                   qmp_thin_disk_get_physical_size (disk), qmp_thin_monitor_get_n_polls (monitor));
   g_ptr_array_add (f->moves, g_strdup_printf ("%s>%s", previous, node));
+  f->moved_size = qmp_thin_disk_get_physical_size (disk);
   if (left != NULL)
     left->watched = FALSE;
   /* A file node QEMU named itself (blockdev-snapshot-sync): a plain
@@ -565,7 +567,8 @@ describe (Fixture *f)
 #define DATA_STACK_EIO(limit) \
   DATA_STACK (limit), \
   "-blockdev", "driver=blkdebug,node-name=data-eio,image=data-file," \
-               "inject-error.0.event=pwritev,inject-error.0.errno=5,inject-error.0.once=off"
+               "inject-error.0.event=pwritev,inject-error.0.iotype=write,inject-error.0.errno=5," \
+               "inject-error.0.once=off"
 
 #define DATA_DEVICE(werror) \
   "-device", "virtio-blk-pci,drive=data-fmt,id=datadisk,werror=" werror ",rerror=stop"
@@ -821,7 +824,8 @@ test_snapshot (gconstpointer data)
       Stack *snap = stack_of (&f, "snap-file");
 
       g_assert_cmpstr (qmp_thin_disk_get_node_name (f.disk), ==, "snap-file");
-      g_assert_cmpuint (qmp_thin_disk_get_physical_size (f.disk), ==, 8 * MiB);
+      /* The size declared, not the file's. */
+      g_assert_cmpuint (f.moved_size, ==, 8 * MiB);
       WAIT_FOR (&f, NULL, qmp_thin_disk_get_state (f.disk) == QMP_THIN_DISK_STATE_ARMED || snap->n_needs > 0,
                 "snap-file armed");
       /* Armed in QEMU at the monitor's threshold, unless the guest crossed
@@ -861,7 +865,7 @@ test_commit (void)
   Fixture f = { 0, };
   Stack *data_stack, *snap;
   gint64 start;
-  guint n_pauses_at_complete;
+  guint n_pauses_at_complete, n_base_extensions;
 
   if (!fixture_start (&f, args, TRUE, VIRTUAL_MIB))
     return;
@@ -876,7 +880,9 @@ test_commit (void)
   qmp_thin_monitor_refresh (f.monitor);
   WAIT_FOR (&f, NULL, f.moves->len == 1, "the move to the overlay");
   g_assert_cmpstr (qmp_thin_disk_get_node_name (f.disk), ==, "snap-file");
-  WAIT_FOR (&f, NULL, snap->n_extensions >= 1, "an extension of snap-file");
+  /* Enough in the overlay that the base must grow to take it in. */
+  WAIT_FOR (&f, NULL, snap->n_extensions >= 3, "three extensions of snap-file");
+  n_base_extensions = data_stack->n_extensions;
 
   /* The overlay's storage is extended no more: the guest will run out of
    * it while the commit runs, and its needs are answered after the
@@ -895,8 +901,12 @@ test_commit (void)
     g_assert_true (qmp_thin_disk_get_replica_of (replica) == f.disk);
     g_assert_cmpstr (qmp_thin_disk_get_job (replica), ==, "commit0");
   }
-  WAIT_FOR (&f, "commit0", seen_event (&f, "BLOCK_JOB_READY") && f.held->len > 0,
-            "the commit ready, and a need of the overlay held");
+  /* The guest runs out of the overlay's storage while the job runs. */
+  WAIT_FOR (&f, "commit0", seen_event (&f, "BLOCK_JOB_READY") && f.held->len > 0 &&
+                           qmp_thin_monitor_get_n_nospace_pauses (f.monitor) > 0,
+            "the commit ready, a need of the overlay held, the VM paused for it");
+  /* The base's storage was extended as a replica's. */
+  g_assert_cmpuint (data_stack->n_extensions, >, n_base_extensions);
   n_pauses_at_complete = qmp_thin_monitor_get_n_nospace_pauses (f.monitor);
   g_test_message ("at job-complete: %u held needs of snap-file, VM %s, %u ENOSPC pauses",
                   f.held->len, qmp_stop_reason_get_run_state_string (qmp_client_get_stop_reason (f.client)),
@@ -907,6 +917,11 @@ test_commit (void)
   g_assert_cmpstr (qmp_thin_disk_get_node_name (f.disk), ==, "data-file");
   g_assert_cmpuint (f.n_replicas_removed, ==, 1);
   g_assert_false (snap->watched);
+
+  /* The pause was for the old top; the disk has room on the base: the
+   * monitor resumes the VM without waiting for the old top's answer. */
+  WAIT_FOR (&f, NULL, qmp_thin_monitor_get_n_resumes (f.monitor) == n_pauses_at_complete,
+            "the VM resumed after the pivot");
 
   /* The late answers, for the node the disk left: taken, nothing to do
    * (the storage is not touched: the node is out of the graph). */
@@ -934,6 +949,7 @@ test_mirror (void)
   const char *args[] = { GUEST, DATA_STACK ("2097152"), DATA_DEVICE ("enospc"), NULL };
   Fixture f = { 0, };
   Stack *data_stack, *mir;
+  guint n_source_extensions;
   gint64 start;
 
   if (!fixture_start (&f, args, TRUE, VIRTUAL_MIB))
@@ -945,13 +961,16 @@ test_mirror (void)
   WAIT_FOR (&f, NULL, data_stack->n_extensions >= 2, "two extensions of data-file");
   add_thin_stack (&f, "mir", 2 * MiB, NULL);
   mir = stack_of (&f, "mir-file");
+  n_source_extensions = data_stack->n_extensions;
   execute_json (f.client, "blockdev-mirror",
                 "{\"job-id\": \"mirror0\", \"device\": \"data-fmt\", \"target\": \"mir-fmt\", "
                 "\"sync\": \"full\", \"on-target-error\": \"stop\"}");
   WAIT_FOR (&f, "mirror0", f.n_replicas_added == 1, "the target as a replica");
   WAIT_FOR (&f, "mirror0", seen_event (&f, "BLOCK_JOB_READY"), "the mirror ready");
-  /* Both sides were extended while the job ran. */
-  g_assert_cmpuint (mir->n_extensions, >, 0);
+  /* Both sides are extended while the job runs: the guest still has most
+   * of its disk to write. */
+  WAIT_FOR (&f, "mirror0", data_stack->n_extensions > n_source_extensions && mir->n_extensions > 0,
+            "an extension of each side");
   g_test_message ("mirror ready: data-file %u extensions, mir-file %u", data_stack->n_extensions,
                   mir->n_extensions);
   execute_json (f.client, "job-complete", "{\"id\": \"mirror0\"}");
