@@ -4,6 +4,7 @@
 #
 # SPDX-License-Identifier: LGPL-2.1-or-later
 
+import json
 import os
 import shutil
 import subprocess
@@ -166,9 +167,18 @@ class ThinTest(unittest.TestCase):
         self.assertEqual(monitor.props.n_resumes, monitor.get_n_nospace_pauses())
         print(f"extensions {disk.props.n_extensions}, ENOSPC pauses {monitor.props.n_nospace_pauses}, "
               f"paused {monitor.get_nospace_paused_usec() / 1000:.1f} ms")
+        # The default maximum is what qemu-img says a fully allocated
+        # image of that virtual size takes.
+        measure = subprocess.run([qemu_tool("qemu-img"), "measure", "--output=json", "-O", "qcow2",
+                                  "--size", "8M"], check=True, env=tool_env(),
+                                 stdout=subprocess.PIPE, text=True)
+        self.assertEqual(disk.props.maximum_size, json.loads(measure.stdout)["fully-allocated"])
         for node, wanted, reason in needs:
             self.assertEqual(node, "data-file")
-            self.assertEqual(wanted % MiB, 0)
+            # Whole MiB, except the last: the largest size the qcow2
+            # image can use (virtual size plus metadata), from the graph.
+            if wanted % MiB:
+                self.assertEqual(wanted, disk.props.maximum_size)
             self.assertIn(reason, (Qmp.ExtendReason.THRESHOLD, Qmp.ExtendReason.NOSPACE))
 
         self.client.execute_sync("quit", None, None)
