@@ -202,7 +202,7 @@ on_writable (GObject  *stream,
              gpointer  user_data)
 {
   QmpChannel *self = user_data;
-  g_autoptr(QmpChannel) hold = _qmp_channel_ref (self);
+  g_autoptr(QmpChannel) hold G_GNUC_UNUSED = _qmp_channel_ref (self);
 
   write_some (self);
   if (_qmp_channel_has_output (self))
@@ -216,7 +216,7 @@ on_writable (GObject  *stream,
 void
 _qmp_channel_flush (QmpChannel *self)
 {
-  g_autoptr(QmpChannel) hold = NULL;
+  g_autoptr(QmpChannel) hold G_GNUC_UNUSED = NULL;
 
   if (self->write_source != NULL || !_qmp_channel_has_output (self))
     return;
@@ -305,7 +305,7 @@ get_read_buffer (void)
 static void
 channel_read (QmpChannel *self)
 {
-  g_autoptr(QmpChannel) hold = _qmp_channel_ref (self);
+  g_autoptr(QmpChannel) hold G_GNUC_UNUSED = _qmp_channel_ref (self);
   g_autoptr(GError) error = NULL;
   ReadBatch batch = { self, G_QUEUE_INIT, NULL };
   QmpMessage *message;

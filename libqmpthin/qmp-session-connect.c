@@ -101,7 +101,7 @@ _qmp_session_connect_fail (QmpSession *self,
               GError     *error)
 {
   g_autoptr(GTask) task = g_steal_pointer (&self->connect_task);
-  g_autoptr(GObject) hold = g_object_ref (self->owner);
+  g_autoptr(GObject) hold G_GNUC_UNUSED = g_object_ref (self->owner);
   gboolean try_again;
 
   g_assert (task != NULL);

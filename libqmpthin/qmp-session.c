@@ -228,7 +228,7 @@ on_channel_message (QmpMessage *message,
                     gpointer    user_data)
 {
   QmpSession *self = user_data;
-  g_autoptr(GObject) hold = g_object_ref (self->owner);
+  g_autoptr(GObject) hold G_GNUC_UNUSED = g_object_ref (self->owner);
   Incoming *incoming;
 
   if (message->kind == QMP_MESSAGE_GREETING && _qmp_session_awaits_greeting (self))
@@ -263,7 +263,7 @@ on_channel_broken (GError   *error,
                    gpointer  user_data)
 {
   QmpSession *self = user_data;
-  g_autoptr(GObject) hold = g_object_ref (self->owner);
+  g_autoptr(GObject) hold G_GNUC_UNUSED = g_object_ref (self->owner);
 
   connection_lost (self, error);
 }
@@ -457,7 +457,7 @@ static gboolean
 dispatch_incoming (gpointer user_data)
 {
   QmpSession *self = user_data;
-  g_autoptr(GObject) hold = g_object_ref (self->owner);
+  g_autoptr(GObject) hold G_GNUC_UNUSED = g_object_ref (self->owner);
   guint budget = DISPATCH_BUDGET;
 
   g_source_set_ready_time (self->dispatch_source, -1);

@@ -228,7 +228,7 @@ remove_replica (QmpThinMonitor *self,
                 QmpThinDisk    *replica,
                 gboolean        promoted)
 {
-  g_autoptr(QmpThinDisk) hold = g_object_ref (replica);
+  g_autoptr(QmpThinDisk) hold G_GNUC_UNUSED = g_object_ref (replica);
 
   g_debug ("thin disk %s: the job %s ended%s", replica->node_name, replica->job,
            promoted ? ", its disk pivoted to it" : "");
@@ -372,7 +372,7 @@ static void
 reading_step (Reading *reading)
 {
   QmpThinMonitor *self = reading->call->monitor;
-  g_autoptr(QmpThinMonitor) hold = NULL;
+  g_autoptr(QmpThinMonitor) hold G_GNUC_UNUSED = NULL;
 
   if (--reading->n_waiting > 0)
     return;
@@ -474,7 +474,7 @@ poll_ready (GObject      *source,
   g_autoptr(QmpThinCall) call = user_data;
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) stats = qmp_client_query_blockstats_finish (QMP_CLIENT (source), result, &error);
-  g_autoptr(QmpThinMonitor) hold = NULL;
+  g_autoptr(QmpThinMonitor) hold G_GNUC_UNUSED = NULL;
   g_autoptr(GPtrArray) disks = NULL;
   g_autofree char *shape = NULL;
   QmpThinMonitor *self = call->monitor;

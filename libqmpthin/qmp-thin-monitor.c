@@ -168,8 +168,8 @@ _qmp_thin_monitor_need (QmpThinMonitor  *self,
       QmpExtendReason  reason,
       guint64          write_end)
 {
-  g_autoptr(QmpThinMonitor) hold_monitor = g_object_ref (self);
-  g_autoptr(QmpThinDisk) hold_disk = g_object_ref (disk);
+  g_autoptr(QmpThinMonitor) hold_monitor G_GNUC_UNUSED = g_object_ref (self);
+  g_autoptr(QmpThinDisk) hold_disk G_GNUC_UNUSED = g_object_ref (disk);
   guint64 base = MAX (disk->physical_size, write_end);
   guint64 wanted = round_up_mib (base > G_MAXUINT64 - disk->chunk_size ? G_MAXUINT64 : base + disk->chunk_size);
 
@@ -367,7 +367,7 @@ arming_set_ready (GObject      *source,
         }
       else if (!ok)
         {
-          g_autoptr(QmpThinDisk) hold = g_object_ref (disk);
+          g_autoptr(QmpThinDisk) hold G_GNUC_UNUSED = g_object_ref (disk);
 
           _qmp_thin_disk_disable (disk, DISABLED_ERROR);
           _qmp_thin_monitor_emit_error (arming->monitor, disk, error);
@@ -584,7 +584,7 @@ cont_ready (GObject      *source,
     }
   else if (!_qmp_thin_is_disconnection (error))
     {
-      g_autoptr(QmpThinMonitor) hold = g_object_ref (self);
+      g_autoptr(QmpThinMonitor) hold G_GNUC_UNUSED = g_object_ref (self);
 
       _qmp_thin_monitor_emit_error (self, NULL, error);
     }
@@ -655,7 +655,7 @@ lookup_ready (GObject      *source,
   g_autoptr(QmpThinCall) call = user_data;
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) stats = qmp_client_query_blockstats_finish (QMP_CLIENT (source), result, &error);
-  g_autoptr(QmpThinMonitor) hold = NULL;
+  g_autoptr(QmpThinMonitor) hold G_GNUC_UNUSED = NULL;
 
   if (g_cancellable_is_cancelled (call->cancellable))
     return;
@@ -692,7 +692,7 @@ update_pause (QmpThinMonitor *self,
 void
 _qmp_thin_monitor_update (QmpThinMonitor *self)
 {
-  g_autoptr(QmpThinMonitor) hold = g_object_ref (self);
+  g_autoptr(QmpThinMonitor) hold G_GNUC_UNUSED = g_object_ref (self);
   g_autoptr(GPtrArray) short_disks = g_ptr_array_new_with_free_func (g_object_unref);
   QmpStopReason *reason;
   GPtrArray *blocks;
@@ -1210,7 +1210,7 @@ void
 _qmp_thin_monitor_drop_disk (QmpThinMonitor *self,
                              QmpThinDisk    *disk)
 {
-  g_autoptr(QmpThinDisk) hold = g_object_ref (disk);
+  g_autoptr(QmpThinDisk) hold G_GNUC_UNUSED = g_object_ref (disk);
   GHashTableIter iter;
   gpointer key, value;
 
@@ -1365,7 +1365,7 @@ qmp_thin_monitor_extend_failed (QmpThinMonitor *monitor,
                                 const GError   *error)
 {
   g_autoptr(QmpThinDisk) disk = NULL;
-  g_autoptr(QmpThinMonitor) hold = NULL;
+  g_autoptr(QmpThinMonitor) hold G_GNUC_UNUSED = NULL;
 
   g_return_if_fail (QMP_IS_THIN_MONITOR (monitor));
   g_return_if_fail (node_name != NULL);

@@ -31,7 +31,7 @@ retry_ready (GObject      *source,
 {
   g_autoptr(QmpThinCall) call = user_data;
   g_autoptr(GError) error = NULL;
-  g_autoptr(QmpThinMonitor) hold = NULL;
+  g_autoptr(QmpThinMonitor) hold G_GNUC_UNUSED = NULL;
   QmpThinMonitor *self = call->monitor;
 
   qmp_client_cont_finish (QMP_CLIENT (source), result, &error);
@@ -96,7 +96,7 @@ static gboolean
 on_pause_limit (gpointer user_data)
 {
   QmpThinMonitor *self = user_data;
-  g_autoptr(QmpThinMonitor) hold = g_object_ref (self);
+  g_autoptr(QmpThinMonitor) hold G_GNUC_UNUSED = g_object_ref (self);
   g_autoptr(QmpStopReason) reason = NULL;
 
   self->pause_limit_source = 0;
