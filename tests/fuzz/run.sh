@@ -37,7 +37,7 @@ done
 
 if [ ! -f "$build/build.ninja" ]; then
     CC=${CC:-clang} meson setup "$build" "$src" \
-        -Dfuzzing=true -Dtests=true \
+        -Dfuzzing=true -Dtests=true -Dwerror=true \
         -Db_sanitize=address,undefined -Db_lundef=false \
         -Dintrospection=disabled -Dgtk_doc=false -Dexamples=false
 fi
