@@ -2,7 +2,7 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- *   qmpthin watch ADDRESS [--event NAME]... [--reconnect]
+ *   qmpthin watch ADDRESS [--event NAME]... [--reconnect] [--graph]
  *   qmpthin status ADDRESS [--json]
  *   qmpthin exec ADDRESS COMMAND [ARGUMENTS-JSON]
  *   qmpthin set-threshold ADDRESS NODE BYTES
@@ -206,13 +206,198 @@ short_device (QmpBlockInfo *block)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Reading the disks */
+
+/* The file children of @stats, down to the storage: "fmt → lim → file". */
+static QmpBlockStats *
+find_stats (GPtrArray  *stats,
+            const char *node_name)
+{
+  for (guint i = 0; node_name != NULL && i < stats->len; i++)
+    if (g_strcmp0 (qmp_block_stats_get_node_name (stats->pdata[i]), node_name) == 0)
+      return stats->pdata[i];
+  return NULL;
+}
+
+/* The deepest file child: the storage node. */
+static QmpBlockStats *
+storage_of (QmpBlockStats *stats)
+{
+  while (stats != NULL && qmp_block_stats_get_parent (stats) != NULL)
+    stats = qmp_block_stats_get_parent (stats);
+  return stats;
+}
+
+/* The layer a device's guest writes: under the filter a running mirror or
+ * commit puts over it (a node QEMU named, "#block123"). */
+static QmpBlockStats *
+active_layer (QmpBlockStats *stats)
+{
+  while (stats != NULL && g_str_has_prefix (qmp_block_stats_get_node_name (stats), "#") &&
+         qmp_block_stats_get_backing (stats) != NULL)
+    stats = qmp_block_stats_get_backing (stats);
+  return stats;
+}
+
+/* ------------------------------------------------------------------------ */
 /* watch */
 
 typedef struct {
   GMainLoop *loop;
   GStrv events;                 /* nullable: all */
   int status;
+  /* --graph */
+  QmpClient *client;
+  gboolean graph;
+  gboolean reading;             /* a reading is in flight */
+  gboolean again;               /* and another is wanted after it */
+  guint n_waiting;
+  GPtrArray *blocks;            /* of the reading in flight */
+  GPtrArray *stats;
+  JsonNode *jobs;
+  char *last;                   /* the last graph line printed */
 } Watch;
+
+static void read_graph (Watch *watch);
+
+/* One line when the devices' layers or the block jobs changed:
+ *   {"graph": [{"device": D, "node-name": N, "storage-node": S}...],
+ *    "jobs": [{"id": I, "type": T, "status": S}...]} */
+static void
+graph_read (Watch *watch)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new ();
+  g_autoptr(JsonNode) root = NULL;
+  g_autofree char *line = NULL;
+  JsonArray *jobs = watch->jobs != NULL && JSON_NODE_HOLDS_ARRAY (watch->jobs) ? json_node_get_array (watch->jobs) : NULL;
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "graph");
+  json_builder_begin_array (builder);
+  for (guint i = 0; watch->blocks != NULL && i < watch->blocks->len; i++)
+    {
+      QmpBlockInfo *block = watch->blocks->pdata[i];
+      QmpBlockStats *layer = active_layer (find_stats (watch->stats, qmp_block_info_get_node_name (block)));
+      QmpBlockStats *storage = storage_of (layer);
+      g_autofree char *device = short_device (block);
+
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "device");
+      json_builder_add_string_value (builder, device);
+      json_builder_set_member_name (builder, "node-name");
+      json_builder_add_string_value (builder, layer ? qmp_block_stats_get_node_name (layer)
+                                                    : qmp_block_info_get_node_name (block));
+      json_builder_set_member_name (builder, "storage-node");
+      json_builder_add_string_value (builder, storage ? qmp_block_stats_get_node_name (storage) : NULL);
+      json_builder_end_object (builder);
+    }
+  json_builder_end_array (builder);
+  json_builder_set_member_name (builder, "jobs");
+  json_builder_begin_array (builder);
+  for (guint i = 0; jobs != NULL && i < json_array_get_length (jobs); i++)
+    {
+      JsonObject *job = JSON_NODE_HOLDS_OBJECT (json_array_get_element (jobs, i))
+                        ? json_array_get_object_element (jobs, i) : NULL;
+      const char *members[] = { "device", "type", "status" };
+      const char *names[] = { "id", "type", "status" };
+
+      if (job == NULL)
+        continue;
+      json_builder_begin_object (builder);
+      for (guint j = 0; j < G_N_ELEMENTS (members); j++)
+        {
+          json_builder_set_member_name (builder, names[j]);
+          json_builder_add_string_value (builder, json_object_get_string_member_with_default (job, members[j], ""));
+        }
+      json_builder_end_object (builder);
+    }
+  json_builder_end_array (builder);
+  json_builder_end_object (builder);
+  root = json_builder_get_root (builder);
+  line = json_to_string (root, FALSE);
+  if (g_strcmp0 (line, watch->last) != 0)
+    {
+      g_print ("%s\n", line);
+      g_free (watch->last);
+      watch->last = g_steal_pointer (&line);
+    }
+}
+
+static void
+graph_step (Watch *watch)
+{
+  if (--watch->n_waiting > 0)
+    return;
+  if (watch->blocks != NULL && watch->stats != NULL)
+    graph_read (watch);
+  g_clear_pointer (&watch->blocks, g_ptr_array_unref);
+  g_clear_pointer (&watch->stats, g_ptr_array_unref);
+  g_clear_pointer (&watch->jobs, json_node_unref);
+  watch->reading = FALSE;
+  if (watch->again)
+    {
+      watch->again = FALSE;
+      read_graph (watch);
+    }
+}
+
+static void
+on_graph_blocks (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  Watch *watch = user_data;
+
+  watch->blocks = qmp_client_query_block_finish (QMP_CLIENT (source), result, NULL);
+  graph_step (watch);
+}
+
+static void
+on_graph_stats (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  Watch *watch = user_data;
+
+  watch->stats = qmp_client_query_blockstats_finish (QMP_CLIENT (source), result, NULL);
+  graph_step (watch);
+}
+
+static void
+on_graph_jobs (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  Watch *watch = user_data;
+
+  watch->jobs = qmp_client_execute_finish (QMP_CLIENT (source), result, NULL);
+  graph_step (watch);
+}
+
+/* The three queries, pipelined; one more after it when asked meanwhile. */
+static void
+read_graph (Watch *watch)
+{
+  if (!watch->graph || qmp_client_get_state (watch->client) != QMP_CLIENT_STATE_READY)
+    return;
+  if (watch->reading)
+    {
+      watch->again = TRUE;
+      return;
+    }
+  watch->reading = TRUE;
+  watch->n_waiting = 3;
+  qmp_client_query_block_async (watch->client, NULL, on_graph_blocks, watch);
+  qmp_client_query_blockstats_async (watch->client, TRUE, NULL, on_graph_stats, watch);
+  qmp_client_execute_async (watch->client, "query-block-jobs", NULL, NULL, on_graph_jobs, watch);
+}
+
+static gboolean
+on_graph_timer (gpointer user_data)
+{
+  read_graph (user_data);
+  return G_SOURCE_CONTINUE;
+}
 
 static void
 on_watch_event (QmpClient *client,
@@ -222,6 +407,8 @@ on_watch_event (QmpClient *client,
   Watch *watch = user_data;
   g_autofree char *line = NULL;
 
+  /* A job's state, a snapshot, anything: the graph may have changed. */
+  read_graph (watch);
   if (watch->events != NULL && !g_strv_contains ((const char * const *) watch->events, qmp_event_get_name (event)))
     return;
   line = qmp_event_to_string (event);
@@ -296,6 +483,7 @@ on_watch_reconnected (QmpClient *client,
                       gpointer   user_data)
 {
   g_printerr ("qmpthin: reconnected%s\n", new_instance ? " to a new QEMU instance" : "");
+  read_graph (user_data);
 }
 
 static gboolean
@@ -311,18 +499,25 @@ command_watch (int    argc,
 {
   g_auto(GStrv) events = NULL;
   gboolean reconnect = FALSE;
+  gboolean graph = FALSE;
+  int graph_interval = 2000;
+  guint graph_timer = 0;
   const GOptionEntry entries[] = {
     { "event", 'e', 0, G_OPTION_ARG_STRING_ARRAY, &events,
       "Print only events named NAME (repeat for more)", "NAME" },
     { "reconnect", 'r', 0, G_OPTION_ARG_NONE, &reconnect,
       "Stay up when the connection is lost (QEMU restarted): reconnect, and print what resync derived", NULL },
+    { "graph", 'g', 0, G_OPTION_ARG_NONE, &graph,
+      "Also print each device's active layer and storage node, and the block jobs, when they change", NULL },
+    { "graph-interval", 0, 0, G_OPTION_ARG_INT, &graph_interval,
+      "With --graph, read the graph every MS milliseconds too (default 2000; 0: on events only)", "MS" },
     { NULL }
   };
   g_autoptr(GOptionContext) context = g_option_context_new ("ADDRESS - print QEMU's events as JSON lines");
   g_autoptr(QmpClient) client = NULL;
   g_autoptr(GMainLoop) loop = NULL;
   g_autoptr(GError) error = NULL;
-  Watch watch = { NULL, NULL, EXIT_SUCCESS };
+  Watch watch = { NULL, NULL, EXIT_SUCCESS, };
   guint sigint, sigterm;
   int status;
 
@@ -336,19 +531,33 @@ command_watch (int    argc,
     "unknown. Once connected, \"qmpthin: watching QEMU VERSION at ADDRESS\" goes to\n"
     "stderr. --event names must be events of the QEMU in front of it.\n"
     "\n"
+    "With --graph, a line {\"graph\": [{\"device\": D, \"node-name\": N, \"storage-node\": S}],\n"
+    "\"jobs\": [{\"id\": I, \"type\": T, \"status\": S}]} tells each guest device's active\n"
+    "layer (under a job's filter) and its storage node, and the block jobs, once\n"
+    "connected and whenever they change: a snapshot, a commit or a mirror and its\n"
+    "pivot. A snapshot sends no event: the graph is read again every\n"
+    "--graph-interval milliseconds too.\n"
+    "\n"
     "Ends when QEMU closes the connection (exit status 0), unless --reconnect,\n"
     "or on SIGINT or SIGTERM.\n"
     "\n"
     "ADDRESS is unix:PATH, a bare /PATH, or tcp:HOST:PORT.");
   if (!parse_options (context, entries, &argc, &argv, 1, 1, &status))
     return status;
+  if (graph_interval < 0)
+    {
+      g_printerr ("qmpthin: --graph-interval must not be negative\n");
+      return EXIT_USAGE;
+    }
 
   loop = g_main_loop_new (NULL, FALSE);
   watch.loop = loop;
   watch.events = events;
+  watch.graph = graph;
   setvbuf (stdout, NULL, _IOLBF, 0);
 
   client = qmp_client_new (argv[1]);
+  watch.client = client;
   qmp_client_set_connect_timeout (client, (guint) timeout_ms);
   qmp_client_set_auto_reconnect (client, reconnect);
   g_signal_connect (client, "event", G_CALLBACK (on_watch_event), &watch);
@@ -366,37 +575,27 @@ command_watch (int    argc,
     }
   g_printerr ("qmpthin: watching QEMU %s at %s\n", qmp_client_get_qemu_version (client), argv[1]);
 
+  read_graph (&watch);
+  if (graph && graph_interval > 0)
+    graph_timer = g_timeout_add ((guint) graph_interval, on_graph_timer, &watch);
+
   sigint = g_unix_signal_add (SIGINT, on_watch_signal, &watch);
   sigterm = g_unix_signal_add (SIGTERM, on_watch_signal, &watch);
   g_main_loop_run (loop);
   g_source_remove (sigint);
   g_source_remove (sigterm);
+  if (graph_timer != 0)
+    g_source_remove (graph_timer);
   qmp_client_close_sync (client, NULL, NULL);
+  /* Queries still in flight completed with the closing. */
+  while (watch.reading)
+    g_main_context_iteration (NULL, TRUE);
+  g_free (watch.last);
   return watch.status;
 }
 
 /* ------------------------------------------------------------------------ */
 /* status */
-
-/* The file children of @stats, down to the storage: "fmt → lim → file". */
-static QmpBlockStats *
-find_stats (GPtrArray  *stats,
-            const char *node_name)
-{
-  for (guint i = 0; node_name != NULL && i < stats->len; i++)
-    if (g_strcmp0 (qmp_block_stats_get_node_name (stats->pdata[i]), node_name) == 0)
-      return stats->pdata[i];
-  return NULL;
-}
-
-/* The deepest file child: the storage node. */
-static QmpBlockStats *
-storage_of (QmpBlockStats *stats)
-{
-  while (stats != NULL && qmp_block_stats_get_parent (stats) != NULL)
-    stats = qmp_block_stats_get_parent (stats);
-  return stats;
-}
 
 static guint64
 node_threshold (GPtrArray  *nodes,

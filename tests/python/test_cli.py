@@ -300,6 +300,52 @@ class CliTest(unittest.TestCase):
         self.assertIn("reconnected to a new QEMU instance", err)
 
 
+    def test_watch_graph(self):
+        watcher = Watcher(self.watch_address, "--graph", "--graph-interval", "100", "--event", "RESUME")
+        self.addCleanup(watcher.stop)
+
+        def graphs(lines):
+            return [json.loads(line) for line in lines if line.startswith('{"graph"')]
+
+        def has_graph(wanted):
+            return lambda lines: any(g["graph"] == wanted for g in graphs(lines))
+
+        start = [{"device": "bootdisk", "node-name": "boot-fmt", "storage-node": "boot-file"},
+                 {"device": "datadisk", "node-name": "data-fmt", "storage-node": "data-file"}]
+        watcher.stdout.wait(has_graph(start), "the graph read once connected")
+        self.assertEqual(graphs(watcher.stdout.read())[0], {"graph": start, "jobs": []})
+
+        # A live snapshot sends no event: the interval finds it.
+        overlay = os.path.join(self.qemu.dir, "snap.qcow2")
+        subprocess.run([qemu_tool("qemu-img"), "create", "-q", "-f", "qcow2", "-F", "qcow2",
+                        "-b", os.path.join(self.qemu.dir, "data.qcow2"), overlay, "8M"],
+                       check=True, env=tool_env())
+        qmpthin("exec", self.qemu.address, "blockdev-add",
+                json.dumps({"driver": "file", "node-name": "snap-file", "filename": overlay}))
+        qmpthin("exec", self.qemu.address, "blockdev-add",
+                json.dumps({"driver": "qcow2", "node-name": "snap-fmt", "file": "snap-file", "backing": None}))
+        qmpthin("exec", self.qemu.address, "blockdev-snapshot",
+                json.dumps({"node": "data-fmt", "overlay": "snap-fmt"}))
+        snapped = [start[0], {"device": "datadisk", "node-name": "snap-fmt", "storage-node": "snap-file"}]
+        watcher.stdout.wait(has_graph(snapped), "the snapshot's overlay as the active layer")
+
+        # An active commit: the guest still writes the overlay, under the
+        # job's filter, until the pivot makes the base the top again.
+        qmpthin("exec", self.qemu.address, "block-commit", json.dumps({"job-id": "merge", "device": "snap-fmt"}))
+        watcher.stdout.wait(lambda lines: any(g["graph"] == snapped and g["jobs"] == [
+            {"id": "merge", "type": "commit", "status": "ready"}] for g in graphs(lines)), "the commit, ready")
+        qmpthin("exec", self.qemu.address, "job-complete", json.dumps({"id": "merge"}))
+        watcher.stdout.wait(lambda lines: graphs(lines)[-1] == {"graph": start, "jobs": []}, "the pivot")
+
+        # One line per change, however often the graph is read; --event
+        # filters events, not graph lines.
+        qmpthin("exec", self.qemu.address, "cont")
+        events = watcher.stdout.wait(lambda lines: any(line.startswith('{"event"') for line in lines), "RESUME")
+        self.assertEqual(graphs(events)[-1], {"graph": start, "jobs": []})
+        self.assertEqual([json.loads(line)["event"] for line in events if line.startswith('{"event"')], ["RESUME"])
+        status, err = watcher.stop()
+        self.assertEqual(status, 0, err)
+
     @unittest.skipUnless(WATCH_THIN, "the examples are not built")
     def test_watch_thin_example(self):
         example = subprocess.Popen([WATCH_THIN, self.watch_address, "data-file", str(MiB)],
