@@ -11,7 +11,15 @@
 # what happened while it was away (the client's resync derives it).
 #
 #   thin-agent.py --qmp unix:/run/vm1/qmp.sock \
-#                 --disk vda-file:vda-lim:2G:20G --chunk 1G --state /var/lib/agent/vm1.json
+#                 --disk vda-file:vda-lim:2G:20G --chunk 1G --state /var/lib/agent/vm1.json \
+#                 --storage snap1-file:snap1-lim:1G:20G
+#
+# The monitor follows each disk through snapshots, commits and mirrors: a
+# --storage is storage made for a node that is not in the graph yet (the
+# overlay of a snapshot to come, a mirror's target); when the disk moves
+# there, or the node becomes a replica a job writes, the agent grows it
+# too. Every 2 s (--poll) the monitor also reads every disk's allocation,
+# in case a threshold event was lost.
 #
 # Here the "storage" of a disk is a raw node with size= over its file
 # node, grown with blockdev-reopen: QEMU then behaves as with a logical
@@ -52,6 +60,9 @@ STOP_TEXT = {
     Qmp.StopKind.PAUSED_BY_USER: "VM paused by a user (the agent leaves it alone)",
     Qmp.StopKind.PRELAUNCH: "VM not started yet",
     Qmp.StopKind.SHUTDOWN: "VM shut down",
+    # Published at once for a STOP QEMU did not explain; the client asks
+    # QEMU, and the reason follows.
+    Qmp.StopKind.UNKNOWN: "VM paused (why: asking QEMU)",
 }
 
 
@@ -123,10 +134,35 @@ class Agent:
     def on_reconnected(self, client, new_instance):
         self.log("reconnected" + (" to a new QEMU" if new_instance else ""))
 
+    # The graph: snapshots, commits and mirrors.
+    def on_disk_moved(self, monitor, disk, previous_node):
+        node = disk.props.node_name
+        known = "" if node in self.storage else " (storage unknown to the agent: it cannot grow it)"
+        self.log(f"disk moved: {previous_node} -> {node}, {size_text(disk.props.physical_size)} of storage{known}")
+        self.save_state()
+
+    def on_replica_added(self, monitor, replica):
+        self.log(f"replica: job {replica.props.job} writes {replica.props.replica_of.props.node_name}'s data "
+                 f"to {replica.props.node_name} too, {size_text(replica.props.physical_size)} of storage")
+
+    def on_replica_removed(self, monitor, replica):
+        self.log(f"replica {replica.props.node_name}: job {replica.props.job} ended")
+
+    def on_paused_too_long(self, monitor, reason):
+        self.log(f"VM paused for more than {monitor.props.pause_limit // 1000} s "
+                 f"({Qmp.StopKind(reason.props.kind).value_nick}): needs a human")
+
+    def on_error(self, monitor, disk, error):
+        self.log(f"monitor error{' on ' + disk.props.node_name if disk else ''}: {error.message}")
+
     # The policy's requests.
     def on_extend_needed(self, monitor, disk, wanted, reason):
         node = disk.props.node_name
-        storage = self.storage[node]
+        storage = self.storage.get(node)
+        if storage is None:
+            self.log(f"extension requested: {node}, but the agent knows no storage for it")
+            monitor.extend_failed(node, GLib.Error(f"no storage known for {node}", "thin-agent", 1))
+            return
         size = min(wanted, storage.maximum)
         self.log(f"extension requested: {node} {size_text(disk.props.physical_size)} -> {size_text(size)} "
                  f"({Qmp.ExtendReason(reason).value_nick})")
@@ -171,6 +207,20 @@ class Agent:
         self.monitor = Qmp.ThinMonitor.new(self.client)
         self.monitor.connect("extend-needed", self.on_extend_needed)
         self.monitor.connect("notify::n-resumes", self.on_resumed)
+        self.monitor.connect("disk-moved", self.on_disk_moved)
+        self.monitor.connect("replica-added", self.on_replica_added)
+        self.monitor.connect("replica-removed", self.on_replica_removed)
+        self.monitor.connect("paused-too-long", self.on_paused_too_long)
+        self.monitor.connect("error", self.on_error)
+        self.monitor.props.poll_interval = self.args.poll
+        self.monitor.props.pause_limit = self.args.pause_limit * 1000
+        self.monitor.props.io_error_policy = (Qmp.IoErrorPolicy.RETRY if self.args.io_errors == "retry"
+                                              else Qmp.IoErrorPolicy.LEAVE_PAUSED)
+        for spec in self.args.storage:
+            file_node, limit_node, size, maximum = spec.split(":")
+            physical = self.state["disks"].get(file_node, {}).get("physical-size") or parse_size(size)
+            self.storage[file_node] = Storage(self.client, file_node, limit_node, parse_size(maximum))
+            self.monitor.declare_storage(file_node, physical)
         for spec in self.args.disk:
             file_node, limit_node, size, maximum = spec.split(":")
             known = self.state["disks"].get(file_node, {})
@@ -211,6 +261,10 @@ def main():
                         metavar="FILE_NODE:LIMIT_NODE:SIZE:MAXIMUM",
                         help="a disk: the watched node, the raw node whose size= limits it, "
                              "the storage's size now and at most (repeat for more disks)")
+    parser.add_argument("--storage", action="append", default=[],
+                        metavar="FILE_NODE:LIMIT_NODE:SIZE:MAXIMUM",
+                        help="storage for a node not in the graph yet: a snapshot's overlay, a mirror's "
+                             "target (repeat for more)")
     parser.add_argument("--chunk", type=parse_size, default=2560 * MiB,
                         help="how much one extension adds (default 2560M)")
     parser.add_argument("--free", type=int, default=Qmp.THIN_DEFAULT_FREE_PERCENT,
@@ -218,6 +272,14 @@ def main():
     parser.add_argument("--state", required=True, help="where to persist sizes and thresholds")
     parser.add_argument("--extend-delay", type=int, default=0, metavar="MS",
                         help="make each extension take this long (a slow storage back end)")
+    parser.add_argument("--poll", type=int, default=2000, metavar="MS",
+                        help="read every disk's allocation this often, in case an event was lost "
+                             "(default 2000; 0: never)")
+    parser.add_argument("--pause-limit", type=int, default=60, metavar="SECONDS",
+                        help="say so when the VM stays paused on an error this long (default 60; 0: never)")
+    parser.add_argument("--io-errors", choices=("leave-paused", "retry"), default="leave-paused",
+                        help="a VM paused on an I/O error other than ENOSPC: leave it (default), "
+                             "or retry cont with backoff")
     return Agent(parser.parse_args()).run()
 
 
