@@ -493,11 +493,12 @@ poll_ready (GObject      *source,
   g_object_notify_by_pspec (G_OBJECT (self), _qmp_thin_monitor_properties[PROP_N_POLLS]);
   _qmp_thin_monitor_learn_stats (self, stats);
 
+  /* The first poll reads the graph too: what it sees may have changed
+   * since the graph was read (a snapshot sends no event). */
   shape = shape_of (stats);
   if (g_strcmp0 (shape, self->shape) != 0)
     {
-      if (self->shape != NULL)
-        _qmp_thin_monitor_read_graph (self);
+      _qmp_thin_monitor_read_graph (self);
       g_free (self->shape);
       self->shape = g_steal_pointer (&shape);
     }

@@ -1120,6 +1120,32 @@ test_poll_missed (Fixture       *f,
   g_assert_cmpuint (qmp_thin_monitor_get_n_polls (f->monitor), ==, polls);
 }
 
+/* A snapshot taken before the first poll, with no refresh: the first
+ * poll reads the graph too, and finds it. */
+static void
+test_poll_first_snapshot (Fixture       *f,
+                          gconstpointer  data)
+{
+  const char *moved[] = { "moved data-file snap-file", NULL };
+  QmpThinDisk *disk;
+
+  set_graph (f, "committed");
+  set_nodes (f);
+  connect_and_monitor (f);
+  disk = qmp_thin_monitor_add_disk (f->monitor, "data-file", 10 * MiB, 4 * MiB, 50);
+  QMP_TEST_WAIT_FOR (qmp_thin_disk_get_device (disk) != NULL, WAIT_LIMIT_MS);
+  wait_state (disk, QMP_THIN_DISK_STATE_ARMED);
+
+  set_graph (f, "snapshot");
+  qmp_thin_monitor_declare_storage (f->monitor, "snap-file", 8 * MiB);
+  qmp_thin_monitor_set_poll_interval (f->monitor, 20);
+  assert_log (f, moved);
+  g_assert_cmpuint (qmp_thin_monitor_get_n_polls (f->monitor), >=, 1);
+  g_assert_cmpstr (qmp_thin_disk_get_node_name (disk), ==, "snap-file");
+  wait_state (disk, QMP_THIN_DISK_STATE_ARMED);
+  g_assert_cmpuint (qmp_thin_disk_get_threshold (disk), ==, 6 * MiB);
+}
+
 /* An allocation past the maximum size: an error, no extension, and
  * nothing more of the same. */
 static void
@@ -1257,6 +1283,7 @@ main (int    argc,
   ADD ("follow/mirror-cancelled", test_follow_mirror_cancelled);
   ADD ("follow/unavailable", test_follow_unavailable);
   ADD ("poll-missed", test_poll_missed);
+  ADD ("poll-first-snapshot", test_poll_first_snapshot);
   ADD ("improbable", test_improbable);
   ADD ("io-error-retry", test_io_error_retry);
   ADD ("pause-limit", test_pause_limit);
