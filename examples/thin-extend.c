@@ -10,8 +10,12 @@
  * behaves as with a logical volume grown with lvextend. A real agent grows
  * its own storage in on_extend_needed() and tells the monitor the same way.
  * The monitor arms the threshold, asks when the disk needs more, and
- * resumes the VM when it paused because the disk was full. SIGINT or
- * SIGTERM ends the program with a summary.
+ * resumes the VM when it paused because the disk was full. It follows the
+ * disk through snapshots, commits and mirrors (reading the graph every
+ * 2 s, in case a threshold event was lost, too); this program only knows
+ * how to grow FILE_NODE's storage, and says so when the disk moved to
+ * storage it knows nothing of. SIGINT or SIGTERM ends the program with a
+ * summary.
  *
  *   cc thin-extend.c $(pkg-config --cflags --libs qmpthin-1.0)
  */
@@ -21,6 +25,7 @@
 
 typedef struct {
   QmpThinMonitor *monitor;
+  const char     *file_node;
   const char     *limit_node;
   guint64         maximum;
   guint           n_extensions;
@@ -67,12 +72,20 @@ on_extend_needed (QmpThinMonitor  *monitor,
   g_print ("%s needs more storage (%s): %" G_GUINT64_FORMAT " -> %" G_GUINT64_FORMAT " bytes\n",
            node, reason == QMP_EXTEND_REASON_THRESHOLD ? "threshold crossed"
                  : reason == QMP_EXTEND_REASON_NOSPACE ? "out of space, VM paused"
-                 : "missed while disconnected",
+                 : "missed: while disconnected, or an event was lost",
            qmp_thin_disk_get_physical_size (disk), size);
 
   /* Synchronous here; calling qmp_thin_monitor_extended() later, from
    * another callback once the storage grew, works the same. */
-  if (size <= qmp_thin_disk_get_physical_size (disk))
+  if (g_strcmp0 (node, agent->file_node) != 0)
+    {
+      /* A snapshot's overlay, a mirror's target: storage someone else
+       * made, that only they can grow. */
+      g_set_error (&error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                   "%s is not storage this program manages", node);
+      qmp_thin_monitor_extend_failed (monitor, node, error);
+    }
+  else if (size <= qmp_thin_disk_get_physical_size (disk))
     {
       g_set_error (&error, G_IO_ERROR, G_IO_ERROR_NO_SPACE,
                    "%s is at its maximum size", node);
@@ -95,6 +108,16 @@ on_resumed (QmpThinMonitor *monitor,
             gpointer        user_data)
 {
   g_print ("VM resumed after an extension\n");
+}
+
+static void
+on_disk_moved (QmpThinMonitor *monitor,
+               QmpThinDisk    *disk,
+               const char     *previous_node,
+               gpointer        user_data)
+{
+  g_print ("the disk moved from %s to %s (a snapshot, or a job's pivot)\n",
+           previous_node, qmp_thin_disk_get_node_name (disk));
 }
 
 static gboolean
@@ -129,6 +152,7 @@ main (int    argc,
                   argv[0]);
       return 2;
     }
+  agent.file_node = argv[2];
   agent.limit_node = argv[3];
 
   loop = g_main_loop_new (NULL, FALSE);
@@ -142,6 +166,9 @@ main (int    argc,
   qmp_thin_disk_set_maximum_size (qmp_thin_monitor_get_disk (monitor, argv[2]), agent.maximum);
   g_signal_connect (monitor, "extend-needed", G_CALLBACK (on_extend_needed), &agent);
   g_signal_connect (monitor, "notify::n-resumes", G_CALLBACK (on_resumed), &agent);
+  g_signal_connect (monitor, "disk-moved", G_CALLBACK (on_disk_moved), &agent);
+  /* vdsm's safety net: every disk's allocation read every 2 s. */
+  qmp_thin_monitor_set_poll_interval (monitor, 2000);
 
   if (!qmp_client_connect_sync (client, NULL, &error))
     {

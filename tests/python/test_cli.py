@@ -300,6 +300,20 @@ class CliTest(unittest.TestCase):
         self.assertIn("reconnected to a new QEMU instance", err)
 
 
+    def snapshot(self):
+        """A live snapshot of the data disk onto the overlay snap-fmt over
+        the storage node snap-file."""
+        overlay = os.path.join(self.qemu.dir, "snap.qcow2")
+        subprocess.run([qemu_tool("qemu-img"), "create", "-q", "-f", "qcow2", "-F", "qcow2",
+                        "-b", os.path.join(self.qemu.dir, "data.qcow2"), overlay, "8M"],
+                       check=True, env=tool_env())
+        qmpthin("exec", self.qemu.address, "blockdev-add",
+                json.dumps({"driver": "file", "node-name": "snap-file", "filename": overlay}))
+        qmpthin("exec", self.qemu.address, "blockdev-add",
+                json.dumps({"driver": "qcow2", "node-name": "snap-fmt", "file": "snap-file", "backing": None}))
+        qmpthin("exec", self.qemu.address, "blockdev-snapshot",
+                json.dumps({"node": "data-fmt", "overlay": "snap-fmt"}))
+
     def test_watch_graph(self):
         watcher = Watcher(self.watch_address, "--graph", "--graph-interval", "100", "--event", "RESUME")
         self.addCleanup(watcher.stop)
@@ -316,16 +330,7 @@ class CliTest(unittest.TestCase):
         self.assertEqual(graphs(watcher.stdout.read())[0], {"graph": start, "jobs": []})
 
         # A live snapshot sends no event: the interval finds it.
-        overlay = os.path.join(self.qemu.dir, "snap.qcow2")
-        subprocess.run([qemu_tool("qemu-img"), "create", "-q", "-f", "qcow2", "-F", "qcow2",
-                        "-b", os.path.join(self.qemu.dir, "data.qcow2"), overlay, "8M"],
-                       check=True, env=tool_env())
-        qmpthin("exec", self.qemu.address, "blockdev-add",
-                json.dumps({"driver": "file", "node-name": "snap-file", "filename": overlay}))
-        qmpthin("exec", self.qemu.address, "blockdev-add",
-                json.dumps({"driver": "qcow2", "node-name": "snap-fmt", "file": "snap-file", "backing": None}))
-        qmpthin("exec", self.qemu.address, "blockdev-snapshot",
-                json.dumps({"node": "data-fmt", "overlay": "snap-fmt"}))
+        self.snapshot()
         snapped = [start[0], {"device": "datadisk", "node-name": "snap-fmt", "storage-node": "snap-file"}]
         watcher.stdout.wait(has_graph(snapped), "the snapshot's overlay as the active layer")
 
@@ -407,6 +412,24 @@ class CliTest(unittest.TestCase):
                               capture_output=True, text=True, env=tool_env())
         self.assertEqual(read.returncode, 0, read.stderr)
         self.assertNotIn("Pattern verification failed", read.stdout)
+
+
+    @unittest.skipUnless(THIN_EXTEND, "examples not built")
+    def test_thin_extend_example_snapshot(self):
+        # A snapshot sends no event: the example's 2 s poll finds it, and
+        # the example says the disk moved to storage it does not manage.
+        example = subprocess.Popen([THIN_EXTEND, self.watch_address, "data-file", "data-lim",
+                                    str(2 * MiB), str(64 * MiB), str(MiB)],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        stdout, stderr = Lines(example.stdout), Lines(example.stderr)
+        try:
+            stdout.wait(lambda lines: len(lines) >= 1, "its first line")
+            self.snapshot()
+            stdout.wait_for("the disk moved from data-file to snap-file (a snapshot, or a job's pivot)")
+        finally:
+            out, err = stop_process(example, stdout, stderr)
+        self.assertEqual(example.returncode, 0, err)
+        self.assertEqual(out.splitlines()[-1], "0 extension(s), 0 ENOSPC pause(s), 0 ms paused")
 
 
 if __name__ == "__main__":
