@@ -5,7 +5,8 @@
  * qmp-thin-monitor.c decides (arming, needs, resuming); qmp-thin-follow.c
  * follows the block graph (snapshots, commits, mirrors), polls and guards
  * the allocation; qmp-thin-pauses.c handles the pauses that are not for
- * lack of space.
+ * lack of space; qmp-thin-jobs.c resumes the block jobs that stopped on a
+ * full replica.
  */
 
 #pragma once
@@ -71,6 +72,14 @@ struct _QmpThinMonitor
   guint pause_limit;            /* ms, 0: off */
   guint pause_limit_source;
   QmpStopReason *long_pause;    /* owned: the pause the limit timer watches */
+
+  /* Block jobs stopped on a full replica (qmp-thin-jobs.c). */
+  gulong job_error_handler;
+  gboolean jobs_stopped;        /* one may be: read the jobs when nothing waits */
+  gboolean jobs_reading;
+  gboolean jobs_again;
+  GHashTable *job_resumes;      /* job id -> guint64* its replicas' storage when last resumed; owned */
+  guint n_job_resumes;
 };
 
 enum {
@@ -85,6 +94,7 @@ enum {
   PROP_IO_ERROR_RETRY_MAX_DELAY,
   PROP_N_IO_ERROR_RETRIES,
   PROP_PAUSE_LIMIT,
+  PROP_N_JOB_RESUMES,
   N_PROPS
 };
 
@@ -130,6 +140,7 @@ void         _qmp_thin_monitor_learn_stats    (QmpThinMonitor  *self,
                                                GPtrArray       *stats);
 void         _qmp_thin_monitor_drop_disk      (QmpThinMonitor  *self,
                                                QmpThinDisk     *disk);
+gboolean     _qmp_thin_disk_short             (QmpThinDisk     *disk);
 
 /* qmp-thin-follow.c */
 void         _qmp_thin_monitor_class_init_follow (QmpThinMonitorClass *klass);
@@ -143,5 +154,12 @@ void         _qmp_thin_monitor_restart_poll   (QmpThinMonitor  *self);
 void         _qmp_thin_monitor_class_init_pauses (QmpThinMonitorClass *klass);
 void         _qmp_thin_monitor_update_pauses  (QmpThinMonitor  *self);
 void         _qmp_thin_monitor_stop_pauses    (QmpThinMonitor  *self);
+
+/* qmp-thin-jobs.c */
+void         _qmp_thin_monitor_class_init_jobs (QmpThinMonitorClass *klass);
+void         _qmp_thin_monitor_connect_jobs   (QmpThinMonitor  *self);
+void         _qmp_thin_monitor_disconnect_jobs (QmpThinMonitor *self);
+void         _qmp_thin_monitor_finalize_jobs  (QmpThinMonitor  *self);
+void         _qmp_thin_monitor_tend_jobs      (QmpThinMonitor  *self);
 
 G_END_DECLS

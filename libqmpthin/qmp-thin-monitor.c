@@ -552,8 +552,8 @@ need_reason (QmpThinMonitor  *self,
  * rule (an extension landed since the failing write, or the write was
  * issued before the last one did), as vdsm decides. Resumed once at this
  * size and paused again, it is short whatever the allocation says. */
-static gboolean
-disk_short (QmpThinDisk *disk)
+gboolean
+_qmp_thin_disk_short (QmpThinDisk *disk)
 {
   /* The threshold its size calls for, armed or not (a disk at its
    * maximum size has none armed). */
@@ -628,7 +628,7 @@ maybe_resume (QmpThinMonitor *self)
       /* Armed, or at its maximum size with room the consumer gave it
        * during this pause: the retried write tells. */
       if (disk->state != QMP_THIN_DISK_STATE_ARMED &&
-          !(disk->disabled == DISABLED_MAXIMUM && !disk_short (disk)))
+          !(disk->disabled == DISABLED_MAXIMUM && !_qmp_thin_disk_short (disk)))
         return;
     }
   if (blocks->len == 0)
@@ -700,6 +700,9 @@ _qmp_thin_monitor_update (QmpThinMonitor *self)
   if (_qmp_thin_monitor_gone (self))
     return;
   _qmp_thin_monitor_update_pauses (self);
+  _qmp_thin_monitor_tend_jobs (self);
+  if (_qmp_thin_monitor_gone (self))
+    return;
   reason = nospace_pause (self);
   update_pause (self, reason != NULL);
   if (reason == NULL || qmp_client_get_state (self->client) != QMP_CLIENT_STATE_READY)
@@ -725,7 +728,7 @@ _qmp_thin_monitor_update (QmpThinMonitor *self)
 
       /* An arming in flight will tell the allocation, then decide. */
       if (disk != NULL && !disk->asked && !disk->arming && disk->state != QMP_THIN_DISK_STATE_UNSET &&
-          disk_short (disk))
+          _qmp_thin_disk_short (disk))
         g_ptr_array_add (short_disks, g_object_ref (disk));
     }
 
@@ -807,6 +810,8 @@ on_state (QmpClient  *client,
    * allocation may have grown. Where each disk sits in the graph is read
    * again with the allocation: a new QEMU may have another. */
   g_hash_table_remove_all (self->roots);
+  /* A job may have stopped on a full target meanwhile. */
+  self->jobs_stopped = TRUE;
   arm_all (self);
   _qmp_thin_monitor_read_graph (self);
 }
@@ -832,6 +837,7 @@ qmp_thin_monitor_dispose (GObject *object)
   g_cancellable_cancel (self->cancellable);
   g_clear_handle_id (&self->poll_source, g_source_remove);
   _qmp_thin_monitor_stop_pauses (self);
+  _qmp_thin_monitor_disconnect_jobs (self);
   if (self->client != NULL)
     {
       for (guint i = 0; i < G_N_ELEMENTS (self->handlers); i++)
@@ -862,6 +868,7 @@ qmp_thin_monitor_finalize (GObject *object)
   g_hash_table_unref (self->declared);
   g_hash_table_unref (self->left);
   g_free (self->shape);
+  _qmp_thin_monitor_finalize_jobs (self);
   g_object_unref (self->cancellable);
   G_OBJECT_CLASS (qmp_thin_monitor_parent_class)->finalize (object);
 }
@@ -905,6 +912,9 @@ qmp_thin_monitor_get_property (GObject    *object,
       break;
     case PROP_PAUSE_LIMIT:
       g_value_set_uint (value, self->pause_limit);
+      break;
+    case PROP_N_JOB_RESUMES:
+      g_value_set_uint (value, self->n_job_resumes);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -960,6 +970,7 @@ qmp_thin_monitor_constructed (GObject *object)
                                         G_CALLBACK (on_state), self);
   self->handlers[3] = g_signal_connect (self->client, "event::JOB_STATUS_CHANGE",
                                         G_CALLBACK (on_job_status_change), self);
+  _qmp_thin_monitor_connect_jobs (self);
 
   /* A VM already paused for lack of space counts from now. */
   update_pause (self, nospace_pause (self) != NULL);
@@ -1014,6 +1025,7 @@ qmp_thin_monitor_class_init (QmpThinMonitorClass *klass)
 
   _qmp_thin_monitor_class_init_follow (klass);
   _qmp_thin_monitor_class_init_pauses (klass);
+  _qmp_thin_monitor_class_init_jobs (klass);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   /**

@@ -1146,6 +1146,99 @@ test_poll_first_snapshot (Fixture       *f,
   g_assert_cmpuint (qmp_thin_disk_get_threshold (disk), ==, 6 * MiB);
 }
 
+/* The mirror's target holds @highest bytes; the source nothing new. */
+static void
+set_target_allocation (Fixture *f,
+                       guint64  highest)
+{
+  g_autofree char *reply = g_strdup_printf (
+    "{\"return\": ["
+    "{\"node-name\": \"data-fmt\", \"stats\": {\"wr_highest_offset\": 100},"
+    " \"parent\": {\"node-name\": \"data-file\", \"stats\": {\"wr_highest_offset\": 100}}},"
+    "{\"node-name\": \"mir-fmt\", \"stats\": {\"wr_highest_offset\": 100},"
+    " \"parent\": {\"node-name\": \"mir-file\", \"stats\": {\"wr_highest_offset\": %" G_GUINT64_FORMAT "}}},"
+    "{\"node-name\": \"mir-file\", \"stats\": {\"wr_highest_offset\": %" G_GUINT64_FORMAT "}}"
+    "]}", highest, highest);
+
+  qmp_fake_server_set_reply (f->server, "query-blockstats", reply);
+}
+
+/* A mirror whose target ran out of space stops (on-target-error=stop):
+ * the monitor asks for the replica's storage, resumes the job once it
+ * grew, and not again if it stops with no more storage; a job a user
+ * paused stays paused. */
+static void
+test_job_resume (Fixture       *f,
+                 gconstpointer  data)
+{
+  const char *asked[] = { "replica mir-file m1 of data-file", "extend mir-file threshold 14", NULL };
+  const char *again[] = {
+    "replica mir-file m1 of data-file", "extend mir-file threshold 14", "extend mir-file nospace 18", NULL
+  };
+  g_autoptr(GPtrArray) resumes = NULL;
+  QmpThinDisk *disk, *replica;
+
+  set_graph (f, "committed");
+  set_nodes (f);
+  qmp_fake_server_set_reply (f->server, "block-job-resume", "{\"return\": {}}");
+  qmp_fake_server_set_reply (f->server, "query-block-jobs",
+                             "{\"return\": ["
+                             "{\"device\": \"m1\", \"type\": \"mirror\", \"paused\": true, \"io-status\": \"nospace\"},"
+                             "{\"device\": \"u1\", \"type\": \"backup\", \"paused\": true, \"io-status\": \"ok\"}]}");
+  connect_and_monitor (f);
+  disk = qmp_thin_monitor_add_disk (f->monitor, "data-file", 10 * MiB, 4 * MiB, 50);
+  QMP_TEST_WAIT_FOR (qmp_thin_disk_get_device (disk) != NULL, WAIT_LIMIT_MS);
+  wait_state (disk, QMP_THIN_DISK_STATE_ARMED);
+  set_graph (f, "mirror");
+  qmp_thin_monitor_declare_storage (f->monitor, "mir-file", 10 * MiB);
+  qmp_fake_server_send_event (f->server, "JOB_STATUS_CHANGE", "{\"status\": \"running\", \"id\": \"m1\"}");
+  QMP_TEST_WAIT_FOR (qmp_thin_monitor_get_disk (f->monitor, "mir-file") != NULL, WAIT_LIMIT_MS);
+  replica = qmp_thin_monitor_get_disk (f->monitor, "mir-file");
+  wait_state (replica, QMP_THIN_DISK_STATE_ARMED);
+  g_clear_pointer (&resumes, g_ptr_array_unref);
+  resumes = take_requests (f, "block-job-resume");
+
+  /* The target fills; the job stops. Nothing is resumed while the
+   * consumer extends. */
+  set_target_allocation (f, 10 * MiB);
+  qmp_fake_server_send_event (f->server, "BLOCK_WRITE_THRESHOLD",
+                              "{\"node-name\": \"mir-file\", \"write-threshold\": 8388608, \"amount-exceeded\": 2097152}");
+  qmp_fake_server_send_event (f->server, "BLOCK_JOB_ERROR",
+                              "{\"device\": \"m1\", \"operation\": \"write\", \"action\": \"stop\"}");
+  assert_log (f, asked);
+  g_clear_pointer (&resumes, g_ptr_array_unref);
+  resumes = take_requests (f, "block-job-resume");
+  g_assert_cmpuint (resumes->len, ==, 0);
+
+  /* Extended: resumed, the job the user paused left alone. */
+  qmp_thin_monitor_extended (f->monitor, "mir-file", 14 * MiB);
+  QMP_TEST_WAIT_FOR (qmp_thin_monitor_get_n_job_resumes (f->monitor) == 1, WAIT_LIMIT_MS);
+  g_clear_pointer (&resumes, g_ptr_array_unref);
+  resumes = take_requests (f, "block-job-resume");
+  g_assert_cmpuint (resumes->len, ==, 1);
+  g_assert_cmpstr (resumes->pdata[0], ==, "{\"device\":\"m1\"}");
+
+  /* Stopped again with no more storage: asked for, not resumed. */
+  qmp_fake_server_send_event (f->server, "BLOCK_JOB_ERROR",
+                              "{\"device\": \"m1\", \"operation\": \"write\", \"action\": \"stop\"}");
+  assert_log (f, again);
+  g_clear_pointer (&resumes, g_ptr_array_unref);
+  resumes = take_requests (f, "block-job-resume");
+  g_assert_cmpuint (resumes->len, ==, 0);
+  qmp_thin_monitor_extended (f->monitor, "mir-file", 18 * MiB);
+  QMP_TEST_WAIT_FOR (qmp_thin_monitor_get_n_job_resumes (f->monitor) == 2, WAIT_LIMIT_MS);
+
+  /* Running again: no more readings resume anything. */
+  qmp_fake_server_set_reply (f->server, "query-block-jobs",
+                             "{\"return\": [{\"device\": \"m1\", \"type\": \"mirror\", \"paused\": false,"
+                             " \"io-status\": \"ok\"}]}");
+  qmp_fake_server_send_event (f->server, "BLOCK_JOB_ERROR",
+                              "{\"device\": \"m1\", \"operation\": \"write\", \"action\": \"report\"}");
+  drain ();
+  g_assert_cmpuint (qmp_thin_monitor_get_n_job_resumes (f->monitor), ==, 2);
+  assert_log (f, again);
+}
+
 /* An allocation past the maximum size: an error, no extension, and
  * nothing more of the same. */
 static void
@@ -1284,6 +1377,7 @@ main (int    argc,
   ADD ("follow/unavailable", test_follow_unavailable);
   ADD ("poll-missed", test_poll_missed);
   ADD ("poll-first-snapshot", test_poll_first_snapshot);
+  ADD ("job-resume", test_job_resume);
   ADD ("improbable", test_improbable);
   ADD ("io-error-retry", test_io_error_retry);
   ADD ("pause-limit", test_pause_limit);

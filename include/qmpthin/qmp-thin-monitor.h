@@ -169,6 +169,8 @@ void            qmp_thin_monitor_set_io_error_policy  (QmpThinMonitor  *monitor,
 QMP_AVAILABLE_IN_1_0
 guint           qmp_thin_monitor_get_n_io_error_retries (QmpThinMonitor *monitor);
 QMP_AVAILABLE_IN_1_0
+guint           qmp_thin_monitor_get_n_job_resumes    (QmpThinMonitor *monitor);
+QMP_AVAILABLE_IN_1_0
 guint           qmp_thin_monitor_get_pause_limit      (QmpThinMonitor *monitor);
 QMP_AVAILABLE_IN_1_0
 void            qmp_thin_monitor_set_pause_limit      (QmpThinMonitor *monitor,
