@@ -212,6 +212,8 @@ class Agent:
         self.monitor.connect("replica-removed", self.on_replica_removed)
         self.monitor.connect("paused-too-long", self.on_paused_too_long)
         self.monitor.connect("error", self.on_error)
+        self.monitor.connect("notify::n-job-resumes",
+                             lambda monitor, pspec: self.log("block job resumed: its target has room again"))
         self.monitor.props.poll_interval = self.args.poll
         self.monitor.props.pause_limit = self.args.pause_limit * 1000
         self.monitor.props.io_error_policy = (Qmp.IoErrorPolicy.RETRY if self.args.io_errors == "retry"

@@ -167,6 +167,7 @@ class AgentTest(unittest.TestCase):
         monitor = Qmp.ThinMonitor.new(self.client)
         self.assertEqual(monitor.props.poll_interval, 0)
         self.assertEqual(monitor.props.io_error_policy, Qmp.IoErrorPolicy.LEAVE_PAUSED)
+        self.assertEqual((monitor.props.n_job_resumes, monitor.get_n_io_error_retries()), (0, 0))
         monitor.props.poll_interval = 2000
         monitor.set_io_error_policy(Qmp.IoErrorPolicy.RETRY)
         monitor.set_pause_limit(60000)
