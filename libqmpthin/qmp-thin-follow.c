@@ -538,14 +538,39 @@ on_poll (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+static guint
+add_poll_source (QmpThinMonitor *self,
+                 guint           delay,
+                 GSourceFunc     func)
+{
+  guint id = g_timeout_add_full (G_PRIORITY_DEFAULT, delay, func, self, NULL);
+
+  g_source_set_name_by_id (id, "[qmpthin] thin monitor poll");
+  return id;
+}
+
+/* The first poll, then one every interval. */
+static gboolean
+on_first_poll (gpointer user_data)
+{
+  QmpThinMonitor *self = user_data;
+
+  self->poll_source = add_poll_source (self, self->poll_interval, on_poll);
+  on_poll (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* The first poll comes after a random part of the interval: an agent
+ * that sets the same interval on many monitors at once gets their polls
+ * spread over it, not all of them in one burst every interval. */
 void
 _qmp_thin_monitor_restart_poll (QmpThinMonitor *self)
 {
   g_clear_handle_id (&self->poll_source, g_source_remove);
   if (self->poll_interval == 0 || _qmp_thin_monitor_gone (self))
     return;
-  self->poll_source = g_timeout_add_full (G_PRIORITY_DEFAULT, self->poll_interval, on_poll, self, NULL);
-  g_source_set_name_by_id (self->poll_source, "[qmpthin] thin monitor poll");
+  self->poll_source = add_poll_source (self, (guint) g_random_int_range (1, (gint32) MIN (self->poll_interval, G_MAXINT32 - 1) + 1),
+                                       on_first_poll);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -564,7 +589,9 @@ _qmp_thin_monitor_class_init_follow (QmpThinMonitorClass *klass)
    * threshold disarmed behind the monitor's back) is asked for with
    * %QMP_EXTEND_REASON_MISSED, and new nodes (a snapshot nobody told the
    * monitor of) make it read the graph again. 0, the default, polls not;
-   * oVirt's vdsm polls every 2000 ms.
+   * oVirt's vdsm polls every 2000 ms. The first poll after the interval
+   * is set comes after a random part of it, so that the polls of many
+   * monitors set at once are spread over the interval.
    *
    * Since: 1.0
    */
