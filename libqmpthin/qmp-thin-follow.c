@@ -239,6 +239,9 @@ remove_replica (QmpThinMonitor *self,
       g_hash_table_replace (self->left, g_strdup (replica->node_name), g_object_ref (replica));
       remember_storage (self, replica->node_name, replica->physical_size);
     }
+  /* Its job ended: a later job of the same id starts afresh. */
+  if (replica->job != NULL)
+    g_hash_table_remove (self->job_resumes, replica->job);
   _qmp_thin_monitor_drop_disk (self, replica);
   g_signal_emit (self, _qmp_thin_monitor_signals[SIGNAL_REPLICA_REMOVED], 0, replica);
 }
