@@ -66,6 +66,21 @@ struct _QmpThinDisk
    * and the replica left its monitor. */
   QmpThinDisk *replica_of;
   char *job;                    /* owned */
+
+  /* Sizing and timing (qmp-thin-timing.c). */
+  QmpThinSizing sizing;
+  QmpThinTiming *timings[QMP_THIN_PHASE_PAUSE + 1];     /* owned, by phase */
+  /* QEMU's timestamp (µs) of the threshold crossing extend-needed has not
+   * been emitted for yet; 0: none. */
+  gint64 crossed_at;
+  gint64 asked_at;              /* monotonic: extend-needed emitted; 0: none */
+  gint64 extended_at;           /* monotonic: extended(), arming in flight; 0: none */
+  gboolean in_pause;            /* named by the pause for lack of space in progress */
+  /* The last sample of the allocation, at a time on QEMU's clock with the
+   * VM's pauses taken out (see _qmp_thin_disk_sample()); 0: none. */
+  gint64 sample_at;
+  guint64 sample_allocation;
+  guint64 write_rate;           /* bytes per second; 0: not known yet */
 };
 
 typedef enum {
@@ -83,6 +98,8 @@ typedef enum {
   DISK_PROP_DEVICE,
   DISK_PROP_REPLICA_OF,
   DISK_PROP_JOB,
+  DISK_PROP_SIZING,
+  DISK_PROP_WRITE_RATE,
   DISK_N_PROPS
 } QmpThinDiskProperty;
 
@@ -106,5 +123,17 @@ void         _qmp_thin_disk_set_string   (QmpThinDisk         *disk,
                                           char               **field,
                                           const char          *value,
                                           QmpThinDiskProperty  property);
+
+/* qmp-thin-timing.c */
+QmpThinTiming *_qmp_thin_timing_new      (void);
+void         _qmp_thin_timing_add        (QmpThinTiming       *timing,
+                                          gint64               usec);
+void         _qmp_thin_disk_init_sizing  (QmpThinDisk         *disk);
+void         _qmp_thin_disk_sample       (QmpThinDisk         *disk,
+                                          gint64               running_usec,
+                                          guint64              allocation);
+guint64      _qmp_thin_disk_margin       (QmpThinDisk         *disk);
+guint64      _qmp_thin_disk_step         (QmpThinDisk         *disk);
+guint64      _qmp_thin_disk_compute_threshold (QmpThinDisk    *disk);
 
 G_END_DECLS

@@ -23,6 +23,8 @@ qmp_thin_disk_finalize (GObject *object)
   g_free (self->node_name);
   g_free (self->job);
   g_clear_object (&self->replica_of);
+  for (guint i = 0; i < G_N_ELEMENTS (self->timings); i++)
+    g_clear_object (&self->timings[i]);
   _qmp_thin_place_clear (&self->place);
   G_OBJECT_CLASS (qmp_thin_disk_parent_class)->finalize (object);
 }
@@ -76,6 +78,12 @@ qmp_thin_disk_get_property (GObject    *object,
     case DISK_PROP_JOB:
       g_value_set_string (value, self->job);
       break;
+    case DISK_PROP_SIZING:
+      g_value_set_enum (value, self->sizing);
+      break;
+    case DISK_PROP_WRITE_RATE:
+      g_value_set_uint64 (value, self->write_rate);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -93,6 +101,9 @@ qmp_thin_disk_set_property (GObject      *object,
     {
     case DISK_PROP_MAXIMUM_SIZE:
       qmp_thin_disk_set_maximum_size (self, g_value_get_uint64 (value));
+      break;
+    case DISK_PROP_SIZING:
+      qmp_thin_disk_set_sizing (self, g_value_get_enum (value));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -268,6 +279,38 @@ qmp_thin_disk_class_init (QmpThinDiskClass *klass)
   disk_properties[DISK_PROP_JOB] =
     g_param_spec_string ("job", "Job", "Block job writing the replica", NULL, flags);
 
+  /**
+   * QmpThinDisk:sizing:
+   *
+   * How the monitor sizes the disk's extensions and thresholds:
+   * %QMP_THIN_SIZING_FIXED (the default) from #QmpThinDisk:chunk-size and
+   * #QmpThinDisk:free-percent alone, %QMP_THIN_SIZING_ADAPTIVE also from
+   * the measured #QmpThinDisk:write-rate and extension latency. A
+   * replica takes the sizing of its disk.
+   *
+   * Since: 1.0
+   */
+  disk_properties[DISK_PROP_SIZING] =
+    g_param_spec_enum ("sizing", "Sizing", "How extensions are sized",
+                       QMP_TYPE_THIN_SIZING, QMP_THIN_SIZING_FIXED,
+                       G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * QmpThinDisk:write-rate:
+   *
+   * How fast the guest allocates the disk's storage, in bytes per second
+   * of running time, as the monitor estimates it from the allocation at
+   * the thresholds QEMU reported crossed and at the pauses for lack of
+   * space (on QEMU's timestamps, the pauses taken out); 0 until two such
+   * moments were seen. It follows a faster writer at once and a slower
+   * one by halves.
+   *
+   * Since: 1.0
+   */
+  disk_properties[DISK_PROP_WRITE_RATE] =
+    g_param_spec_uint64 ("write-rate", "Write rate", "Estimated allocation rate, bytes/s",
+                         0, G_MAXUINT64, 0, flags);
+
   g_object_class_install_properties (object_class, DISK_N_PROPS, disk_properties);
 }
 
@@ -341,6 +384,7 @@ _qmp_thin_disk_new (QmpThinMonitor *monitor,
   disk->physical_size = physical_size;
   disk->chunk_size = chunk_size;
   disk->free_percent = free_percent;
+  _qmp_thin_disk_init_sizing (disk);
   return disk;
 }
 

@@ -208,6 +208,7 @@ add_replica (QmpThinMonitor *self,
   replica->job = g_strdup (job);
   replica->maximum_set = disk->maximum_set;
   replica->maximum_size = disk->maximum_size;
+  replica->sizing = disk->sizing;
   replica->place.device = g_strdup (disk->place.device);
   replica->place.depth = disk->place.depth;
   replica->placed = TRUE;

@@ -35,7 +35,7 @@ struct _QmpThinMonitor
   /* Cancelled at dispose: whatever is in flight then must not touch the
    * monitor any more. */
   GCancellable *cancellable;    /* owned */
-  gulong handlers[4];
+  gulong handlers[6];
   gboolean resuming;            /* a cont is in flight */
   /* The query-blockstats of the pause for lack of space in progress (the
    * allocation of its disks, and where the disks it names are) is in
@@ -80,6 +80,13 @@ struct _QmpThinMonitor
   gboolean jobs_again;
   GHashTable *job_resumes;      /* job id -> guint64* its replicas' storage when last resumed; owned */
   guint n_job_resumes;
+
+  /* What the monitor measures (qmp-thin-measure.c). */
+  QmpThinTiming *timings[QMP_THIN_PHASE_PAUSE + 1];     /* owned, by phase, all disks */
+  /* The VM's pauses on QEMU's clock (the timestamps of STOP and RESUME),
+   * to take them out of the time over which a disk's allocation grew. */
+  gint64 qemu_stopped_at;       /* of the STOP of the pause in progress; 0: running */
+  gint64 qemu_paused_usec;      /* of the pauses that ended */
 };
 
 enum {
@@ -149,6 +156,23 @@ gboolean     _qmp_thin_monitor_improbable     (QmpThinMonitor  *self,
                                                QmpThinDisk     *disk,
                                                guint64          write_end);
 void         _qmp_thin_monitor_restart_poll   (QmpThinMonitor  *self);
+
+/* qmp-thin-measure.c */
+void         _qmp_thin_monitor_init_measure   (QmpThinMonitor  *self);
+void         _qmp_thin_monitor_connect_measure (QmpThinMonitor *self,
+                                               gulong          *handlers);
+void         _qmp_thin_monitor_clear_measure  (QmpThinMonitor  *self);
+void         _qmp_thin_monitor_record         (QmpThinMonitor  *self,
+                                               QmpThinDisk     *disk,
+                                               QmpThinPhase     phase,
+                                               gint64           usec);
+void         _qmp_thin_monitor_crossed        (QmpThinMonitor  *self,
+                                               QmpThinDisk     *disk,
+                                               QmpWriteThresholdEvent *event);
+void         _qmp_thin_monitor_sample_pause   (QmpThinMonitor  *self);
+void         _qmp_thin_monitor_pause_ended    (QmpThinMonitor  *self,
+                                               gint64           usec);
+void         _qmp_thin_monitor_lost_clock     (QmpThinMonitor  *self);
 
 /* qmp-thin-pauses.c */
 void         _qmp_thin_monitor_class_init_pauses (QmpThinMonitorClass *klass);

@@ -171,7 +171,11 @@ _qmp_thin_monitor_need (QmpThinMonitor  *self,
   g_autoptr(QmpThinMonitor) hold_monitor G_GNUC_UNUSED = g_object_ref (self);
   g_autoptr(QmpThinDisk) hold_disk G_GNUC_UNUSED = g_object_ref (disk);
   guint64 base = MAX (disk->physical_size, write_end);
-  guint64 wanted = round_up_mib (base > G_MAXUINT64 - disk->chunk_size ? G_MAXUINT64 : base + disk->chunk_size);
+  guint64 step = _qmp_thin_disk_step (disk);
+  guint64 wanted = round_up_mib (base > G_MAXUINT64 - step ? G_MAXUINT64 : base + step);
+  gint64 crossed_at = disk->crossed_at;
+
+  disk->crossed_at = 0;
 
   if (_qmp_thin_monitor_improbable (self, disk, write_end))
     return;
@@ -205,6 +209,9 @@ _qmp_thin_monitor_need (QmpThinMonitor  *self,
     }
 
   disk->asked = TRUE;
+  if (crossed_at > 0)
+    _qmp_thin_monitor_record (self, disk, QMP_THIN_PHASE_NOTICE, g_get_real_time () - crossed_at);
+  disk->asked_at = g_get_monotonic_time ();
   _qmp_thin_disk_supersede (disk);
   _qmp_thin_disk_set_uint64 (disk, &disk->wanted_size, wanted, DISK_PROP_WANTED_SIZE);
   _qmp_thin_disk_set_state (disk, QMP_THIN_DISK_STATE_EXCEEDED);
@@ -323,6 +330,9 @@ arming_stats_ready (GObject      *source,
       if (!arming_current (arming, i) || !g_array_index (arming->armed, gboolean, i))
         continue;
       disk->arming = FALSE;
+      if (disk->extended_at > 0)
+        _qmp_thin_monitor_record (self, disk, QMP_THIN_PHASE_REARM, g_get_monotonic_time () - disk->extended_at);
+      disk->extended_at = 0;
       if (stats == NULL && _qmp_thin_is_disconnection (error))
         {
           /* Armed again when the client is ready again. */
@@ -360,7 +370,10 @@ arming_set_ready (GObject      *source,
 
       g_array_index (arming->armed, gboolean, i) = ok;
       if (!ok)
-        disk->arming = FALSE;
+        {
+          disk->arming = FALSE;
+          disk->extended_at = 0;
+        }
       if (!ok && _qmp_thin_is_disconnection (error))
         {
           _qmp_thin_disk_set_state (disk, QMP_THIN_DISK_STATE_UNSET);
@@ -434,7 +447,7 @@ _qmp_thin_monitor_arm (QmpThinMonitor *self,
       if (disk->state == QMP_THIN_DISK_STATE_DISABLED)
         _qmp_thin_disk_set_state (disk, QMP_THIN_DISK_STATE_UNSET);
 
-      threshold = qmp_thin_compute_threshold (disk->physical_size, disk->chunk_size, disk->free_percent);
+      threshold = _qmp_thin_disk_compute_threshold (disk);
       _qmp_thin_disk_supersede (disk);
       disk->arming = TRUE;
       _qmp_thin_disk_set_uint64 (disk, &disk->threshold, threshold, DISK_PROP_THRESHOLD);
@@ -557,7 +570,7 @@ _qmp_thin_disk_short (QmpThinDisk *disk)
 {
   /* The threshold its size calls for, armed or not (a disk at its
    * maximum size has none armed). */
-  guint64 threshold = qmp_thin_compute_threshold (disk->physical_size, disk->chunk_size, disk->free_percent);
+  guint64 threshold = _qmp_thin_disk_compute_threshold (disk);
 
   return disk->highest_offset >= threshold ||
          (disk->resumed_size > 0 && disk->physical_size <= disk->resumed_size);
@@ -662,7 +675,10 @@ lookup_ready (GObject      *source,
   hold = g_object_ref (call->monitor);
   call->monitor->looking_up = FALSE;
   if (stats != NULL)
-    _qmp_thin_monitor_learn_stats (call->monitor, stats);
+    {
+      _qmp_thin_monitor_learn_stats (call->monitor, stats);
+      _qmp_thin_monitor_sample_pause (call->monitor);
+    }
   _qmp_thin_monitor_update (call->monitor);
 }
 
@@ -681,8 +697,11 @@ update_pause (QmpThinMonitor *self,
     }
   else if (!nospace && self->paused_nospace)
     {
+      gint64 paused = g_get_monotonic_time () - self->pause_start;
+
       self->paused_nospace = FALSE;
-      self->nospace_paused_usec += g_get_monotonic_time () - self->pause_start;
+      self->nospace_paused_usec += paused;
+      _qmp_thin_monitor_pause_ended (self, paused);
     }
 }
 
@@ -726,6 +745,8 @@ _qmp_thin_monitor_update (QmpThinMonitor *self)
     {
       QmpThinDisk *disk = disk_for_block (self, blocks->pdata[i]);
 
+      if (disk != NULL)
+        disk->in_pause = TRUE;
       /* An arming in flight will tell the allocation, then decide. */
       if (disk != NULL && !disk->asked && !disk->arming && disk->state != QMP_THIN_DISK_STATE_UNSET &&
           _qmp_thin_disk_short (disk))
@@ -774,6 +795,7 @@ on_block_write_threshold (QmpClient              *client,
   if (exceeded != QMP_AMOUNT_EXCEEDED_UNKNOWN && exceeded <= G_MAXUINT64 - threshold)
     _qmp_thin_disk_set_uint64 (disk, &disk->highest_offset, MAX (disk->highest_offset, threshold + exceeded),
                      DISK_PROP_HIGHEST_OFFSET);
+  _qmp_thin_monitor_crossed (self, disk, event);
   _qmp_thin_monitor_need (self, disk,
         qmp_event_get_derived (QMP_EVENT (event)) ? QMP_EXTEND_REASON_MISSED :
         need_reason (self, disk, QMP_EXTEND_REASON_THRESHOLD),
@@ -803,6 +825,7 @@ on_state (QmpClient  *client,
       /* A cont lost with the connection: the next resync tells. */
       self->resuming = FALSE;
       _qmp_thin_monitor_stop_pauses (self);
+      _qmp_thin_monitor_lost_clock (self);
       return;
     }
   /* Connected or reconnected: a new QEMU has no thresholds, the same one
@@ -870,6 +893,7 @@ qmp_thin_monitor_finalize (GObject *object)
   g_free (self->shape);
   _qmp_thin_monitor_finalize_jobs (self);
   g_object_unref (self->cancellable);
+  _qmp_thin_monitor_clear_measure (self);
   G_OBJECT_CLASS (qmp_thin_monitor_parent_class)->finalize (object);
 }
 
@@ -971,6 +995,7 @@ qmp_thin_monitor_constructed (GObject *object)
   self->handlers[3] = g_signal_connect (self->client, "event::JOB_STATUS_CHANGE",
                                         G_CALLBACK (on_job_status_change), self);
   _qmp_thin_monitor_connect_jobs (self);
+  _qmp_thin_monitor_connect_measure (self, &self->handlers[4]);
 
   /* A VM already paused for lack of space counts from now. */
   update_pause (self, nospace_pause (self) != NULL);
@@ -1083,6 +1108,7 @@ qmp_thin_monitor_init (QmpThinMonitor *self)
   self->cancellable = g_cancellable_new ();
   self->retry_delay = 1000;
   self->retry_max_delay = 60000;
+  _qmp_thin_monitor_init_measure (self);
 }
 
 /**
@@ -1340,6 +1366,10 @@ qmp_thin_monitor_extended (QmpThinMonitor *monitor,
     g_debug ("thin disk %s: the storage shrank from %" G_GUINT64_FORMAT " to %" G_GUINT64_FORMAT " bytes",
              node_name, disk->physical_size, new_physical_size);
   _qmp_thin_disk_set_uint64 (disk, &disk->physical_size, new_physical_size, DISK_PROP_PHYSICAL_SIZE);
+  if (disk->asked && disk->asked_at > 0)
+    _qmp_thin_monitor_record (monitor, disk, QMP_THIN_PHASE_EXTEND, g_get_monotonic_time () - disk->asked_at);
+  disk->asked_at = 0;
+  disk->extended_at = g_get_monotonic_time ();
   disk->asked = FALSE;
   disk->told_improbable = FALSE;
   disk->n_extensions++;

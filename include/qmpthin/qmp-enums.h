@@ -272,4 +272,48 @@ typedef enum {
   QMP_IO_ERROR_POLICY_RETRY,
 } QmpIoErrorPolicy;
 
+/**
+ * QmpThinSizing:
+ * @QMP_THIN_SIZING_FIXED: every extension adds #QmpThinDisk:chunk-size and
+ *   the threshold leaves chunk-size × (100 − free-percent) / 100 of room,
+ *   vdsm's rule
+ * @QMP_THIN_SIZING_ADAPTIVE: the extension and the room left at the
+ *   threshold grow with the write rate and the extension latency the
+ *   monitor measured, never below what %QMP_THIN_SIZING_FIXED gives (see
+ *   the chapter on thin provisioning)
+ *
+ * How #QmpThinMonitor sizes the extensions and thresholds of a disk:
+ * #QmpThinDisk:sizing.
+ *
+ * Since: 1.0
+ */
+typedef enum {
+  QMP_THIN_SIZING_FIXED,
+  QMP_THIN_SIZING_ADAPTIVE,
+} QmpThinSizing;
+
+/**
+ * QmpThinPhase:
+ * @QMP_THIN_PHASE_NOTICE: from the moment a threshold fired (the
+ *   timestamp of QEMU's `BLOCK_WRITE_THRESHOLD`) to
+ *   #QmpThinMonitor::extend-needed
+ * @QMP_THIN_PHASE_EXTEND: from #QmpThinMonitor::extend-needed to
+ *   qmp_thin_monitor_extended(): the consumer's back end
+ * @QMP_THIN_PHASE_REARM: from qmp_thin_monitor_extended() to the new
+ *   threshold armed and the allocation checked against it
+ * @QMP_THIN_PHASE_PAUSE: a pause of the VM for lack of space, from the
+ *   moment the monitor saw it to the moment it saw it end
+ *
+ * The phases of an extension that #QmpThinMonitor times: see
+ * qmp_thin_disk_get_timing() and qmp_thin_monitor_get_timing().
+ *
+ * Since: 1.0
+ */
+typedef enum {
+  QMP_THIN_PHASE_NOTICE,
+  QMP_THIN_PHASE_EXTEND,
+  QMP_THIN_PHASE_REARM,
+  QMP_THIN_PHASE_PAUSE,
+} QmpThinPhase;
+
 G_END_DECLS

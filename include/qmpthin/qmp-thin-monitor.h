@@ -13,6 +13,7 @@
 #include <qmpthin/qmp-version.h>
 #include <qmpthin/qmp-enums.h>
 #include <qmpthin/qmp-client.h>
+#include <qmpthin/qmp-thin-timing.h>
 
 G_BEGIN_DECLS
 
@@ -84,6 +85,16 @@ QMP_AVAILABLE_IN_1_0
 QmpThinDisk      *qmp_thin_disk_get_replica_of     (QmpThinDisk *disk);
 QMP_AVAILABLE_IN_1_0
 const char       *qmp_thin_disk_get_job            (QmpThinDisk *disk);
+QMP_AVAILABLE_IN_1_0
+QmpThinSizing     qmp_thin_disk_get_sizing         (QmpThinDisk *disk);
+QMP_AVAILABLE_IN_1_0
+void              qmp_thin_disk_set_sizing         (QmpThinDisk  *disk,
+                                                    QmpThinSizing sizing);
+QMP_AVAILABLE_IN_1_0
+guint64           qmp_thin_disk_get_write_rate     (QmpThinDisk *disk);
+QMP_AVAILABLE_IN_1_0
+QmpThinTiming    *qmp_thin_disk_get_timing         (QmpThinDisk  *disk,
+                                                    QmpThinPhase  phase);
 
 QMP_AVAILABLE_IN_1_0
 guint64           qmp_thin_compute_threshold       (guint64      physical_size,
@@ -146,6 +157,9 @@ QMP_AVAILABLE_IN_1_0
 gint64          qmp_thin_monitor_get_nospace_paused_usec (QmpThinMonitor *monitor);
 QMP_AVAILABLE_IN_1_0
 guint           qmp_thin_monitor_get_n_resumes        (QmpThinMonitor *monitor);
+QMP_AVAILABLE_IN_1_0
+QmpThinTiming  *qmp_thin_monitor_get_timing           (QmpThinMonitor *monitor,
+                                                       QmpThinPhase    phase);
 
 QMP_AVAILABLE_IN_1_0
 void            qmp_thin_monitor_declare_storage      (QmpThinMonitor *monitor,

@@ -22,6 +22,7 @@
 #include <qmpthin/qmp-status.h>
 #include <qmpthin/qmp-block.h>
 #include <qmpthin/qmp-commands.h>
+#include <qmpthin/qmp-thin-timing.h>
 #include <qmpthin/qmp-thin-monitor.h>
 
 #undef __QMPTHIN_INSIDE__
