@@ -381,13 +381,17 @@ _qmp_thin_disk_margin (QmpThinDisk *disk)
   return MAX (margin, headroom (disk));
 }
 
-/* What one extension adds past the need: the chunk, or the headroom when
- * larger, so that the next threshold lies past where the writer is when
- * the extension lands. */
+/* What one extension adds past the need: the chunk, or the margin plus
+ * the headroom when larger, so that the next threshold lies one headroom
+ * past the need (past where the writer is when the extension lands), and
+ * extensions do not follow each other back to back. */
 guint64
 _qmp_thin_disk_step (QmpThinDisk *disk)
 {
-  return MAX (disk->chunk_size, headroom (disk));
+  guint64 room = headroom (disk);
+  guint64 margin = _qmp_thin_disk_margin (disk);
+
+  return MAX (disk->chunk_size, margin > G_MAXUINT64 - room ? G_MAXUINT64 : margin + room);
 }
 
 /* The threshold the disk's size calls for now; 1 when the storage is
