@@ -6,7 +6,14 @@
  * data disk, from LBA 0 to its end with int 13h extended writes of 64
  * sectors (32 KiB), every byte 0x5A. A failed write is retried forever at
  * the same LBA (with werror=stop QEMU pauses the VM instead, and the
- * guest never sees the failure). It reports on COM1:
+ * guest never sees the failure).
+ *
+ * The 16-bit word at offset 508 (PACE, just before the boot signature)
+ * sets the write rate: at most that many 32 KiB writes per BIOS timer
+ * tick (18.2065 Hz, the PIT's IRQ 0, which stands still while the VM is
+ * paused), so about PACE × 0.569 MiB/s; 0, as built, writes as fast as
+ * it can. A test patches it in its copy of the sector. It reports on
+ * COM1:
  *
  *   BOOT               started
  *   SIZE xxxxxxxx      the data disk's size in sectors (hex)
@@ -28,6 +35,9 @@
         .set    COUNT, 0x608            /* sectors in the current write */
         .set    RETRIES, 0x60c
         .set    FAILED, 0x60e           /* the write at LBA failed already */
+        .set    INTICK, 0x610           /* writes in the current tick */
+        .set    LASTTICK, 0x614         /* the tick they are in */
+        .set    TICKS, 0x46c            /* the BIOS tick count, 18.2 Hz */
         .set    BUFSEG, 0x1000          /* 32 KiB of 0x5A at 0x10000 */
         .set    DATA_DRIVE, 0x81
         .set    COM1, 0x3f8
@@ -69,6 +79,9 @@ _start:
         mov     [LBA], eax
         mov     [RETRIES], ax
         mov     [FAILED], al
+        mov     [INTICK], ax
+        mov     eax, [TICKS]
+        mov     [LASTTICK], eax
 
 next:
         mov     eax, [LBA]
@@ -95,6 +108,7 @@ next:
         mov     byte ptr [FAILED], 0
         movzx   ecx, word ptr [COUNT]
         add     [LBA], ecx
+        call    pace
         test    word ptr [LBA], 1023
         jnz     next
         lea     si, msg_w
@@ -145,6 +159,27 @@ halt:
         hlt
         jmp     halt
 
+/* After a write: once PACE writes were made in this tick, waits for the
+ * next one. */
+pace:
+        mov     cx, [pace_writes]
+        jcxz    2f
+        mov     eax, [TICKS]
+        cmp     eax, [LASTTICK]
+        je      1f
+        mov     [LASTTICK], eax
+        mov     word ptr [INTICK], 0
+1:      inc     word ptr [INTICK]
+        cmp     [INTICK], cx
+        jb      2f
+3:      hlt
+        cmp     eax, [TICKS]
+        je      3b
+        mov     eax, [TICKS]
+        mov     [LASTTICK], eax
+        mov     word ptr [INTICK], 0
+2:      ret
+
 /* Prints EAX as 8 hex digits. */
 hex32:
         mov     cx, 8
@@ -188,5 +223,7 @@ msg_r:     .asciz "R "
 msg_done:  .asciz "DONE "
 msg_nl:    .asciz "\r\n"
 
-        .org    510
+        .org    508
+pace_writes:
+        .word   0                       /* PACE: see the top */
         .word   0xaa55
