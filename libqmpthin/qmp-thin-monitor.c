@@ -79,7 +79,10 @@
  *
  * The wanted size covers the write that needed it (the end of the write
  * that crossed the threshold, or the highest allocated offset) plus one
- * chunk, rounded up to a MiB and capped at #QmpThinDisk:maximum-size.
+ * chunk, rounded up to a MiB and capped at #QmpThinDisk:maximum-size;
+ * with %QMP_THIN_SIZING_ADAPTIVE (#QmpThinDisk:sizing) the step and the
+ * room at the threshold grow with the measured write rate and extension
+ * latency (#QmpThinTiming).
  *
  * |[<!-- language="C" -->
  * static void
