@@ -133,6 +133,21 @@ class ThinTest(unittest.TestCase):
             self.assertEqual(end, threshold + amount)
 
 
+    def test_sizing(self):
+        """The sizing mode of a disk is read and set from Python; fixed by
+        default."""
+        monitor = Qmp.ThinMonitor.new(self.client)
+        disk = monitor.add_disk("data-file", 2 * MiB, 2 * MiB, Qmp.THIN_DEFAULT_FREE_PERCENT)
+        self.assertEqual(disk.props.sizing, Qmp.ThinSizing.FIXED)
+        notified = []
+        disk.connect("notify::sizing", lambda disk, pspec: notified.append(disk.props.sizing))
+        disk.props.sizing = Qmp.ThinSizing.ADAPTIVE
+        self.assertEqual(disk.get_sizing(), Qmp.ThinSizing.ADAPTIVE)
+        disk.set_sizing(Qmp.ThinSizing.FIXED)
+        self.assertEqual(notified, [Qmp.ThinSizing.ADAPTIVE, Qmp.ThinSizing.FIXED])
+        self.assertEqual(disk.props.write_rate, 0)
+        self.assertEqual(disk.get_timing(Qmp.ThinPhase.NOTICE).props.count, 0)
+
     def test_monitor_fill(self):
         """The guest fills its disk through QmpThinMonitor, extended from
         Python; every byte lands."""
@@ -167,6 +182,28 @@ class ThinTest(unittest.TestCase):
         self.assertEqual(monitor.props.n_resumes, monitor.get_n_nospace_pauses())
         print(f"extensions {disk.props.n_extensions}, ENOSPC pauses {monitor.props.n_nospace_pauses}, "
               f"paused {monitor.get_nospace_paused_usec() / 1000:.1f} ms")
+        # The timing of each phase, as plain numbers, per disk and for the
+        # monitor; the back end answered from the handler.
+        extend = disk.get_timing(Qmp.ThinPhase.EXTEND)
+        self.assertIsInstance(extend.props.count, int)
+        self.assertEqual(extend.props.count, disk.props.n_extensions)
+        self.assertEqual(extend.get_count(), extend.props.count)
+        self.assertEqual(monitor.get_timing(Qmp.ThinPhase.EXTEND).props.count, disk.props.n_extensions)
+        # No threshold to arm once the disk reached its maximum size.
+        self.assertIn(disk.get_timing(Qmp.ThinPhase.REARM).props.count,
+                      (disk.props.n_extensions - 1, disk.props.n_extensions))
+        pause = monitor.get_timing(Qmp.ThinPhase.PAUSE)
+        self.assertEqual(pause.props.count, monitor.props.n_nospace_pauses)
+        self.assertEqual(pause.props.total_usec, monitor.get_nospace_paused_usec())
+        for phase in (Qmp.ThinPhase.NOTICE, Qmp.ThinPhase.EXTEND, Qmp.ThinPhase.REARM, Qmp.ThinPhase.PAUSE):
+            timing = monitor.get_timing(phase)
+            self.assertIsInstance(timing.props.mean_usec, int)
+            self.assertLessEqual(timing.props.mean_usec, timing.props.max_usec)
+            self.assertLessEqual(timing.props.last_usec, timing.props.max_usec)
+            print(f"{phase.value_nick}: {timing.props.count} times, mean {timing.props.mean_usec} µs, "
+                  f"max {timing.props.max_usec} µs")
+        self.assertIsInstance(disk.props.write_rate, int)
+        self.assertGreater(disk.props.write_rate, 0)
         # The default maximum is what qemu-img says a fully allocated
         # image of that virtual size takes.
         measure = subprocess.run([qemu_tool("qemu-img"), "measure", "--output=json", "-O", "qcow2",
