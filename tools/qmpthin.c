@@ -2,7 +2,7 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- *   qmpthin watch ADDRESS [--event NAME]... [--reconnect] [--graph]
+ *   qmpthin watch ADDRESS [--event NAME]... [--reconnect] [--graph] [--timing]
  *   qmpthin status ADDRESS [--json]
  *   qmpthin exec ADDRESS COMMAND [ARGUMENTS-JSON]
  *   qmpthin set-threshold ADDRESS NODE BYTES
@@ -256,9 +256,136 @@ typedef struct {
   GPtrArray *stats;
   JsonNode *jobs;
   char *last;                   /* the last graph line printed */
+  /* --timing: from QEMU's timestamps alone */
+  gboolean timing;
+  gint64 stopped_at;            /* QEMU's time of the STOP of the pause in progress; 0: none */
+  gint64 paused_usec;           /* the pauses that ended */
+  guint n_pauses;
+  gint64 paused_max;
+  GHashTable *crossings;        /* node name -> Crossing, both owned */
 } Watch;
 
+/* The last threshold a node crossed: when (QEMU's time, the pauses taken
+ * out), how far the write went, and the rate since the one before. */
+typedef struct {
+  gint64 at;
+  guint64 allocation;
+  guint64 rate;                 /* bytes/s; 0: not known yet */
+} Crossing;
+
 static void read_graph (Watch *watch);
+
+static void
+print_builder (JsonBuilder *builder)
+{
+  g_autoptr(JsonNode) root = json_builder_get_root (builder);
+  g_autofree char *line = json_to_string (root, FALSE);
+
+  g_print ("%s\n", line);
+}
+
+/* --timing: what QEMU's events tell of the pauses and of how fast each
+ * node's allocation grows. The agent's own phases (its back end, its
+ * re-arming) are in its QmpThinMonitor, not on the wire. */
+static void
+watch_timing (Watch    *watch,
+              QmpEvent *event)
+{
+  const char *name = qmp_event_get_name (event);
+  gint64 at = qmp_event_get_timestamp_usec (event);
+  g_autoptr(JsonBuilder) builder = NULL;
+
+  if (!watch->timing || qmp_event_get_derived (event))
+    return;
+  if (g_str_equal (name, "STOP") && watch->stopped_at == 0)
+    watch->stopped_at = at;
+  else if (g_str_equal (name, "RESUME") && watch->stopped_at > 0)
+    {
+      gint64 paused = MAX (at - watch->stopped_at, 0);
+
+      watch->stopped_at = 0;
+      watch->paused_usec += paused;
+      watch->paused_max = MAX (watch->paused_max, paused);
+      watch->n_pauses++;
+      builder = json_builder_new ();
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "timing");
+      json_builder_add_string_value (builder, "pause");
+      json_builder_set_member_name (builder, "paused-usec");
+      json_builder_add_int_value (builder, paused);
+      json_builder_end_object (builder);
+      print_builder (builder);
+    }
+  else if (QMP_IS_WRITE_THRESHOLD_EVENT (event))
+    {
+      QmpWriteThresholdEvent *crossed = QMP_WRITE_THRESHOLD_EVENT (event);
+      const char *node = qmp_write_threshold_event_get_node_name (crossed);
+      guint64 exceeded = qmp_write_threshold_event_get_amount_exceeded (crossed);
+      guint64 allocation = qmp_write_threshold_event_get_write_threshold (crossed);
+      gint64 running = at - watch->paused_usec;
+      Crossing *last;
+
+      if (node == NULL || exceeded == QMP_AMOUNT_EXCEEDED_UNKNOWN || exceeded > G_MAXUINT64 - allocation)
+        return;
+      allocation += exceeded;
+      last = g_hash_table_lookup (watch->crossings, node);
+      builder = json_builder_new ();
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "timing");
+      json_builder_add_string_value (builder, "threshold");
+      json_builder_set_member_name (builder, "node-name");
+      json_builder_add_string_value (builder, node);
+      json_builder_set_member_name (builder, "allocation");
+      json_builder_add_int_value (builder, (gint64) MIN (allocation, (guint64) G_MAXINT64));
+      if (last != NULL && running > last->at && allocation > last->allocation)
+        {
+          last->rate = (guint64) ((double) (allocation - last->allocation) * G_USEC_PER_SEC / (running - last->at));
+          json_builder_set_member_name (builder, "running-usec");
+          json_builder_add_int_value (builder, running - last->at);
+          json_builder_set_member_name (builder, "write-rate");
+          json_builder_add_int_value (builder, (gint64) MIN (last->rate, (guint64) G_MAXINT64));
+        }
+      json_builder_end_object (builder);
+      print_builder (builder);
+      if (last == NULL)
+        {
+          last = g_new0 (Crossing, 1);
+          g_hash_table_insert (watch->crossings, g_strdup (node), last);
+        }
+      last->at = running;
+      last->allocation = allocation;
+    }
+}
+
+/* --timing, at the end: the pauses, and each node's last rate. */
+static void
+watch_timing_summary (Watch *watch)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new ();
+  GHashTableIter iter;
+  gpointer key, value;
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "timing");
+  json_builder_add_string_value (builder, "summary");
+  json_builder_set_member_name (builder, "pauses");
+  json_builder_add_int_value (builder, watch->n_pauses);
+  json_builder_set_member_name (builder, "paused-usec");
+  json_builder_add_int_value (builder, watch->paused_usec);
+  json_builder_set_member_name (builder, "max-paused-usec");
+  json_builder_add_int_value (builder, watch->paused_max);
+  json_builder_set_member_name (builder, "write-rate");
+  json_builder_begin_object (builder);
+  g_hash_table_iter_init (&iter, watch->crossings);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    {
+      json_builder_set_member_name (builder, key);
+      json_builder_add_int_value (builder, (gint64) MIN (((Crossing *) value)->rate, (guint64) G_MAXINT64));
+    }
+  json_builder_end_object (builder);
+  json_builder_end_object (builder);
+  print_builder (builder);
+}
 
 /* One line when the devices' layers or the block jobs changed:
  *   {"graph": [{"device": D, "node-name": N, "storage-node": S}...],
@@ -409,10 +536,14 @@ on_watch_event (QmpClient *client,
 
   /* A job's state, a snapshot, anything: the graph may have changed. */
   read_graph (watch);
-  if (watch->events != NULL && !g_strv_contains ((const char * const *) watch->events, qmp_event_get_name (event)))
-    return;
-  line = qmp_event_to_string (event);
-  g_print ("%s\n", line);
+  if (watch->events == NULL || g_strv_contains ((const char * const *) watch->events, qmp_event_get_name (event)))
+    {
+      line = qmp_event_to_string (event);
+      g_print ("%s\n", line);
+    }
+  /* Whichever events are printed: the timing needs STOP, RESUME and the
+   * thresholds. */
+  watch_timing (watch, event);
 }
 
 /* Every name of @events is one of the events QEMU's schema has: a typo
@@ -500,6 +631,7 @@ command_watch (int    argc,
   g_auto(GStrv) events = NULL;
   gboolean reconnect = FALSE;
   gboolean graph = FALSE;
+  gboolean timing = FALSE;
   int graph_interval = 2000;
   guint graph_timer = 0;
   const GOptionEntry entries[] = {
@@ -511,12 +643,15 @@ command_watch (int    argc,
       "Also print each device's active layer and storage node, and the block jobs, when they change", NULL },
     { "graph-interval", 0, 0, G_OPTION_ARG_INT, &graph_interval,
       "With --graph, read the graph every MS milliseconds too (default 2000; 0: on events only)", "MS" },
+    { "timing", 't', 0, G_OPTION_ARG_NONE, &timing,
+      "Also print each pause's length and each node's write rate, from QEMU's timestamps", NULL },
     { NULL }
   };
   g_autoptr(GOptionContext) context = g_option_context_new ("ADDRESS - print QEMU's events as JSON lines");
   g_autoptr(QmpClient) client = NULL;
   g_autoptr(GMainLoop) loop = NULL;
   g_autoptr(GError) error = NULL;
+  g_autoptr(GHashTable) crossings = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   Watch watch = { NULL, NULL, EXIT_SUCCESS, };
   guint sigint, sigterm;
   int status;
@@ -538,6 +673,15 @@ command_watch (int    argc,
     "pivot. A snapshot sends no event: the graph is read again every\n"
     "--graph-interval milliseconds too.\n"
     "\n"
+    "With --timing, after each RESUME that ends a pause seen to begin,\n"
+    "{\"timing\": \"pause\", \"paused-usec\": N}; after each BLOCK_WRITE_THRESHOLD,\n"
+    "{\"timing\": \"threshold\", \"node-name\": N, \"allocation\": BYTES} with, from the\n"
+    "node's second on, \"running-usec\" (since the last one, pauses taken out) and\n"
+    "\"write-rate\" (bytes per second); at the end {\"timing\": \"summary\", \"pauses\": N,\n"
+    "\"paused-usec\": N, \"max-paused-usec\": N, \"write-rate\": {NODE: RATE}}. All from\n"
+    "QEMU's timestamps, whatever --event prints (derived events are left out). How long an\n"
+    "agent's extensions take is in its QmpThinMonitor's timing, not on the wire.\n"
+    "\n"
     "Ends when QEMU closes the connection (exit status 0), unless --reconnect,\n"
     "or on SIGINT or SIGTERM.\n"
     "\n"
@@ -554,6 +698,8 @@ command_watch (int    argc,
   watch.loop = loop;
   watch.events = events;
   watch.graph = graph;
+  watch.timing = timing;
+  watch.crossings = crossings;
   setvbuf (stdout, NULL, _IOLBF, 0);
 
   client = qmp_client_new (argv[1]);
@@ -591,6 +737,8 @@ command_watch (int    argc,
   while (watch.reading)
     g_main_context_iteration (NULL, TRUE);
   g_free (watch.last);
+  if (timing)
+    watch_timing_summary (&watch);
   return watch.status;
 }
 

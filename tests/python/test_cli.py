@@ -268,6 +268,59 @@ class CliTest(unittest.TestCase):
         self.assertEqual(status, 2)
         self.assertIn("has no event named “NOSUCH_EVENT”", err)
 
+    def test_watch_timing(self):
+        watcher = Watcher(self.watch_address, "--event", "RESUME", "--timing")
+        self.addCleanup(watcher.stop)
+        watcher.stderr.wait(lambda lines: any(line.startswith("qmpthin: watching QEMU") for line in lines),
+                            "the watcher connected")
+
+        def seen(kind):
+            return [line for line in watcher.events if line.get("timing") == kind]
+
+        def wait_paused():
+            deadline = time.monotonic() + 30
+            while json.loads(qmpthin("exec", self.qemu.address, "query-status")[1])["status"] != "io-error":
+                self.assertLess(time.monotonic(), deadline)
+                time.sleep(0.02)
+
+        # A threshold at 1 MiB, then the storage (2 MiB) runs out.
+        qmpthin("set-threshold", self.qemu.address, "data-file", "1M")
+        qmpthin("exec", self.qemu.address, "cont")
+        wait_paused()
+        # Extended to 8 MiB, a threshold at 3 MiB, resumed: the pause ends,
+        # and the second threshold gives a rate.
+        qmpthin("exec", self.qemu.address, "blockdev-reopen", json.dumps(
+            {"options": [{"driver": "raw", "node-name": "data-lim", "file": "data-file", "size": 8 * MiB}]}))
+        qmpthin("set-threshold", self.qemu.address, "data-file", "3M")
+        qmpthin("exec", self.qemu.address, "cont")
+        watcher.stdout.wait(lambda lines: len(seen("threshold")) >= 2, "two crossings", timeout=30)
+        out, err = stop_process(watcher.process, watcher.stdout, watcher.stderr)
+        watcher.result = (watcher.process.returncode, err)
+        self.assertEqual(watcher.process.returncode, 0, err)
+        lines = [json.loads(line) for line in out.splitlines() if line]
+
+        def timing(kind):
+            return [line for line in lines if line.get("timing") == kind]
+
+        # Only the events asked for; the timing lines on top.
+        self.assertEqual({line["event"] for line in lines if "event" in line}, {"RESUME"})
+        first, second = timing("threshold")[:2]
+        self.assertEqual(first["node-name"], "data-file")
+        self.assertGreater(first["allocation"], MiB)
+        self.assertNotIn("write-rate", first)
+        self.assertGreater(second["allocation"], 3 * MiB)
+        self.assertGreater(second["running-usec"], 0)
+        self.assertEqual(second["write-rate"],
+                         (second["allocation"] - first["allocation"]) * 1000000 // second["running-usec"])
+        pauses = timing("pause")
+        self.assertGreaterEqual(len(pauses), 1)
+        self.assertGreater(pauses[0]["paused-usec"], 0)
+        summary = lines[-1]
+        self.assertEqual(summary["timing"], "summary")
+        self.assertEqual(summary["pauses"], len(pauses))
+        self.assertEqual(summary["paused-usec"], sum(pause["paused-usec"] for pause in pauses))
+        self.assertEqual(summary["write-rate"]["data-file"], timing("threshold")[-1]["write-rate"])
+
     def test_watch_derived_and_reconnect(self):
         # The VM pauses on a full disk while nobody watches.
         qmpthin("exec", self.qemu.address, "cont")
