@@ -65,6 +65,8 @@ STOP_TEXT = {
     Qmp.StopKind.UNKNOWN: "VM paused (why: asking QEMU)",
 }
 
+SIZING = {"fixed": Qmp.ThinSizing.FIXED, "adaptive": Qmp.ThinSizing.ADAPTIVE}
+
 
 class Storage:
     """The storage under one disk: the raw node LIMIT_NODE (size=) over
@@ -233,6 +235,7 @@ class Agent:
             self.storage[file_node] = Storage(self.client, file_node, limit_node, parse_size(maximum))
             disk = self.monitor.add_disk(file_node, physical, self.args.chunk, self.args.free)
             disk.set_maximum_size(parse_size(maximum))
+            disk.set_sizing(SIZING[self.args.sizing])
             disk.connect("notify::state", self.on_disk_state)
             self.log(f"watching {file_node}: {size_text(physical)} of storage, "
                      f"chunk {size_text(self.args.chunk)}, {self.args.free}% free at the threshold"
@@ -248,8 +251,23 @@ class Agent:
                  f"{self.monitor.props.n_nospace_pauses} ENOSPC pause(s) seen "
                  f"({self.monitor.get_nospace_paused_usec() / 1000:.0f} ms), "
                  f"{self.monitor.props.n_resumes} resume(s)")
+        self.log_timing()
         self.client.close_sync(None)
         return 0
+
+    def log_timing(self):
+        """What the monitor measured this run, as plain numbers."""
+        parts = []
+        for phase, text in ((Qmp.ThinPhase.NOTICE, "threshold to request"),
+                            (Qmp.ThinPhase.EXTEND, "request to grown"),
+                            (Qmp.ThinPhase.REARM, "grown to re-armed"),
+                            (Qmp.ThinPhase.PAUSE, "ENOSPC pause")):
+            timing = self.monitor.get_timing(phase)
+            parts.append(f"{text} {timing.props.count}x mean {timing.props.mean_usec / 1000:.1f} ms "
+                         f"max {timing.props.max_usec / 1000:.1f} ms")
+        rates = ", ".join(f"{disk.props.node_name} {disk.props.write_rate / MiB:.1f} MiB/s"
+                          for disk in self.monitor.list_disks())
+        self.log(f"timing ({self.args.sizing} sizing): " + "; ".join(parts) + f"; write rate {rates}")
 
     def stop(self):
         self.loop.quit()
@@ -272,6 +290,9 @@ def main():
     parser.add_argument("--free", type=int, default=Qmp.THIN_DEFAULT_FREE_PERCENT,
                         help="percent of a chunk still free when the threshold fires (default 20)")
     parser.add_argument("--state", required=True, help="where to persist sizes and thresholds")
+    parser.add_argument("--sizing", choices=sorted(SIZING), default="fixed",
+                        help="fixed: every extension is a chunk; adaptive: sized from the measured "
+                             "write rate and extension time (default fixed)")
     parser.add_argument("--extend-delay", type=int, default=0, metavar="MS",
                         help="make each extension take this long (a slow storage back end)")
     parser.add_argument("--poll", type=int, default=2000, metavar="MS",
