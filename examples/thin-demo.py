@@ -131,7 +131,7 @@ class Demo:
                 "--qmp", "unix:" + self.path("agent.sock"),
                 "--disk", f"data-file:data-lim:{START_MIB}M:{DISK_MIB + 32}M",
                 "--chunk", f"{CHUNK_MIB}M", "--free", "50",
-                "--extend-delay", str(self.args.extend_delay),
+                "--extend-delay", str(self.args.extend_delay), "--sizing", self.args.sizing,
                 "--state", self.path("agent-state.json")]
         self.agent = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         self.agent_buffer = b""
@@ -268,6 +268,13 @@ class Demo:
         print(f"  the restarted agent learned {len(derived)} things from resync: "
               + "; ".join(line.split(": ", 1)[0] for line in derived))
         print(f"  agent runs: {self.agent_runs}; elapsed {time.monotonic() - self.start:.1f} s")
+        # What the library measured in the agent's last run.
+        timing = [line for line in self.agent_lines if line.startswith("timing (")]
+        if timing:
+            head, _, rest = timing[-1].partition(": ")
+            print(f"  {head}, the agent's last run:")
+            for part in rest.split("; "):
+                print(f"    {part}")
         if not derived:
             raise DemoFailed("the restarted agent derived nothing")
 
@@ -290,6 +297,8 @@ def main():
                         or "qemu-system-x86_64")
     parser.add_argument("--extend-delay", type=int, default=50, metavar="MS",
                         help="how long each extension takes (default 50)")
+    parser.add_argument("--sizing", choices=("fixed", "adaptive"), default="fixed",
+                        help="how the agent sizes extensions (default fixed: one chunk each)")
     args = parser.parse_args()
     for tool in (args.qemu, "qemu-img", "qemu-io"):
         if shutil.which(tool) is None and not os.access(
