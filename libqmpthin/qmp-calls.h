@@ -54,6 +54,8 @@ QmpCalls *_qmp_calls_new             (GMainContext *context);
 void      _qmp_calls_free            (QmpCalls     *calls);
 void      _qmp_calls_set_timer       (QmpCalls     *calls,
                                       GSource      *timer);
+void      _qmp_calls_set_owner_wake  (QmpCalls     *calls,
+                                      gint64        time);
 
 QmpCall  *_qmp_calls_add             (QmpCalls     *calls,
                                       const char   *command,
