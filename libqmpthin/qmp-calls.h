@@ -27,6 +27,9 @@ typedef enum {
   /* Someone waits for the result: its callback is the reply's place in
    * the order of delivery. */
   QMP_CALL_HAS_CALLBACK = 1 << 1,
+  /* The session's liveness probe: nobody waits for its result, its reply
+   * only tells that QEMU answers. */
+  QMP_CALL_PROBE = 1 << 2,
 } QmpCallFlags;
 
 /* One command waiting for its reply. Read-only outside qmp-calls.c. */
