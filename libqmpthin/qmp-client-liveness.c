@@ -30,8 +30,8 @@ _qmp_client_class_init_liveness (GObjectClass  *object_class,
    * default) checks nothing.
    *
    * Once QEMU has sent nothing for an interval, the client sends it a
-   * probe (`query-version`, answered by QEMU's main loop like any
-   * command); when QEMU then lets another interval pass without answering
+   * probe (`query-jobs`, answered by QEMU's main loop like any command,
+   * with the shortest reply there is when no block job runs); when QEMU then lets another interval pass without answering
    * the probe or sending anything else, #QmpClient:responsive goes
    * %FALSE. So a QEMU that stops (SIGSTOP, a device model stuck holding
    * QEMU's big lock) is noticed within two intervals of the last message

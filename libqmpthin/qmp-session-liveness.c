@@ -27,10 +27,13 @@
 #include "qmp-debug.h"
 #include "qmp-session-private.h"
 
-/* In every QEMU since 0.14 and in qemu-storage-daemon; run by QEMU's
- * main loop like any command, so it is answered only when QEMU is. Its
- * reply is small and the same every time. */
-#define LIVENESS_PROBE "query-version"
+/* Run by QEMU's main loop like any command, so it is answered only when
+ * QEMU is; in every QEMU since 3.0 and in qemu-storage-daemon (an older
+ * QEMU's CommandNotFound is as good an answer). With no block job running
+ * its reply is the shortest there is, `{"return": [], "id": …}`: against
+ * query-version's 121 bytes it costs the client a fifth less CPU per
+ * probe (bench/qmpthin-bench liveness, 1000 idle VMs). */
+#define LIVENESS_PROBE "query-jobs"
 
 /* The checks' grid: this fraction of the interval. */
 #define LIVENESS_GRID_DIVISOR 8

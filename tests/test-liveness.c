@@ -24,13 +24,9 @@
 #define INTERVAL_MS 200
 #define EARLIEST_US(n_intervals) ((gint64) (n_intervals) * INTERVAL_MS * 1000 * 7 / 8)
 
-#define PROBE "query-version"
-#define PROBE_REPLY \
-  "{\"return\": {\"qemu\": {\"micro\": 22, \"minor\": 2, \"major\": 7}, " \
-  "\"package\": \"Debian 1:7.2+dfsg-7+deb12u18+b3\"}}"
-#define PROBE_RETURN \
-  "{\"qemu\": {\"micro\": 22, \"minor\": 2, \"major\": 7}, " \
-  "\"package\": \"Debian 1:7.2+dfsg-7+deb12u18+b3\"}"
+#define PROBE "query-jobs"
+#define PROBE_REPLY "{\"return\": []}"
+#define PROBE_RETURN "[]"
 
 typedef struct {
   QmpFakeServer *server;
