@@ -325,6 +325,7 @@ static const char *const commands[] = {
   "query-blockstats",
   "query-named-block-nodes",
   "query-commands",
+  "query-jobs",
   "block-set-write-threshold",
   "cont",
   "stop",
@@ -513,6 +514,8 @@ execute (Server     *server,
     reply_return (conn, id, vm->running ?
                   "{\"status\": \"running\", \"singlestep\": false, \"running\": true}" :
                   "{\"status\": \"paused\", \"singlestep\": false, \"running\": false}");
+  else if (g_str_equal (command, "query-jobs"))
+    reply_return (conn, id, "[]");
   else if (g_str_equal (command, "query-commands"))
     {
       g_autofree char *json = query_commands_json ();

@@ -22,6 +22,11 @@
  *            reads the graph too), until every one polled T times more. CPU time of
  *            this process and of the server, and bytes, per VM per poll,
  *            the idle baseline taken off (no floor)
+ *   liveness --dir D --vms N --interval MS --idle SECONDS
+ *            N clients idle for SECONDS with liveness off, then (after one
+ *            interval to start) as long with liveness-interval MS: CPU time
+ *            of this process per VM per second each way, their ratio, the
+ *            probes sent and the cost of each (no floor)
  *
  * It works against any server that implements x-fake-blast and
  * x-fake-broadcast (bench/fake-qmp does), and x-fake-counters for poll.
@@ -772,6 +777,102 @@ bench_poll (Options *o)
     }
 }
 
+/* Liveness: what probing idle VMs costs */
+
+static void
+count_change (QmpClient *client,
+              gboolean   responsive,
+              gpointer   user_data)
+{
+  (*(guint *) user_data)++;
+}
+
+/* Idle for @seconds in the main loop: the CPU time and context switches
+ * of this process, and what the server did. */
+static void
+idle_for (GMainLoop      *loop,
+          QmpClient      *control,
+          int             seconds,
+          Usage          *u0,
+          Usage          *u1,
+          ServerCounters *s0,
+          ServerCounters *s1)
+{
+  *s0 = server_counters (control);
+  *u0 = usage_now ();
+  g_timeout_add_seconds (seconds, quit_loop, loop);
+  g_main_loop_run (loop);
+  *u1 = usage_now ();
+  *s1 = server_counters (control);
+}
+
+static void
+bench_liveness (Options *o)
+{
+  g_autofree char *control_path = g_build_filename (o->dir, "control.sock", NULL);
+  g_autoptr(QmpClient) control = NULL;
+  g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
+  g_autofree QmpClient **clients = g_new0 (QmpClient *, o->vms);
+  FleetRun connecting = { loop, o->vms, 0, 0, 0, FALSE };
+  Report r = report_new ("liveness", "qmpthin");
+  ServerCounters s0, s1, s2, s3;
+  Usage u0, u1, u2, u3;
+  double vm_seconds = (double) o->vms * o->idle, probes, off_us, on_us;
+  guint n_changes = 0, n_responsive = 0;
+
+  raise_nofile_limit ((guint64) o->vms + 64);
+  control = client_connect (control_path);
+  for (int i = 0; i < o->vms; i++)
+    {
+      g_autofree char *address = g_strdup_printf ("unix:%s/vm-%05d.sock", o->dir, i);
+
+      clients[i] = qmp_client_new (address);
+      g_signal_connect (clients[i], "responsive-changed", G_CALLBACK (count_change), &n_changes);
+      qmp_client_connect_async (clients[i], NULL, on_vm_connected, &connecting);
+    }
+  g_main_loop_run (loop);
+  n_changes = 0;
+  g_timeout_add (500, quit_loop, loop);
+  g_main_loop_run (loop);
+
+  /* Off, then on: the same clients, as long each. */
+  idle_for (loop, control, o->idle, &u0, &u1, &s0, &s1);
+  for (int i = 0; i < o->vms; i++)
+    qmp_client_set_liveness_interval (clients[i], o->interval);
+  g_timeout_add ((guint) o->interval + 100, quit_loop, loop);
+  g_main_loop_run (loop);
+  idle_for (loop, control, o->idle, &u2, &u3, &s2, &s3);
+
+  for (int i = 0; i < o->vms; i++)
+    n_responsive += qmp_client_get_responsive (clients[i]);
+  /* The server's counters count its own command too. */
+  probes = (s3.commands - s2.commands) - 1;
+  off_us = (u1.cpu_s - u0.cpu_s) / vm_seconds * 1e6;
+  on_us = (u3.cpu_s - u2.cpu_s) / vm_seconds * 1e6;
+  report_int (&r, "vms", o->vms);
+  report_int (&r, "interval_ms", o->interval);
+  report_int (&r, "idle_s", o->idle);
+  report_double (&r, "off_cpu_s", u1.cpu_s - u0.cpu_s);
+  report_double (&r, "on_cpu_s", u3.cpu_s - u2.cpu_s);
+  report_double (&r, "off_cpu_per_vm_s_us", off_us);
+  report_double (&r, "on_cpu_per_vm_s_us", on_us);
+  report_double (&r, "ratio", off_us > 0 ? on_us / off_us : 0);
+  report_double (&r, "probes", probes);
+  report_double (&r, "probes_per_vm_s", probes / vm_seconds);
+  report_double (&r, "cpu_per_probe_us", probes > 0 ? ((u3.cpu_s - u2.cpu_s) - (u1.cpu_s - u0.cpu_s)) / probes * 1e6 : 0);
+  report_double (&r, "server_cpu_per_probe_us",
+                 probes > 0 ? ((s3.cpu_s - s2.cpu_s) - (s1.cpu_s - s0.cpu_s)) / probes * 1e6 : 0);
+  report_double (&r, "bytes_read_per_probe", probes > 0 ? (s3.bytes_sent - s2.bytes_sent) / probes : 0);
+  report_int (&r, "off_switches", u1.switches - u0.switches);
+  report_int (&r, "on_switches", u3.switches - u2.switches);
+  report_int (&r, "responsive", n_responsive);
+  report_int (&r, "responsive_changes", n_changes);
+  report_print (&r);
+
+  for (int i = 0; i < o->vms; i++)
+    g_object_unref (clients[i]);
+}
+
 /* ------------------------------------------------------------------------ */
 /* The floor: blocking or epoll reads, lines split by hand, each parsed */
 
@@ -1223,7 +1324,7 @@ floor_fleet (Options *o)
 static const char *const benches[] = {
   "events", "rtt", "pipeline", "fleet",
   "floor-events", "floor-rtt", "floor-pipeline", "floor-fleet",
-  "poll",
+  "poll", "liveness",
 };
 
 int
@@ -1238,8 +1339,8 @@ main (int    argc,
     { "dir", 0, 0, G_OPTION_ARG_FILENAME, &o.dir, "The fleet's directory (fleet)", "DIR" },
     { "vms", 0, 0, G_OPTION_ARG_INT, &o.vms, "Clients, one per VM socket (fleet)", "N" },
     { "rounds", 0, 0, G_OPTION_ARG_INT, &o.rounds, "Broadcasts (fleet; default 20)", "R" },
-    { "idle", 0, 0, G_OPTION_ARG_INT, &o.idle, "Seconds of idle time measured (fleet; default 5)", "SECONDS" },
-    { "interval", 0, 0, G_OPTION_ARG_INT, &o.interval, "Poll interval (poll; default 2000)", "MS" },
+    { "idle", 0, 0, G_OPTION_ARG_INT, &o.idle, "Seconds of idle time measured (fleet, liveness; default 5)", "SECONDS" },
+    { "interval", 0, 0, G_OPTION_ARG_INT, &o.interval, "Poll or liveness interval (poll, liveness; default 2000)", "MS" },
     { "ticks", 0, 0, G_OPTION_ARG_INT, &o.ticks, "Polls per monitor (poll; default 5)", "T" },
     { NULL }
   };
@@ -1249,7 +1350,7 @@ main (int    argc,
   gboolean floor, known = FALSE;
 
   g_option_context_add_main_entries (context, entries, NULL);
-  g_option_context_set_summary (context, "BENCH: events, rtt, pipeline, fleet, or floor-… of each; poll");
+  g_option_context_set_summary (context, "BENCH: events, rtt, pipeline, fleet, or floor-… of each; poll; liveness");
   if (!g_option_context_parse (context, &argc, &argv, &error))
     {
       g_printerr ("qmpthin-bench: %s\n", error->message);
@@ -1269,12 +1370,14 @@ main (int    argc,
   if (!known ||
       (g_str_equal (bench, "fleet") ? (o.dir == NULL || o.vms < 1 || o.rounds < 1 || o.idle < 0) :
        g_str_equal (bench, "poll") ? (o.dir == NULL || o.vms < 1 || o.interval < 1 || o.ticks < 1) :
+       g_str_equal (bench, "liveness") ? (o.dir == NULL || o.vms < 1 || o.interval < 1 || o.idle < 1) :
        (o.socket_path == NULL || o.count < 1 || o.window < 1)))
     {
       g_printerr ("qmpthin-bench: %s needs %s\n", argv[1],
-                  !known ? "to be one of events, rtt, pipeline, fleet, floor-…, poll" :
+                  !known ? "to be one of events, rtt, pipeline, fleet, floor-…, poll, liveness" :
                   g_str_equal (bench, "fleet") ? "--dir DIR --vms N (N, --rounds ≥ 1)" :
                   g_str_equal (bench, "poll") ? "--dir DIR --vms N (N, --interval, --ticks ≥ 1)" :
+                  g_str_equal (bench, "liveness") ? "--dir DIR --vms N (N, --interval, --idle ≥ 1)" :
                   "--socket PATH --count N (≥ 1)");
       return 2;
     }
@@ -1287,6 +1390,8 @@ main (int    argc,
     floor ? floor_commands (&o, "pipeline", o.window) : bench_commands (&o, "pipeline", o.window);
   else if (g_str_equal (bench, "poll"))
     bench_poll (&o);
+  else if (g_str_equal (bench, "liveness"))
+    bench_liveness (&o);
   else
     floor ? floor_fleet (&o) : bench_fleet (&o);
 

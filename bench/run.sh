@@ -9,7 +9,7 @@
 # The client and its floor run alternately, REPEAT times each, against
 # the same fake servers; the table gives the medians and the ratios to
 # the targets. The environment may override the sizes (EVENTS, RTT,
-# PIPELINE, WINDOW, VMS, ROUNDS, IDLE, REPEAT). Exits 1 when a target is
+# PIPELINE, WINDOW, VMS, ROUNDS, IDLE, REPEAT, LIVENESS, LIVENESS_IDLE). Exits 1 when a target is
 # missed.
 #
 # The safety-net poll has no floor: VMS thin monitors poll every
@@ -17,6 +17,11 @@
 # POLL_FAST ms for POLL_FAST_TICKS; each row gives the CPU time per VM
 # per poll of the client and of the fake server, and the bytes, next to
 # the idle baseline measured in the same run (the poll off, as long).
+#
+# Liveness has no floor either: VMS clients idle for LIVENESS_IDLE s with
+# liveness off, then as long with liveness-interval LIVENESS ms; the row
+# gives the CPU time per VM per second with it on, against off, and the
+# probes.
 
 set -eu
 
@@ -43,6 +48,8 @@ POLL_SLOW=${POLL_SLOW:-2000}
 POLL_SLOW_TICKS=${POLL_SLOW_TICKS:-3}
 POLL_FAST=${POLL_FAST:-100}
 POLL_FAST_TICKS=${POLL_FAST_TICKS:-10}
+LIVENESS=${LIVENESS:-2000}
+LIVENESS_IDLE=${LIVENESS_IDLE:-10}
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/qmpthin-bench.XXXXXX")
 pids=
@@ -99,6 +106,7 @@ for r in $(seq "$REPEAT"); do
   done
   run poll --dir "$tmp/fleet" --vms "$VMS" --interval "$POLL_SLOW" --ticks "$POLL_SLOW_TICKS"
   run poll --dir "$tmp/fleet" --vms "$VMS" --interval "$POLL_FAST" --ticks "$POLL_FAST_TICKS"
+  run liveness --dir "$tmp/fleet" --vms "$VMS" --interval "$LIVENESS" --idle "$LIVENESS_IDLE"
 done
 
 /usr/bin/python3 - "$results" <<'EOF'
@@ -108,10 +116,13 @@ import sys
 
 runs = {}
 polls = {}
+liveness = []
 for line in open(sys.argv[1]):
     r = json.loads(line)
     if r["bench"] == "poll":
         polls.setdefault(r["interval_ms"], []).append(r)
+    elif r["bench"] == "liveness":
+        liveness.append(r)
     else:
         runs.setdefault((r["bench"], r["impl"]), []).append(r)
 
@@ -172,6 +183,18 @@ for interval, rs in sorted(polls.items(), reverse=True):
     rows.append((f"fleet {rs[0]['vms']}: poll every {interval} ms, bytes per VM per poll",
                  f"{pmed('bytes_read_per_poll'):,.0f} B", "-", "-",
                  f"({pmed('bytes_written_per_poll'):.0f} B sent, {pmed('commands_per_poll'):.2f} commands)", ""))
+
+if liveness:
+    def lmed(field):
+        return statistics.median(r[field] for r in liveness)
+    r0 = liveness[0]
+    rows.append((f"fleet {r0['vms']}: liveness every {r0['interval_ms']} ms, CPU per VM per s",
+                 f"{lmed('on_cpu_per_vm_s_us'):,.2f} us", "-", f"{lmed('ratio'):.0f}x off",
+                 f"(off {lmed('off_cpu_per_vm_s_us'):.2f} us; {lmed('probes_per_vm_s'):.2f} probes per VM per s, "
+                 f"{lmed('cpu_per_probe_us'):.1f} us each; server {lmed('server_cpu_per_probe_us'):.1f} us)", ""))
+    if any(r["responsive"] != r["vms"] or r["responsive_changes"] for r in liveness):
+        rows.append(("liveness: a VM was found silent", "", "", "", "none", "MISSED"))
+        failed += 1
 
 header = ("benchmark", "libqmpthin", "floor", "ratio", "target", "")
 widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]

@@ -27,6 +27,10 @@ struct _QmpCalls
   /* The session's dispatch source, which is also the timer of every call
    * that completes in its context; unowned, NULL once it is gone. */
   GSource *timer;
+  /* When the timer's owner wants it to wake for a reason of its own (the
+   * session's liveness check), monotonic; -1 for never. The timer keeps
+   * it when the calls' deadlines go. */
+  gint64 owner_wake;
   GHashTable *table;            /* id -> QmpCall*, owned */
   guint64 next_serial;
   GQueue timed;                 /* QmpCall with a deadline, earliest first */
@@ -40,6 +44,7 @@ _qmp_calls_new (GMainContext *context)
   calls->context = g_main_context_ref (context);
   calls->table = g_hash_table_new (g_str_hash, g_str_equal);
   calls->next_serial = 1;
+  calls->owner_wake = -1;
   g_queue_init (&calls->timed);
   return calls;
 }
@@ -76,10 +81,10 @@ call_free (QmpCall *call)
     {
       g_queue_delete_link (&calls->timed, call->timed_link);
       /* No wake-up for a deadline that is gone (an immediate dispatch,
-       * ready time 0, stays). */
+       * ready time 0, stays), but the owner's own. */
       if (calls->timed.length == 0 && calls->timer != NULL &&
           g_source_get_ready_time (calls->timer) > 0)
-        g_source_set_ready_time (calls->timer, -1);
+        g_source_set_ready_time (calls->timer, calls->owner_wake);
     }
   if (call->timeout_source != NULL)
     {
@@ -191,13 +196,27 @@ timed_add (QmpCalls *calls,
     wake_at (calls, call->deadline);
 }
 
-/* From the timer: fails the calls past their deadline. */
+/* The timer wakes at @time (monotonic; -1: never) for its owner, besides
+ * the calls' deadlines. */
+void
+_qmp_calls_set_owner_wake (QmpCalls *calls,
+                           gint64    time)
+{
+  calls->owner_wake = time;
+  if (time >= 0)
+    wake_at (calls, time);
+}
+
+/* From the timer: fails the calls past their deadline, and sets the next
+ * wake-up. */
 void
 _qmp_calls_expire (QmpCalls *calls)
 {
   QmpCall *head;
   gint64 now;
 
+  if (calls->owner_wake >= 0)
+    wake_at (calls, calls->owner_wake);
   if (calls->timed.length == 0)
     return;
   now = g_get_monotonic_time ();

@@ -27,6 +27,9 @@ typedef enum {
   /* Someone waits for the result: its callback is the reply's place in
    * the order of delivery. */
   QMP_CALL_HAS_CALLBACK = 1 << 1,
+  /* The session's liveness probe: nobody waits for its result, its reply
+   * only tells that QEMU answers. */
+  QMP_CALL_PROBE = 1 << 2,
 } QmpCallFlags;
 
 /* One command waiting for its reply. Read-only outside qmp-calls.c. */
@@ -54,6 +57,8 @@ QmpCalls *_qmp_calls_new             (GMainContext *context);
 void      _qmp_calls_free            (QmpCalls     *calls);
 void      _qmp_calls_set_timer       (QmpCalls     *calls,
                                       GSource      *timer);
+void      _qmp_calls_set_owner_wake  (QmpCalls     *calls,
+                                      gint64        time);
 
 QmpCall  *_qmp_calls_add             (QmpCalls     *calls,
                                       const char   *command,

@@ -352,6 +352,23 @@ qmp_client_execute_full_sync (QmpClient     *client,
   return value;
 }
 
+/**
+ * qmp_client_get_n_pending:
+ * @client: a #QmpClient
+ *
+ * Counts the commands sent and still waiting for their reply.
+ *
+ * Returns: the number of commands in flight
+ *
+ * Since: 1.0
+ */
+guint
+qmp_client_get_n_pending (QmpClient *client)
+{
+  g_return_val_if_fail (QMP_IS_CLIENT (client), 0);
+  return _qmp_session_get_n_calls (_qmp_client_get_session (client));
+}
+
 /* ------------------------------------------------------------------------ */
 /* Closing */
 

@@ -15,6 +15,12 @@
 
 G_BEGIN_DECLS
 
-QmpSession *_qmp_client_get_session (QmpClient *client);
+QmpSession *_qmp_client_get_session          (QmpClient     *client);
+
+/* qmp-client-liveness.c */
+void        _qmp_client_class_init_liveness (GObjectClass  *object_class,
+                                             GParamSpec   **liveness_interval,
+                                             GParamSpec   **responsive);
+void        _qmp_client_responsive_changed  (gpointer       user_data);
 
 G_END_DECLS

@@ -143,6 +143,8 @@ enum {
   PROP_AUTO_RECONNECT,
   PROP_RECONNECT_MIN_DELAY,
   PROP_RECONNECT_MAX_DELAY,
+  PROP_LIVENESS_INTERVAL,
+  PROP_RESPONSIVE,
   N_PROPS
 };
 
@@ -336,6 +338,7 @@ static const QmpSessionHooks session_hooks = {
   .resync_abort = session_resync_abort,
   .disconnected = session_disconnected,
   .reconnected = session_reconnected,
+  .responsive_changed = _qmp_client_responsive_changed,
 };
 
 /* ------------------------------------------------------------------------ */
@@ -595,6 +598,12 @@ qmp_client_get_property (GObject    *object,
     case PROP_RECONNECT_MAX_DELAY:
       g_value_set_uint (value, config->reconnect_max_delay);
       break;
+    case PROP_LIVENESS_INTERVAL:
+      g_value_set_uint (value, qmp_client_get_liveness_interval (self));
+      break;
+    case PROP_RESPONSIVE:
+      g_value_set_boolean (value, qmp_client_get_responsive (self));
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -634,6 +643,9 @@ qmp_client_set_property (GObject      *object,
       break;
     case PROP_RECONNECT_MAX_DELAY:
       config->reconnect_max_delay = g_value_get_uint (value);
+      break;
+    case PROP_LIVENESS_INTERVAL:
+      qmp_client_set_liveness_interval (self, g_value_get_uint (value));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -881,6 +893,8 @@ qmp_client_class_init (QmpClientClass *klass)
                        1, G_MAXINT, 30000,
                        G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_STATIC_STRINGS);
 
+  _qmp_client_class_init_liveness (object_class, &properties[PROP_LIVENESS_INTERVAL],
+                                   &properties[PROP_RESPONSIVE]);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   /**
@@ -1385,23 +1399,6 @@ qmp_client_set_max_message_size (QmpClient *client,
     return;
   _qmp_session_set_max_message_size (client->session, max_message_size);
   g_object_notify_by_pspec (G_OBJECT (client), properties[PROP_MAX_MESSAGE_SIZE]);
-}
-
-/**
- * qmp_client_get_n_pending:
- * @client: a #QmpClient
- *
- * Counts the commands sent and still waiting for their reply.
- *
- * Returns: the number of commands in flight
- *
- * Since: 1.0
- */
-guint
-qmp_client_get_n_pending (QmpClient *client)
-{
-  g_return_val_if_fail (QMP_IS_CLIENT (client), 0);
-  return _qmp_session_get_n_calls (client->session);
 }
 
 /**

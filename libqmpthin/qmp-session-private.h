@@ -81,6 +81,15 @@ struct _QmpSession
   gboolean closed_by_caller;    /* no automatic reconnection until connect */
   QmpSocketIdentity socket_identity;  /* of the last connection's socket file */
   gboolean new_instance;        /* the last connect reached a new server */
+
+  /* Liveness (qmp-session-liveness.c); times are monotonic, in µs. */
+  guint liveness_interval;      /* ms, 0: off */
+  gint64 heard;                 /* when QEMU last sent something (while on) */
+  gint64 probe_sent;            /* when the probe in flight went out; 0: none */
+  gint64 liveness_wake;         /* when the check is due next; -1: never */
+  gboolean silent;              /* QEMU left a probe unanswered for an interval */
+  gint64 silent_heard;          /* heard when it was found silent */
+  gboolean responsive;          /* what the owner was last told */
 };
 
 /* qmp-session.c */
@@ -106,5 +115,10 @@ void      _qmp_session_connect_fail       (QmpSession     *session,
                                            GError         *error);
 void      _qmp_session_schedule_reconnect (QmpSession     *session);
 void      _qmp_session_cancel_reconnect   (QmpSession     *session);
+
+/* qmp-session-liveness.c */
+void      _qmp_session_liveness_reset     (QmpSession     *session);
+void      _qmp_session_liveness_check     (QmpSession     *session);
+void      _qmp_session_update_responsive  (QmpSession     *session);
 
 G_END_DECLS

@@ -61,6 +61,8 @@ _qmp_session_set_state (QmpSession     *self,
   g_main_context_push_thread_default (self->context);
   self->hooks.state_changed (self->owner);
   g_main_context_pop_thread_default (self->context);
+  _qmp_session_update_responsive (self);
+  _qmp_session_liveness_check (self);
 }
 
 QmpSessionConfig *
@@ -231,6 +233,14 @@ on_channel_message (QmpMessage *message,
   g_autoptr(GObject) hold G_GNUC_UNUSED = g_object_ref (self->owner);
   Incoming *incoming;
 
+  /* Proof of life, noted for the next liveness check; the dispatch looks
+   * at once when QEMU was found silent. */
+  if (self->liveness_interval != 0)
+    {
+      self->heard = g_get_monotonic_time ();
+      if (self->silent && self->dispatch_source != NULL)
+        g_source_set_ready_time (self->dispatch_source, 0);
+    }
   if (message->kind == QMP_MESSAGE_GREETING && _qmp_session_awaits_greeting (self))
     {
       _qmp_session_greeting (self, message);
@@ -286,6 +296,7 @@ _qmp_session_set_connection (QmpSession *self,
   self->generation++;
   if (self->connect_task != NULL)
     self->connecting_generation = self->generation;
+  _qmp_session_liveness_reset (self);
   self->hooks.connection_changed (TRUE, self->owner);
   update_reading (self);
 }
@@ -301,6 +312,7 @@ _qmp_session_shutdown (QmpSession *self)
     return;
   _qmp_channel_close (channel);
   self->generation++;
+  _qmp_session_liveness_reset (self);
   self->hooks.connection_changed (FALSE, self->owner);
 }
 
@@ -384,6 +396,8 @@ dispatch_reply (QmpSession *self,
   if (call->observer != NULL)
     self->hooks.command_answered (call->observer, message->kind == QMP_MESSAGE_RETURN,
                                   TRUE, self->owner);
+  if (call->flags & QMP_CALL_PROBE)
+    self->probe_sent = 0;
   g_object_unref (_qmp_calls_complete_reply (self->calls, call, message));
 }
 
@@ -461,6 +475,8 @@ dispatch_incoming (gpointer user_data)
   guint budget = DISPATCH_BUDGET;
 
   g_source_set_ready_time (self->dispatch_source, -1);
+  /* Before the flush: a probe goes out in this very write. */
+  _qmp_session_liveness_check (self);
   if (self->channel != NULL)
     _qmp_channel_flush (self->channel);
 
@@ -743,6 +759,7 @@ _qmp_session_new (GObject               *owner,
   self->context = g_main_context_ref_thread_default ();
   self->state = QMP_CLIENT_STATE_DISCONNECTED;
   self->max_message_size = G_MAXSSIZE;
+  self->liveness_wake = -1;
   self->parser = _qmp_message_parser_new ();
   self->calls = _qmp_calls_new (self->context);
   g_queue_init (&self->incoming);

@@ -65,6 +65,9 @@ typedef struct {
   /* An automatic reconnection got through, after its resync. */
   void     (*reconnected)        (gboolean      new_instance,
                                   gpointer      user_data);
+  /* _qmp_session_get_responsive() changed; the owner's context is the
+   * thread-default. */
+  void     (*responsive_changed) (gpointer      user_data);
 } QmpSessionHooks;
 
 /* What the owner sets; the session reads it when it needs it. */
@@ -104,6 +107,10 @@ void              _qmp_session_set_max_message_size (QmpSession            *sess
 gboolean          _qmp_session_get_auto_reconnect   (QmpSession            *session);
 void              _qmp_session_set_auto_reconnect   (QmpSession            *session,
                                                      gboolean               auto_reconnect);
+guint             _qmp_session_get_liveness_interval (QmpSession           *session);
+void              _qmp_session_set_liveness_interval (QmpSession           *session,
+                                                     guint                  interval_ms);
+gboolean          _qmp_session_get_responsive       (QmpSession            *session);
 
 void              _qmp_session_connect              (QmpSession            *session,
                                                      GCancellable          *cancellable,

@@ -200,6 +200,14 @@ void                qmp_client_set_auto_reconnect    (QmpClient            *clie
                                                       gboolean              auto_reconnect);
 
 QMP_AVAILABLE_IN_1_0
+guint               qmp_client_get_liveness_interval (QmpClient            *client);
+QMP_AVAILABLE_IN_1_0
+void                qmp_client_set_liveness_interval (QmpClient            *client,
+                                                      guint                 interval_msec);
+QMP_AVAILABLE_IN_1_0
+gboolean            qmp_client_get_responsive        (QmpClient            *client);
+
+QMP_AVAILABLE_IN_1_0
 QmpStopReason      *qmp_client_get_stop_reason       (QmpClient            *client);
 QMP_AVAILABLE_IN_1_0
 void                qmp_client_declare_write_threshold (QmpClient          *client,

@@ -429,6 +429,9 @@ qmp_test_qemu_free (QmpTestQemu *self)
       if (g_subprocess_get_identifier (self->process) != NULL)
         {
           signal_process (self, SIGTERM);
+          /* A test that stopped it (SIGSTOP) and failed before it let it
+           * go on: the SIGTERM waits for this. */
+          signal_process (self, SIGCONT);
           if (!qmp_test_qemu_wait_exit (self, TERM_LIMIT_MS))
             signal_process (self, SIGKILL);
         }

@@ -440,6 +440,104 @@ test_sigstop_timeouts (Fixture       *f,
   g_assert_cmpint (qmp_client_get_state (f->client), ==, QMP_CLIENT_STATE_READY);
 }
 
+/* Whether QEMU answers, as the client says it, with when it changed. */
+typedef struct {
+  GArray *changes;              /* gboolean, from ::responsive-changed */
+  gint64 changed_at;            /* monotonic, of the last one */
+} Responsiveness;
+
+static void
+on_responsive_changed (QmpClient *client,
+                       gboolean   responsive,
+                       gpointer   user_data)
+{
+  Responsiveness *r = user_data;
+
+  g_assert_cmpint (responsive, ==, qmp_client_get_responsive (client));
+  g_array_append_val (r->changes, responsive);
+  r->changed_at = g_get_monotonic_time ();
+}
+
+static gboolean
+answers_again (gpointer data)
+{
+  return ((Responsiveness *) data)->changes->len >= 2;
+}
+
+static gboolean
+found_silent (gpointer data)
+{
+  return ((Responsiveness *) data)->changes->len >= 1;
+}
+
+static gboolean
+wait_over (gpointer data)
+{
+  return *(gboolean *) data;
+}
+
+/* QEMU frozen (SIGSTOP) with nothing in flight: its idle monitor is
+ * probed, and the client finds it silent within two intervals of the last
+ * answer, without failing the command in flight; after SIGCONT it answers
+ * the probe and is responsive again. The figures are reported; the bound
+ * asserted is generous, for slow machines. A failure aborts the test
+ * program, and QEMU, stopped or not, dies with it (qemu-rig.c). */
+static void
+test_sigstop_liveness (Fixture       *f,
+                       gconstpointer  data)
+{
+  const guint interval = 1000;
+  Responsiveness r = { g_array_new (FALSE, FALSE, sizeof (gboolean)), 0 };
+  guint n_done = 0;
+  g_autoptr(GArray) calls = batch_new (1, &n_done);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(QmpStatusInfo) status = NULL;
+  gboolean waited = FALSE;
+  gint64 stopped, silent_after, continued;
+
+  if (f->client == NULL)
+    return;
+  g_signal_connect (f->client, "responsive-changed", G_CALLBACK (on_responsive_changed), &r);
+  g_assert_true (qmp_client_get_responsive (f->client));
+  qmp_client_set_liveness_interval (f->client, interval);
+
+  /* Idle and probed: it answers, nothing changes. */
+  g_timeout_add (3 * interval, set_flag, &waited);
+  iterate_until (wait_over, &waited);
+  g_assert_cmpuint (r.changes->len, ==, 0);
+
+  stopped = g_get_monotonic_time ();
+  qmp_test_qemu_send_signal (f->qemu, SIGSTOP);
+  batch_send (f->client, calls, 4 * interval);
+  iterate_until (found_silent, &r);
+  silent_after = r.changed_at - stopped;
+  g_test_message ("QEMU %s found silent %" G_GINT64_FORMAT " ms after SIGSTOP (interval %u ms)",
+                  qmp_client_get_qemu_version (f->client), silent_after / 1000, interval);
+  g_assert_false (g_array_index (r.changes, gboolean, 0));
+  g_assert_cmpint (silent_after, <=, (gint64) (2 * interval + 2000) * 1000);
+  g_assert_cmpint (qmp_client_get_state (f->client), ==, QMP_CLIENT_STATE_READY);
+  g_assert_cmpuint (n_done, ==, 0);
+
+  /* The command keeps its own timeout. */
+  iterate_until (batch_done, calls);
+  assert_batch_failed (calls, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_assert_cmpuint (r.changes->len, ==, 1);
+
+  continued = g_get_monotonic_time ();
+  qmp_test_qemu_send_signal (f->qemu, SIGCONT);
+  iterate_until (answers_again, &r);
+  g_test_message ("responsive again %" G_GINT64_FORMAT " ms after SIGCONT",
+                  (r.changed_at - continued) / 1000);
+  g_assert_true (g_array_index (r.changes, gboolean, 1));
+  status = qmp_client_query_status_sync (f->client, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (qmp_status_info_get_status (status), ==, QMP_RUN_STATE_PRELAUNCH);
+  g_assert_cmpuint (f->n_disconnected, ==, 0);
+  g_assert_cmpuint (r.changes->len, ==, 2);
+  g_signal_handlers_disconnect_by_data (f->client, &r);
+  g_array_unref (r.changes);
+}
+
 /* Not a timed test: the figure is reported, never asserted. */
 static void
 test_pipelined (Fixture       *f,
@@ -682,6 +780,7 @@ main (int    argc,
   ADD ("second-client", machine_prelaunch, test_second_client);
   ADD ("fault/sigkill-in-flight", machine_prelaunch, test_sigkill_in_flight);
   ADD ("fault/sigstop-timeouts", machine_prelaunch, test_sigstop_timeouts);
+  ADD ("fault/sigstop-liveness", machine_prelaunch, test_sigstop_liveness);
 
 #undef ADD
 

@@ -121,6 +121,30 @@ class OverridesTest(unittest.TestCase):
         finally:
             self.qemu.process.send_signal(18)  # SIGCONT
 
+    def test_liveness(self):
+        # The property, its setter and getter, the notification and the
+        # signal, through GI; a stopped QEMU is found silent, and answers
+        # again once it goes on.
+        self.assertEqual(self.client.props.liveness_interval, 0)
+        self.assertTrue(self.client.props.responsive)
+        self.assertTrue(self.client.get_responsive())
+        self.client.props.liveness_interval = 5000
+        self.assertEqual(self.client.get_liveness_interval(), 5000)
+        self.client.set_liveness_interval(200)
+        self.assertEqual(self.client.props.liveness_interval, 200)
+        notified, changes = [], []
+        self.client.connect("notify::responsive", lambda client, pspec: notified.append(client.props.responsive))
+        self.client.connect("responsive-changed", lambda client, responsive: changes.append(responsive))
+        self.qemu.process.send_signal(19)  # SIGSTOP, to this QEMU's own PID
+        try:
+            run_until(lambda: changes, timeout=30)
+        finally:
+            self.qemu.process.send_signal(18)  # SIGCONT
+        run_until(lambda: len(changes) == 2, timeout=30)
+        self.assertEqual(changes, [False, True])
+        self.assertEqual(notified, [False, True])
+        self.assertEqual(self.client.execute_sync("query-status")["status"], "running")
+
     def test_connect_errors(self):
         client = Qmp.Client.new(os.path.join(self.qemu.dir, "nosuch.sock"))
         with self.assertRaises(FileNotFoundError) as caught:
