@@ -19,7 +19,6 @@
 #include "qmp-calls.h"
 #include "qmp-errors-private.h"
 
-#define ID_PREFIX "qmpthin-"
 
 struct _QmpCalls
 {
@@ -32,6 +31,12 @@ struct _QmpCalls
    * it when the calls' deadlines go. */
   gint64 owner_wake;
   GHashTable *table;            /* id -> QmpCall*, owned */
+  /* "qmpthin-" and a random token: QEMU gives the reply to a command of
+   * a client that went away to the next client of its monitor (before
+   * its greeting, or after), which may be another QmpClient, or another
+   * process after an agent's restart; with its own token, a table never
+   * takes such a reply for one of its calls. */
+  char *id_prefix;              /* owned */
   guint64 next_serial;
   GQueue timed;                 /* QmpCall with a deadline, earliest first */
 };
@@ -43,6 +48,7 @@ _qmp_calls_new (GMainContext *context)
 
   calls->context = g_main_context_ref (context);
   calls->table = g_hash_table_new (g_str_hash, g_str_equal);
+  calls->id_prefix = g_strdup_printf ("qmpthin-%08" G_GINT32_MODIFIER "x-", g_random_int ());
   calls->next_serial = 1;
   calls->owner_wake = -1;
   g_queue_init (&calls->timed);
@@ -56,6 +62,7 @@ _qmp_calls_free (QmpCalls *calls)
   g_assert (g_hash_table_size (calls->table) == 0);
   g_hash_table_unref (calls->table);
   g_main_context_unref (calls->context);
+  g_free (calls->id_prefix);
   g_free (calls);
 }
 
@@ -254,7 +261,7 @@ _qmp_calls_add (QmpCalls     *calls,
   GMainContext *context = g_task_get_context (task);
 
   call->calls = calls;
-  call->id = g_strdup_printf (ID_PREFIX "%" G_GUINT64_FORMAT, calls->next_serial++);
+  call->id = g_strdup_printf ("%s%" G_GUINT64_FORMAT, calls->id_prefix, calls->next_serial++);
   call->command = g_strdup (command);
   call->task = g_object_ref (task);
   call->flags = flags;
@@ -325,8 +332,8 @@ _qmp_calls_issued (QmpCalls *calls,
 {
   const char *key = id_string (id);
 
-  return key != NULL && g_str_has_prefix (key, ID_PREFIX) &&
-         g_ascii_strtoull (key + strlen (ID_PREFIX), NULL, 10) < calls->next_serial;
+  return key != NULL && g_str_has_prefix (key, calls->id_prefix) &&
+         g_ascii_strtoull (key + strlen (calls->id_prefix), NULL, 10) < calls->next_serial;
 }
 
 /* Fails the calls sent on connections up to @max_generation with

@@ -256,6 +256,16 @@ on_line (const char *line,
     g_debug ("%s <- %.*s", self->name, (int) length, line);
 
   message = _qmp_message_parser_parse (self->parser, line, length, &batch->error);
+  if (!self->greeted && message != NULL &&
+      (message->kind == QMP_MESSAGE_RETURN || message->kind == QMP_MESSAGE_ERROR))
+    {
+      /* QEMU answers a command the previous client of its monitor sent
+       * before it went away to the next client, even before its
+       * greeting: not this connection's. */
+      g_debug ("%s: skipping a reply before the greeting, for the monitor's previous client", self->name);
+      _qmp_message_free (message);
+      return TRUE;
+    }
   if (!self->greeted && (message == NULL || message->kind != QMP_MESSAGE_GREETING))
     {
       /* Whatever QEMU sends first must be its greeting. */
