@@ -119,8 +119,10 @@ fixture_setup (Fixture       *f,
   f->client = qmp_client_new (qmp_test_qemu_get_address (f->qemu));
   g_signal_connect (f->client, "event", G_CALLBACK (on_event), f);
   g_signal_connect (f->client, "disconnected", G_CALLBACK (on_disconnected), f);
-  g_assert_true (qmp_client_connect_sync (f->client, NULL, &error));
+  /* The error first: a failure says why. */
+  qmp_client_connect_sync (f->client, NULL, &error);
   g_assert_no_error (error);
+  g_assert_cmpint (qmp_client_get_state (f->client), ==, QMP_CLIENT_STATE_READY);
 }
 
 static void
