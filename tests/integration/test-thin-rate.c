@@ -33,6 +33,7 @@ typedef struct {
   char *disks;                  /* owned: the disks' directory */
   QmpClient *client;
   QmpThinMonitor *monitor;
+  QmpThinDisk *disk;            /* unowned: the monitor's */
   guint64 delayed_size;         /* an extension waiting for the back end */
   guint back_end_source;
   guint n_needs;
@@ -155,18 +156,35 @@ on_extend_needed (QmpThinMonitor  *monitor,
   run->back_end_source = g_timeout_add (BACK_END_MS, on_back_end_done, run);
 }
 
+static double
+ms (QmpThinTiming *timing)
+{
+  return qmp_thin_timing_get_mean_usec (timing) / 1e3;
+}
+
 static void
 on_stop (QmpClient *client,
          QmpEvent  *event,
          gpointer   user_data)
 {
-  ((Run *) user_data)->n_stops++;
-}
+  Run *run = user_data;
 
-static double
-ms (QmpThinTiming *timing)
-{
-  return qmp_thin_timing_get_mean_usec (timing) / 1e3;
+  run->n_stops++;
+  /* What the monitor knew when the VM paused: a pause past the first
+   * tells which of its estimates fell short. */
+  if (run->disk != NULL)
+    g_test_message ("pause %u: %u extensions done, %s; size %" G_GUINT64_FORMAT " KiB, threshold %"
+                    G_GUINT64_FORMAT " KiB, rate %.1f MiB/s, mean ms: notice %.1f, back end %.1f (last %.1f), "
+                    "re-arm %.1f",
+                    run->n_stops, qmp_thin_disk_get_n_extensions (run->disk),
+                    run->back_end_source != 0 ? "one asked" : "none asked",
+                    qmp_thin_disk_get_physical_size (run->disk) / 1024,
+                    qmp_thin_disk_get_threshold (run->disk) / 1024,
+                    qmp_thin_disk_get_write_rate (run->disk) / (double) MiB,
+                    ms (qmp_thin_disk_get_timing (run->disk, QMP_THIN_PHASE_NOTICE)),
+                    ms (qmp_thin_disk_get_timing (run->disk, QMP_THIN_PHASE_EXTEND)),
+                    qmp_thin_timing_get_last_usec (qmp_thin_disk_get_timing (run->disk, QMP_THIN_PHASE_EXTEND)) / 1e3,
+                    ms (qmp_thin_disk_get_timing (run->disk, QMP_THIN_PHASE_REARM)));
 }
 
 /* The guest fills its disk at @pace with @sizing: how many times the VM
@@ -217,6 +235,7 @@ fill (guint          pace,
   disk = qmp_thin_monitor_add_disk (run.monitor, "data-file", 2 * MiB, 2 * MiB, QMP_THIN_DEFAULT_FREE_PERCENT);
   qmp_thin_disk_set_maximum_size (disk, (guint64) CONTAINER_MIB * MiB);
   qmp_thin_disk_set_sizing (disk, sizing);
+  run.disk = disk;
   while (qmp_thin_disk_get_state (disk) != QMP_THIN_DISK_STATE_ARMED)
     g_main_context_iteration (NULL, TRUE);
   first_threshold = qmp_thin_disk_get_threshold (disk);
@@ -271,6 +290,7 @@ fill (guint          pace,
   g_assert_cmpuint (qmp_thin_disk_get_write_rate (disk), >, 0);
 
   g_clear_handle_id (&run.back_end_source, g_source_remove);
+  run.disk = NULL;
   g_clear_object (&run.monitor);
   g_clear_object (&run.client);
   g_clear_pointer (&run.qemu, qmp_test_qemu_free);
