@@ -81,6 +81,7 @@ struct _QmpThinDisk
   gint64 sample_at;
   guint64 sample_allocation;
   guint64 write_rate;           /* bytes per second; 0: not known yet */
+  guint rate_intervals;         /* how many intervals it was measured over */
 };
 
 typedef enum {

@@ -300,9 +300,10 @@ qmp_thin_disk_class_init (QmpThinDiskClass *klass)
    *
    * How fast the guest allocates the disk's storage, in bytes per second
    * of running time, as the monitor estimates it from the allocation at
-   * the thresholds QEMU reported crossed and at the pauses for lack of
-   * space (on QEMU's timestamps, the pauses taken out); 0 until two such
-   * moments were seen. It follows a faster writer at once and a slower
+   * the thresholds QEMU reported crossed, at the pauses for lack of space
+   * and, until it has one, at the check after a threshold is armed (on
+   * QEMU's clock, the
+   * pauses taken out); 0 until two such moments were seen. It follows a faster writer at once and a slower
    * one by halves.
    *
    * Since: 1.0

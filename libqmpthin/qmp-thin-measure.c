@@ -5,9 +5,11 @@
  * The durations of the phases of each extension (QmpThinTiming), and the
  * samples of each disk's allocation the write rate comes from: at the
  * thresholds QEMU reports crossed and at the pauses for lack of space,
- * on QEMU's timestamps, with the VM's pauses (STOP to RESUME, also on
- * QEMU's timestamps) taken out. Events explain, state decides: these
- * measurements size extensions, they never decide whether one is needed.
+ * on QEMU's timestamps, and, until a disk has a rate, at the check of the
+ * allocation after an arming, on the monitor's clock brought to QEMU's;
+ * with the VM's pauses (STOP to RESUME, also on QEMU's timestamps) taken
+ * out. Events explain, state decides: these measurements size
+ * extensions, they never decide whether one is needed.
  */
 
 #include <qmpthin/qmpthin.h>
@@ -57,6 +59,55 @@ running_time (QmpThinMonitor *self,
   return qemu_usec - self->qemu_paused_usec;
 }
 
+/* An event QEMU stamped at @qemu_usec arrived now: the monitor's clock
+ * runs ahead of QEMU's by at most the difference. */
+static void
+observe_clock (QmpThinMonitor *self,
+               gint64          qemu_usec)
+{
+  gint64 lead = g_get_real_time () - qemu_usec;
+
+  if (qemu_usec <= 0)
+    return;
+  if (!self->clock_known || lead < self->clock_lead)
+    self->clock_lead = lead;
+  self->clock_known = TRUE;
+}
+
+/* The allocation of @disk that the check after an arming read is one of
+ * now, on QEMU's clock as the events tell it: while the disk has no rate
+ * yet, a sample of it between two thresholds. When it gives the disk its
+ * first rate, an adaptive disk's threshold, just armed without it, may
+ * leave too little room for this writer: lowered to where the rate puts
+ * it, and TRUE when it must be armed again; when the writer is already
+ * past it, the threshold is only set, so that the check asks for the
+ * extension now. The next threshold is then sized with the rate, not the
+ * one after. */
+gboolean
+_qmp_thin_monitor_learn_rate (QmpThinMonitor *self,
+                              QmpThinDisk    *disk)
+{
+  guint64 threshold;
+
+  /* Once the rate is known, the samples at the crossings follow it: one
+   * a round trip after another would mostly measure the guest's bursts. */
+  if (!self->clock_known || disk->sample_at == 0 || disk->write_rate > 0)
+    return FALSE;
+  _qmp_thin_disk_sample (disk, running_time (self, g_get_real_time () - self->clock_lead),
+                         disk->highest_offset);
+  if (disk->write_rate == 0)
+    return FALSE;
+  threshold = _qmp_thin_disk_compute_threshold (disk);
+  if (threshold >= disk->threshold)
+    return FALSE;
+  g_debug ("thin disk %s: its first rate, %" G_GUINT64_FORMAT " bytes/s, puts its threshold at %"
+           G_GUINT64_FORMAT, disk->node_name, disk->write_rate, threshold);
+  if (disk->highest_offset < threshold)
+    return TRUE;
+  _qmp_thin_disk_set_uint64 (disk, &disk->threshold, threshold, DISK_PROP_THRESHOLD);
+  return FALSE;
+}
+
 /* A threshold of @disk fired (@event is QEMU's, for the threshold armed
  * now): the allocation at its timestamp is a sample of the write rate,
  * and the timestamp starts %QMP_THIN_PHASE_NOTICE. */
@@ -73,6 +124,7 @@ _qmp_thin_monitor_crossed (QmpThinMonitor         *self,
    * crossing's. */
   if (qmp_event_get_derived (QMP_EVENT (event)) || at <= 0)
     return;
+  observe_clock (self, at);
   disk->crossed_at = at;
   if (exceeded != QMP_AMOUNT_EXCEEDED_UNKNOWN && exceeded <= G_MAXUINT64 - threshold)
     _qmp_thin_disk_sample (disk, running_time (self, at), threshold + exceeded);
@@ -116,6 +168,7 @@ void
 _qmp_thin_monitor_lost_clock (QmpThinMonitor *self)
 {
   self->qemu_stopped_at = 0;
+  self->clock_known = FALSE;
   for (guint i = 0; i < self->disks->len; i++)
     {
       QmpThinDisk *disk = self->disks->pdata[i];
@@ -132,7 +185,10 @@ on_stop (QmpClient *client,
 {
   QmpThinMonitor *self = user_data;
 
-  if (!qmp_event_get_derived (event) && self->qemu_stopped_at == 0)
+  if (qmp_event_get_derived (event))
+    return;
+  observe_clock (self, qmp_event_get_timestamp_usec (event));
+  if (self->qemu_stopped_at == 0)
     self->qemu_stopped_at = qmp_event_get_timestamp_usec (event);
 }
 
@@ -144,7 +200,10 @@ on_resume (QmpClient *client,
   QmpThinMonitor *self = user_data;
   gint64 at = qmp_event_get_timestamp_usec (event);
 
-  if (qmp_event_get_derived (event) || self->qemu_stopped_at == 0)
+  if (qmp_event_get_derived (event))
+    return;
+  observe_clock (self, at);
+  if (self->qemu_stopped_at == 0)
     return;
   if (at > self->qemu_stopped_at)
     self->qemu_paused_usec += at - self->qemu_stopped_at;

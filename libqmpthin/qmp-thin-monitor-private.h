@@ -87,6 +87,11 @@ struct _QmpThinMonitor
    * to take them out of the time over which a disk's allocation grew. */
   gint64 qemu_stopped_at;       /* of the STOP of the pause in progress; 0: running */
   gint64 qemu_paused_usec;      /* of the pauses that ended */
+  /* How far the monitor's wall clock runs ahead of QEMU's, at most: the
+   * least, over the events since the connection, of the time of arrival
+   * less QEMU's timestamp (a delivery delay, plus any skew). */
+  gint64 clock_lead;
+  gboolean clock_known;
 };
 
 enum {
@@ -170,6 +175,8 @@ void         _qmp_thin_monitor_crossed        (QmpThinMonitor  *self,
                                                QmpThinDisk     *disk,
                                                QmpWriteThresholdEvent *event);
 void         _qmp_thin_monitor_sample_pause   (QmpThinMonitor  *self);
+gboolean     _qmp_thin_monitor_learn_rate     (QmpThinMonitor  *self,
+                                               QmpThinDisk     *disk);
 void         _qmp_thin_monitor_pause_ended    (QmpThinMonitor  *self,
                                                gint64           usec);
 void         _qmp_thin_monitor_lost_clock     (QmpThinMonitor  *self);

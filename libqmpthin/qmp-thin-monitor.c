@@ -313,6 +313,7 @@ arming_stats_ready (GObject      *source,
   QmpThinMonitor *self = arming->monitor;
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) stats = qmp_client_query_blockstats_finish (QMP_CLIENT (source), result, &error);
+  g_autoptr(GPtrArray) again = g_ptr_array_new_with_free_func (g_object_unref);
 
   if (g_cancellable_is_cancelled (arming->cancellable))
     {
@@ -342,13 +343,21 @@ arming_stats_ready (GObject      *source,
           _qmp_thin_disk_set_state (disk, QMP_THIN_DISK_STATE_UNSET);
           continue;
         }
+      if (stats != NULL && _qmp_thin_monitor_learn_rate (self, disk))
+        {
+          _qmp_thin_disk_set_state (disk, QMP_THIN_DISK_STATE_ARMED);
+          g_ptr_array_add (again, g_object_ref (disk));
+          continue;
+        }
       if (stats != NULL && disk->highest_offset >= disk->threshold)
         _qmp_thin_monitor_need (self, disk, need_reason (self, disk, QMP_EXTEND_REASON_THRESHOLD), disk->highest_offset);
       else
         _qmp_thin_disk_set_state (disk, QMP_THIN_DISK_STATE_ARMED);
     }
 
-  if (!_qmp_thin_monitor_gone (self))
+  if (again->len > 0 && !_qmp_thin_monitor_gone (self))
+    _qmp_thin_monitor_arm (self, again);
+  else if (!_qmp_thin_monitor_gone (self))
     _qmp_thin_monitor_update (self);
   arming_free (arming);
   g_object_unref (self);

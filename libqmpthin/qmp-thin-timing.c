@@ -72,6 +72,12 @@ G_DEFINE_FINAL_TYPE (QmpThinTiming, qmp_thin_timing, G_TYPE_OBJECT)
  * down. */
 #define SAFETY_FACTOR 2
 
+/* The first rate rests on a single interval, the one of the guest's first
+ * writes (the image's metadata allocated, the guest starting up, the
+ * host busy starting it): a guest that then runs faster than it was
+ * measured gets twice the allowance until a second interval measured it. */
+#define FIRST_RATE_FACTOR (2 * SAFETY_FACTOR)
+
 /* Two samples closer than this in time give no rate: QEMU's timestamps
  * are exact to the microsecond, but a rate over so short a time is
  * mostly noise. */
@@ -323,6 +329,8 @@ _qmp_thin_disk_sample (QmpThinDisk *disk,
                " µs running: %" G_GUINT64_FORMAT " bytes/s, estimate %" G_GUINT64_FORMAT,
                disk->node_name, allocation - disk->sample_allocation, running_usec - disk->sample_at,
                measured, estimate);
+      if (disk->rate_intervals < G_MAXUINT)
+        disk->rate_intervals++;
       _qmp_thin_disk_set_uint64 (disk, &disk->write_rate, estimate, DISK_PROP_WRITE_RATE);
     }
   else if (disk->sample_at > 0 && allocation > disk->sample_allocation &&
@@ -355,8 +363,9 @@ phase_latency (QmpThinDisk  *disk,
   return MAX (timing->last, qmp_thin_timing_get_mean_usec (timing));
 }
 
-/* What the disk writes while an extension runs, with the safety factor:
- * 0 when the rate or the back end's latency is not known yet. */
+/* What the disk writes while an extension runs, with the safety factor
+ * (twice that while the rate rests on one interval): 0 when the rate or
+ * the back end's latency is not known yet. */
 static guint64
 headroom (QmpThinDisk *disk)
 {
@@ -367,7 +376,8 @@ headroom (QmpThinDisk *disk)
     return 0;
   latency = phase_latency (disk, QMP_THIN_PHASE_NOTICE) + phase_latency (disk, QMP_THIN_PHASE_EXTEND) +
             phase_latency (disk, QMP_THIN_PHASE_REARM);
-  return round_up_mib ((double) disk->write_rate * (double) latency / G_USEC_PER_SEC * SAFETY_FACTOR);
+  return round_up_mib ((double) disk->write_rate * (double) latency / G_USEC_PER_SEC *
+                       (disk->rate_intervals > 1 ? SAFETY_FACTOR : FIRST_RATE_FACTOR));
 }
 
 /* The room left at the threshold: the fixed rule's, or the headroom when

@@ -34,6 +34,7 @@ typedef struct {
    * chooses a size or a threshold. */
   guint n_checked;
   guint64 largest_step;         /* wanted − what the need covered */
+  guint n_rates;                /* rates measured (notify::write-rate) */
 } Fixture;
 
 static void
@@ -53,11 +54,13 @@ set_allocation (Fixture *f,
 
 /* The rule of the reference manual: what the disk writes while an
  * extension runs (each phase's latency the larger of its last and mean
- * duration), twice, rounded up to a MiB; 0 while the rate or the back
- * end's latency is unknown. */
+ * duration), twice (four times while the rate rests on one interval),
+ * rounded up to a MiB; 0 while the rate or the back end's latency is
+ * unknown. */
 static guint64
 expected_headroom (QmpThinDisk *disk)
 {
+  Fixture *f = g_object_get_data (G_OBJECT (disk), "fixture");
   double latency = 0;
   double bytes;
 
@@ -70,7 +73,7 @@ expected_headroom (QmpThinDisk *disk)
 
       latency += MAX (qmp_thin_timing_get_last_usec (timing), qmp_thin_timing_get_mean_usec (timing));
     }
-  bytes = (double) qmp_thin_disk_get_write_rate (disk) * latency / G_USEC_PER_SEC * 2;
+  bytes = (double) qmp_thin_disk_get_write_rate (disk) * latency / G_USEC_PER_SEC * (f->n_rates > 1 ? 2 : 4);
   return ((guint64) bytes + MiB - 1) / MiB * MiB;
 }
 
@@ -125,6 +128,14 @@ on_threshold (QmpThinDisk *disk,
 }
 
 static void
+on_write_rate (QmpThinDisk *disk,
+               GParamSpec  *pspec,
+               gpointer     user_data)
+{
+  ((Fixture *) user_data)->n_rates++;
+}
+
+static void
 setup (Fixture       *f,
        gconstpointer  data)
 {
@@ -162,6 +173,8 @@ add_disk (Fixture       *f,
   f->disk = qmp_thin_monitor_add_disk (f->monitor, "data-file", physical_size, chunk_size, free_percent);
   g_assert_nonnull (f->disk);
   qmp_thin_disk_set_sizing (f->disk, sizing);
+  g_object_set_data (G_OBJECT (f->disk), "fixture", f);
+  g_signal_connect (f->disk, "notify::write-rate", G_CALLBACK (on_write_rate), f);
   g_signal_connect (f->disk, "notify::threshold", G_CALLBACK (on_threshold), f);
   QMP_TEST_WAIT_FOR (qmp_thin_disk_get_state (f->disk) == QMP_THIN_DISK_STATE_ARMED, WAIT_LIMIT_MS);
 }
@@ -377,6 +390,49 @@ test_adaptive (Fixture       *f,
   g_assert_cmpuint (f->n_checked, ==, 6);
 }
 
+/* The first rate is known at the check that follows the first extension
+ * (the allocation then, against the crossing's): the threshold armed
+ * without it is lowered at once, or, when the guest already wrote past
+ * where the rate puts it, the next extension is asked for at once; not
+ * at the next crossing, when the room the fixed rule left may be gone.
+ * The guest writes 1.5 MiB while the back end works: room for four
+ * times that (a rate measured over one interval) is 6 MiB at least,
+ * whatever the speed of the machine (a slower one measures a lower rate
+ * over a longer extension). */
+static void
+test_first_rate (Fixture       *f,
+                 gconstpointer  data)
+{
+  gboolean far = GPOINTER_TO_INT (data);
+  guint64 size = far ? 64 * MiB : 12 * MiB;
+
+  add_disk (f, 10 * MiB, 2 * MiB, 20, QMP_THIN_SIZING_ADAPTIVE);
+  cross (f, g_get_real_time (), 9 * MiB);
+  g_assert_cmpuint (qmp_thin_disk_get_write_rate (f->disk), ==, 0);
+  set_allocation (f, 9 * MiB + 3 * MiB / 2);
+  g_usleep (200000);
+  qmp_thin_monitor_extended (f->monitor, "data-file", size);
+  if (far)
+    {
+      /* Armed twice: by the fixed rule, then by the rate. */
+      QMP_TEST_WAIT_FOR (qmp_thin_disk_get_write_rate (f->disk) > 0 &&
+                         qmp_thin_disk_get_threshold (f->disk) <= size - 6 * MiB, WAIT_LIMIT_MS);
+      QMP_TEST_WAIT_FOR (qmp_thin_disk_get_state (f->disk) == QMP_THIN_DISK_STATE_ARMED, WAIT_LIMIT_MS);
+      g_assert_cmpuint (f->n_needs, ==, 1);
+      /* The need, and both thresholds, each by the rule. */
+      g_assert_cmpuint (f->n_checked, ==, 3);
+    }
+  else
+    {
+      /* The guest is already past: 12 MiB less 6 MiB at least. */
+      QMP_TEST_WAIT_FOR (f->n_needs == 2, WAIT_LIMIT_MS);
+      g_assert_cmpuint (qmp_thin_disk_get_state (f->disk), ==, QMP_THIN_DISK_STATE_EXCEEDED);
+      g_assert_cmpuint (qmp_thin_disk_get_threshold (f->disk), <=, 6 * MiB);
+      g_assert_cmpuint (f->wanted, >=, 9 * MiB + 3 * MiB / 2 + 12 * MiB);
+    }
+  g_assert_cmpuint (qmp_thin_disk_get_write_rate (f->disk), >, 0);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -388,6 +444,8 @@ main (int    argc,
   ADD ("write-rate", test_write_rate);
   ADD ("adaptive", test_adaptive);
 #undef ADD
+  g_test_add ("/qmp/thin-timing/first-rate/rearm", Fixture, GINT_TO_POINTER (TRUE), setup, test_first_rate, teardown);
+  g_test_add ("/qmp/thin-timing/first-rate/ask", Fixture, GINT_TO_POINTER (FALSE), setup, test_first_rate, teardown);
 
   return g_test_run ();
 }
