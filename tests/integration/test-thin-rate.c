@@ -9,10 +9,12 @@
  * end takes 200 ms per extension; the configured chunk is 2 MiB. Fixed
  * sizing (vdsm's rule) cannot keep up with a writer faster than about
  * 1.6 MiB per 200 ms and pauses the VM at most extensions; adaptive sizing
- * pauses it at most once: the first time, before the monitor has seen the
- * guest write. The verdict is the pause count, not a speed: the rate the
- * guest reaches (TCG, a busy host, valgrind slowing the monitor) only
- * changes the margins adaptive sizing chooses, which it measures.
+ * pauses it at most once: at the first extension, before the monitor has
+ * seen the guest write, or, when the guest was just slow enough not to
+ * pause there, at the one asked for as soon as its rate is known. The
+ * verdict is the pause count, not a speed: the rate the guest reaches
+ * (TCG, a busy host, valgrind slowing the monitor) only changes the
+ * margins adaptive sizing chooses, which it measures.
  */
 
 #include <string.h>
@@ -323,7 +325,7 @@ test_fixed_vs_adaptive (gconstpointer data)
   g_test_message ("pace %u (%.1f MiB/s asked): fixed sizing %u pauses at %.1f MiB/s, "
                   "adaptive sizing %u pauses at %.1f MiB/s",
                   pace, pace * 32 / 1024.0 * 18.2065, fixed, fixed_rate, adaptive, adaptive_rate);
-  /* The first extension is sized before any rate is known. */
+  /* Only what was sized before the rate was known can fall short. */
   g_assert_cmpuint (adaptive, <=, 1);
 }
 
