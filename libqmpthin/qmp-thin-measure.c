@@ -39,7 +39,7 @@ _qmp_thin_monitor_record (QmpThinMonitor *self,
                           QmpThinPhase    phase,
                           gint64          usec)
 {
-  g_debug ("thin %s%s: %s took %" G_GINT64_FORMAT " µs", disk != NULL ? "disk " : "monitor",
+  g_debug ("thin %s%s: %s took %" G_GINT64_FORMAT " us", disk != NULL ? "disk " : "monitor",
            disk != NULL ? disk->node_name : "",
            _qmp_json_enum_nick (QMP_TYPE_THIN_PHASE, phase), usec);
   if (disk != NULL)

@@ -326,7 +326,7 @@ _qmp_thin_disk_sample (QmpThinDisk *disk,
                          disk->write_rate / 2 + measured / 2;
 
       g_debug ("thin disk %s: wrote %" G_GUINT64_FORMAT " bytes in %" G_GINT64_FORMAT
-               " µs running: %" G_GUINT64_FORMAT " bytes/s, estimate %" G_GUINT64_FORMAT,
+               " us running: %" G_GUINT64_FORMAT " bytes/s, estimate %" G_GUINT64_FORMAT,
                disk->node_name, allocation - disk->sample_allocation, running_usec - disk->sample_at,
                measured, estimate);
       if (disk->rate_intervals < G_MAXUINT)
