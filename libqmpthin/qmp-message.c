@@ -10,18 +10,18 @@
  * ignored: newer QEMUs add them.
  */
 
-#include <math.h>
 #include <string.h>
 
 #include <qmpthin/qmp-errors.h>
 
+#include "qmp-json-reader.h"
 #include "qmp-message.h"
+#include "qmp-stream.h"
 
 struct _QmpMessageParser
 {
-  /* Reused for every line: creating a parser costs more than a short
-   * message does to parse. */
-  JsonParser *parser;
+  /* Reused for every line, with its scratch buffer. */
+  QmpJsonReader *reader;
 };
 
 QmpMessageParser *
@@ -29,10 +29,9 @@ _qmp_message_parser_new (void)
 {
   QmpMessageParser *self = g_new0 (QmpMessageParser, 1);
 
-  /* Mutable: an immutable parser seals every node as it builds it, a
-   * seventh of parsing an event. What is handed out is sealed on the
-   * way (an event's data, a command's return value, typed results). */
-  self->parser = json_parser_new ();
+  /* The framer refuses deeper lines before they get here; the reader
+   * checks again for texts that do not come through it. */
+  self->reader = _qmp_json_reader_new (QMP_STREAM_DEFAULT_MAX_DEPTH);
   return self;
 }
 
@@ -41,7 +40,7 @@ _qmp_message_parser_free (QmpMessageParser *self)
 {
   if (self == NULL)
     return;
-  g_clear_object (&self->parser);
+  _qmp_json_reader_free (self->reader);
   g_free (self);
 }
 
@@ -299,58 +298,6 @@ _qmp_message_new_from_node (JsonNode  *root,
   return NULL;
 }
 
-/* Whether json-glib writes @value back as JSON. It reads a number too
- * large for a double (1e400) as infinity and writes that as `inf`; and it
- * writes a double with "%.17g", adding ".0" when there is no point, so
- * 1e114 comes out as `1e+114.0`. Neither is JSON: such a message could not
- * be logged, traced or sent back (qmp_event_to_string(), command
- * arguments, the Python overrides) as valid JSON. QEMU sends neither. */
-static gboolean
-double_writes_back (double value)
-{
-  char text[G_ASCII_DTOSTR_BUF_SIZE];
-
-  if (!isfinite (value))
-    return FALSE;
-  g_ascii_formatd (text, sizeof text, "%.17g", value);
-  return strchr (text, '.') != NULL || strpbrk (text, "eE") == NULL;
-}
-
-/* The walk recurses no deeper than the parser just did. */
-static gboolean
-has_unwritable_number (JsonNode *node)
-{
-  switch (JSON_NODE_TYPE (node))
-    {
-    case JSON_NODE_OBJECT:
-      {
-        JsonObjectIter iter;
-        JsonNode *member;
-
-        json_object_iter_init (&iter, json_node_get_object (node));
-        while (json_object_iter_next (&iter, NULL, &member))
-          if (has_unwritable_number (member))
-            return TRUE;
-        return FALSE;
-      }
-    case JSON_NODE_ARRAY:
-      {
-        JsonArray *array = json_node_get_array (node);
-
-        for (guint i = 0; i < json_array_get_length (array); i++)
-          if (has_unwritable_number (json_array_get_element (array, i)))
-            return TRUE;
-        return FALSE;
-      }
-    case JSON_NODE_VALUE:
-      return json_node_get_value_type (node) == G_TYPE_DOUBLE &&
-             !double_writes_back (json_node_get_double (node));
-    case JSON_NODE_NULL:
-    default:
-      return FALSE;
-    }
-}
-
 /**
  * _qmp_message_parser_parse:
  * @self: a parser
@@ -362,84 +309,12 @@ has_unwritable_number (JsonNode *node)
  *
  * Returns: (transfer full): the message, or %NULL with @error set
  */
-static int
-hex4 (const char *p,
-      const char *end)
-{
-  int value = 0;
-
-  if (end - p < 4)
-    return -1;
-  for (int i = 0; i < 4; i++)
-    {
-      int digit = g_ascii_xdigit_value (p[i]);
-
-      if (digit < 0)
-        return -1;
-      value = value * 16 + digit;
-    }
-  return value;
-}
-
-/* Whether every backslash escape in @text is one JSON allows, and every
- * \u escape a character: json-glib's scanner also takes GScanner's octal
- * escapes ("\200" becomes the byte 0x80) and lone UTF-16 surrogates,
- * either of which would hand callers strings that are not UTF-8. */
-static gboolean
-escapes_are_json (const char *text,
-                  gsize       length)
-{
-  const char *end = text + length;
-  const char *p = text;
-
-  while ((p = memchr (p, '\\', end - p)) != NULL)
-    {
-      int unit;
-
-      if (++p == end)
-        return FALSE;
-      switch (*p)
-        {
-        case '"':
-        case '\\':
-        case '/':
-        case 'b':
-        case 'f':
-        case 'n':
-        case 'r':
-        case 't':
-          p++;
-          continue;
-        case 'u':
-          break;
-        default:
-          return FALSE;
-        }
-      unit = hex4 (++p, end);
-      if (unit < 0 || (unit >= 0xdc00 && unit <= 0xdfff))
-        return FALSE;
-      p += 4;
-      if (unit >= 0xd800 && unit <= 0xdbff)
-        {
-          /* A high surrogate: its low half must follow. */
-          if (end - p < 6 || p[0] != '\\' || p[1] != 'u')
-            return FALSE;
-          unit = hex4 (p + 2, end);
-          if (unit < 0xdc00 || unit > 0xdfff)
-            return FALSE;
-          p += 6;
-        }
-    }
-  return TRUE;
-}
-
 QmpMessage *
 _qmp_message_parser_parse (QmpMessageParser  *self,
                           const char        *text,
                           gssize             length,
                           GError           **error)
 {
-  g_autoptr(GError) parse_error_ = NULL;
   g_autoptr(JsonNode) root = NULL;
 
   g_return_val_if_fail (self != NULL, NULL);
@@ -447,41 +322,9 @@ _qmp_message_parser_parse (QmpMessageParser  *self,
 
   if (length < 0)
     length = strlen (text);
-
-  /* json-glib stops at a NUL byte and would accept the prefix. */
-  if (memchr (text, '\0', length) != NULL)
-    {
-      protocol_error (error, "QMP message contains a NUL byte");
-      return NULL;
-    }
-  if (!escapes_are_json (text, length))
-    {
-      protocol_error (error, "QMP message has an escape sequence JSON does not allow");
-      return NULL;
-    }
-
-  /* json-glib validates UTF-8 first; telling why is worth a second
-   * look only on the way out. */
-  if (!json_parser_load_from_data (self->parser, text, length, &parse_error_))
-    {
-      if (!g_utf8_validate (text, length, NULL))
-        protocol_error (error, "QMP message is not valid UTF-8");
-      else
-        protocol_error (error, "Malformed JSON from the QMP server: %s", parse_error_->message);
-      return NULL;
-    }
-  root = json_parser_steal_root (self->parser);
+  root = _qmp_json_reader_read (self->reader, text, length, error);
   if (root == NULL)
-    {
-      protocol_error (error, "Empty JSON text from the QMP server");
-      return NULL;
-    }
-  if (has_unwritable_number (root))
-    {
-      protocol_error (error, "QMP message has a number that cannot be written back as JSON"
-                      " (too large for a double, or exponent-only like 1e114)");
-      return NULL;
-    }
+    return NULL;
   return _qmp_message_new_from_node (root, error);
 }
 

@@ -8,6 +8,7 @@
 #include <qmpthin/qmpthin.h>
 
 #include "qmp-message.h"
+#include "qmp-stream.h"
 #include "qmp-test-util.h"
 
 static QmpMessage *
@@ -255,8 +256,8 @@ test_invalid (void)
   }
 }
 
-/* json-glib reads 1e400 as infinity and would write it back as `inf`,
- * which is not JSON (found by fuzz-message). Large but finite numbers and
+/* 1e400 is infinity as a double, which json-glib would write back as
+ * `inf`, not JSON (found by fuzz-message). Large but finite numbers and
  * integers past 2^63 (read as doubles) are fine. */
 static void
 test_number_range (void)
@@ -269,10 +270,12 @@ test_number_range (void)
     /* json-glib would write these back as 1e+114.0 (found by fuzz-message). */
     "{\"event\": \"BLD\", \"data\": {\"eded\": -1e114}, \"timmp\": {\"sosecond\": 1}}",
     "{\"return\": 1e22, \"id\": 1}",
+    /* The nearest double, 1e26, would come back as 1e+26.0 too. */
+    "{\"return\": 99999999999999999999999999, \"id\": 1}",
   };
   const char *accepted[] = {
     "{\"return\": 1.7976931348623157e308, \"id\": 1}",
-    "{\"return\": 99999999999999999999999999, \"id\": 1}",
+    "{\"return\": 18446744073709551615, \"id\": 1}",
     "{\"return\": [-0.0, 1e-400], \"id\": 1}",
     "{\"return\": [1.5e300, -1e-5, 0.1, 12345.678, 1e15], \"id\": 1}",
   };
@@ -299,6 +302,167 @@ test_number_range (void)
       again = json_from_string (text, &error);
       g_assert_no_error (error);
       g_assert_nonnull (again);
+    }
+}
+
+/* Integers are gint64 up to its bounds, doubles past them: json-glib's
+ * own parser wrapped 2^63 to -2^63 and 2^64 - 1 to -1. */
+static void
+test_integer_bounds (void)
+{
+  const struct {
+    const char *text;
+    GType type;
+    gint64 integer;
+    double real;
+  } cases[] = {
+    { "9223372036854775807", G_TYPE_INT64, G_MAXINT64, 0 },
+    { "-9223372036854775808", G_TYPE_INT64, G_MININT64, 0 },
+    { "-0", G_TYPE_INT64, 0, 0 },
+    { "9223372036854775808", G_TYPE_DOUBLE, 0, 9223372036854775808.0 },
+    { "-9223372036854775809", G_TYPE_DOUBLE, 0, -9223372036854775808.0 },
+    { "18446744073709551615", G_TYPE_DOUBLE, 0, 18446744073709551615.0 },
+    { "184467440737095516150", G_TYPE_DOUBLE, 0, 184467440737095516150.0 },
+    { "1.0", G_TYPE_DOUBLE, 0, 1.0 },
+    { "-2.5E-3", G_TYPE_DOUBLE, 0, -2.5e-3 },
+    { "1e+2", G_TYPE_DOUBLE, 0, 100.0 },
+  };
+  g_autoptr(QmpMessageParser) parser = _qmp_message_parser_new ();
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *text = g_strdup_printf ("{\"return\": %s, \"id\": 1}", cases[i].text);
+      g_autoptr(GError) error = NULL;
+      g_autoptr(QmpMessage) message = parse (parser, text, &error);
+
+      g_test_message ("%s", cases[i].text);
+      g_assert_no_error (error);
+      g_assert_true (JSON_NODE_HOLDS_VALUE (message->value));
+      g_assert_true (json_node_get_value_type (message->value) == cases[i].type);
+      if (cases[i].type == G_TYPE_INT64)
+        g_assert_cmpint (json_node_get_int (message->value), ==, cases[i].integer);
+      else
+        g_assert_cmpfloat (json_node_get_double (message->value), ==, cases[i].real);
+    }
+}
+
+/* Only JSON is read: what json-glib's parser also took (hexadecimal,
+ * leading zeros, bare points, single quotes, comments, raw control
+ * characters, a second value) is refused, each with a QMP_ERROR. */
+static void
+test_strict_json (void)
+{
+  const struct {
+    const char *value;
+    int code;
+  } refused[] = {
+    { "0x10", QMP_ERROR_PROTOCOL },
+    { "01", QMP_ERROR_PROTOCOL },
+    { "-01", QMP_ERROR_PROTOCOL },
+    { "1.", QMP_ERROR_PROTOCOL },
+    { ".5", QMP_ERROR_PROTOCOL },
+    { "+1", QMP_ERROR_PROTOCOL },
+    { "-", QMP_ERROR_PROTOCOL },
+    { "1e", QMP_ERROR_PROTOCOL },
+    { "1e+", QMP_ERROR_PROTOCOL },
+    { "NaN", QMP_ERROR_PROTOCOL },
+    { "Infinity", QMP_ERROR_PROTOCOL },
+    { "'a'", QMP_ERROR_PROTOCOL },
+    { "/* c */ 1", QMP_ERROR_PROTOCOL },
+    { "\"a\tb\"", QMP_ERROR_PROTOCOL },
+    { "\"a\x01\"", QMP_ERROR_PROTOCOL },
+    { "\"\\u0000\"", QMP_ERROR_PROTOCOL },
+    { "\"\\U0041\"", QMP_ERROR_PROTOCOL },
+    { "\"abc", QMP_ERROR_PROTOCOL },
+    { "\"abc\\", QMP_ERROR_PROTOCOL },
+    { "tru", QMP_ERROR_PROTOCOL },
+    { "nul", QMP_ERROR_PROTOCOL },
+    { "True", QMP_ERROR_PROTOCOL },
+    { "[1,]", QMP_ERROR_PROTOCOL },
+    { "[,1]", QMP_ERROR_PROTOCOL },
+    { "[1 2]", QMP_ERROR_PROTOCOL },
+    { "{\"a\": 1,}", QMP_ERROR_PROTOCOL },
+    { "{\"a\" 1}", QMP_ERROR_PROTOCOL },
+    { "{a: 1}", QMP_ERROR_PROTOCOL },
+    { "{1: 1}", QMP_ERROR_PROTOCOL },
+    { "[1] [2]", QMP_ERROR_PROTOCOL },
+    { "1 2", QMP_ERROR_PROTOCOL },
+    { "[", QMP_ERROR_PROTOCOL },
+    { "{\"a\":", QMP_ERROR_PROTOCOL },
+    { "\xc3\x28", QMP_ERROR_PROTOCOL },
+  };
+  g_autoptr(QmpMessageParser) parser = _qmp_message_parser_new ();
+
+  for (gsize i = 0; i < G_N_ELEMENTS (refused); i++)
+    {
+      g_autofree char *text = g_strdup_printf ("{\"return\": %s, \"id\": 1}", refused[i].value);
+      g_autoptr(GError) error = NULL;
+      g_autoptr(QmpMessage) message = parse (parser, text, &error);
+      g_autofree char *shown = g_strescape (refused[i].value, NULL);
+
+      g_test_message ("refused: %s", shown);
+      g_assert_null (message);
+      g_assert_error (error, QMP_ERROR, refused[i].code);
+    }
+
+  /* As deep as the framer lets through, and one level deeper. */
+  for (guint depth = QMP_STREAM_DEFAULT_MAX_DEPTH - 1; depth <= QMP_STREAM_DEFAULT_MAX_DEPTH; depth++)
+    {
+      g_autoptr(GString) text = g_string_new ("{\"return\": ");
+      g_autoptr(GError) error = NULL;
+      g_autoptr(QmpMessage) message = NULL;
+
+      for (guint i = 0; i < depth; i++)
+        g_string_append_c (text, '[');
+      for (guint i = 0; i < depth; i++)
+        g_string_append_c (text, ']');
+      g_string_append (text, "}");
+      message = parse (parser, text->str, &error);
+      if (depth < QMP_STREAM_DEFAULT_MAX_DEPTH)
+        g_assert_no_error (error);
+      else
+        g_assert_error (error, QMP_ERROR, QMP_ERROR_NESTING_TOO_DEEP);
+    }
+}
+
+/* What JSON allows reads as the same tree json-glib's parser builds. */
+static void
+test_same_tree (void)
+{
+  const char *values[] = {
+    "[]",
+    "{}",
+    "[[], {}, [[[]]], {\"a\": {\"b\": {}}}]",
+    " \t\r\n[ 1 , -2 ,\t3.25 , -0.5e-3 , 1E3 , 0 , 0.0 ] \t\r\n",
+    "[true, false, null, \"\", \"x\"]",
+    "\"\\\" \\\\ \\/ \\b \\f \\n \\r \\t \\u0041\\u00e9\\u20ac\\ud83d\\ude00 \\u001f\"",
+    "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"",
+    "{\"\\u0041\\n\": 1, \"b\\\"c\": [\"d\"], \"\": 2}",
+    "{\"a\": 1, \"b\": 2, \"a\": 3}",
+    "{\"device\": \"\", \"node-name\": \"data-fmt\", \"operation\": \"write\","
+    " \"action\": \"stop\", \"nospace\": true, \"reason\": \"No space left on device\"}",
+    "[9223372036854775807, -9223372036854775808, 1.7976931348623157e308, 5e-324]",
+  };
+  g_autoptr(QmpMessageParser) parser = _qmp_message_parser_new ();
+
+  for (gsize i = 0; i < G_N_ELEMENTS (values); i++)
+    {
+      g_autofree char *text = g_strdup_printf ("{\"return\": %s, \"id\": 1}", values[i]);
+      g_autoptr(GError) error = NULL;
+      g_autoptr(QmpMessage) message = parse (parser, text, &error);
+      g_autoptr(JsonNode) expected = json_from_string (values[i], &error);
+      g_autofree char *ours = NULL;
+      g_autofree char *theirs = NULL;
+      g_autofree char *shown = g_strescape (values[i], NULL);
+
+      g_test_message ("same tree: %s", shown);
+      g_assert_no_error (error);
+      g_assert_nonnull (message);
+      g_assert_true (json_node_equal (message->value, expected));
+      /* Member order too, which json_node_equal() does not compare. */
+      ours = json_to_string (message->value, FALSE);
+      theirs = json_to_string (expected, FALSE);
+      g_assert_cmpstr (ours, ==, theirs);
     }
 }
 
@@ -435,6 +599,9 @@ main (int    argc,
   g_test_add_func ("/qmp/message/invalid", test_invalid);
   g_test_add_func ("/qmp/message/escapes", test_escapes);
   g_test_add_func ("/qmp/message/number-range", test_number_range);
+  g_test_add_func ("/qmp/message/integer-bounds", test_integer_bounds);
+  g_test_add_func ("/qmp/message/strict-json", test_strict_json);
+  g_test_add_func ("/qmp/message/same-tree", test_same_tree);
   g_test_add_func ("/qmp/message/timestamp-range", test_timestamp_range);
   g_test_add_func ("/qmp/message/build-command", test_build_command);
 

@@ -13,13 +13,18 @@
  * - an event serialised with qmp_event_to_string() parses back as an event
  *   of the same name, timestamp and data;
  * - a reply value sent back as a command's arguments
- *   (_qmp_message_build_command()) is one line of valid JSON.
+ *   (_qmp_message_build_command()) is one line of valid JSON;
+ * - every line the library's JSON reader accepts, json-glib's parser
+ *   accepts too, into the same tree (json-glib takes more: that is why
+ *   the library does not use it).
  */
 
+#include <math.h>
 #include <string.h>
 
 #include <qmpthin/qmpthin.h>
 
+#include "qmp-json-reader.h"
 #include "qmp-stream.h"
 #include "qmp-message.h"
 #include "fuzz-common.h"
@@ -243,8 +248,74 @@ check_message (QmpMessageParser *parser,
     }
 }
 
+/* Whether @ours, read by the library, is the tree json-glib read as
+ * @theirs: the same nodes, values and member order. json-glib reads an
+ * integer past a gint64 wrapped round; the library, as a double. */
+static gboolean
+same_tree (JsonNode *ours,
+           JsonNode *theirs)
+{
+  if (JSON_NODE_TYPE (ours) != JSON_NODE_TYPE (theirs))
+    return FALSE;
+  switch (JSON_NODE_TYPE (ours))
+    {
+    case JSON_NODE_OBJECT:
+      {
+        JsonObject *a = json_node_get_object (ours);
+        JsonObject *b = json_node_get_object (theirs);
+        g_autoptr(GList) names_a = json_object_get_members (a);
+        g_autoptr(GList) names_b = json_object_get_members (b);
+        GList *l, *m;
+
+        for (l = names_a, m = names_b; l != NULL && m != NULL; l = l->next, m = m->next)
+          if (!g_str_equal (l->data, m->data) ||
+              !same_tree (json_object_get_member (a, l->data), json_object_get_member (b, m->data)))
+            return FALSE;
+        return l == NULL && m == NULL;
+      }
+    case JSON_NODE_ARRAY:
+      {
+        JsonArray *a = json_node_get_array (ours);
+        JsonArray *b = json_node_get_array (theirs);
+
+        if (json_array_get_length (a) != json_array_get_length (b))
+          return FALSE;
+        for (guint i = 0; i < json_array_get_length (a); i++)
+          if (!same_tree (json_array_get_element (a, i), json_array_get_element (b, i)))
+            return FALSE;
+        return TRUE;
+      }
+    case JSON_NODE_VALUE:
+      if (json_node_get_value_type (ours) == G_TYPE_DOUBLE &&
+          json_node_get_value_type (theirs) == G_TYPE_INT64)
+        return fabs (json_node_get_double (ours)) >= 9223372036854775808.0;
+      return json_node_equal (ours, theirs);
+    case JSON_NODE_NULL:
+    default:
+      return TRUE;
+    }
+}
+
+static void
+check_same_tree (QmpJsonReader *reader,
+                 JsonParser    *json_glib,
+                 const char    *line,
+                 gsize          length)
+{
+  g_autoptr(JsonNode) ours = _qmp_json_reader_read (reader, line, length, NULL);
+  g_autoptr(GError) error = NULL;
+
+  if (ours == NULL)
+    return;
+  g_assert_true (json_parser_load_from_data (json_glib, line, length, &error));
+  g_assert_no_error (error);
+  g_assert_true (same_tree (ours, json_parser_get_root (json_glib)));
+}
+
 typedef struct {
   QmpMessageParser *parser;
+  QmpJsonReader *reader;
+  JsonParser *json_glib;
   guint n_lines;
 } Context;
 
@@ -261,6 +332,7 @@ on_line (const char *line,
   if (++ctx->n_lines > 64)
     return FALSE;
 
+  check_same_tree (ctx->reader, ctx->json_glib, line, length);
   message = _qmp_message_parser_parse (ctx->parser, line, length, &error);
   if (message == NULL)
     {
@@ -287,7 +359,9 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
 {
   g_autoptr(QmpStream) stream = _qmp_stream_new (QMP_CLIENT_DEFAULT_MAX_MESSAGE_SIZE);
   g_autoptr(QmpMessageParser) parser = _qmp_message_parser_new ();
-  Context ctx = { parser, 0 };
+  g_autoptr(QmpJsonReader) reader = _qmp_json_reader_new (QMP_STREAM_DEFAULT_MAX_DEPTH);
+  g_autoptr(JsonParser) json_glib = json_parser_new ();
+  Context ctx = { parser, reader, json_glib, 0 };
 
   fuzz_setup_logging ();
   /* A text without a final newline is a whole message too. */
