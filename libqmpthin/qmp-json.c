@@ -32,8 +32,9 @@ _qmp_json_get_boolean (JsonObject *object,
   return json_node_get_boolean (node);
 }
 
-/* Sizes and offsets: a negative integer, a number json-glib could only
- * read as a double (past 2^63) or anything else gives the default. */
+/* Sizes and offsets: a negative integer, a number read as a double (past
+ * 2^63, where QEMU writes uint64 values) or anything else gives the
+ * default. */
 guint64
 _qmp_json_get_uint64 (JsonObject *object,
                       const char *member,

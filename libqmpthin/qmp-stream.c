@@ -5,11 +5,10 @@
  * QEMU writes one JSON object per line and ends every line with CRLF. The
  * framer turns the bytes of any number of reads into complete lines. While
  * it looks for the end of a line it also tracks, outside JSON strings, how
- * deep arrays and objects nest: json-glib parses recursively and would
- * exhaust the stack on a hostile line, so a line that nests too deep is
- * refused before it ever reaches the parser. Both limits are enforced on
- * the partial line, so a peer that never sends a newline cannot make the
- * buffer grow past max_message_size.
+ * deep arrays and objects nest: the JSON reader recurses, so a line that
+ * nests too deep is refused before it ever reaches it. Both limits are
+ * enforced on the partial line, so a peer that never sends a newline
+ * cannot make the buffer grow past max_message_size.
  *
  * The framer does no I/O and knows nothing of QMP beyond this.
  */
@@ -163,8 +162,8 @@ scan (QmpStream   *stream,
           continue;
         }
 
-      /* json-glib would accept a second value after the first one: QMP
-       * sends exactly one per line. */
+      /* QMP sends exactly one value per line: a second one is refused
+       * here already, before the rest of its line is buffered. */
       if (value_closed && c != ' ' && c != '\t' && c != '\r' && c != '\n')
         {
           g_set_error_literal (error, QMP_ERROR, QMP_ERROR_PROTOCOL,
