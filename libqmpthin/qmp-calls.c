@@ -84,15 +84,12 @@ call_free (QmpCall *call)
 {
   QmpCalls *calls = call->calls;
 
+  /* The timer keeps a deadline that is gone: the one dispatch it costs
+   * when it comes finds nothing expired and sets the next wake-up
+   * (_qmp_calls_expire()). Moving it here would write to the context's
+   * wake-up eventfd for every command answered. */
   if (call->timed_link != NULL)
-    {
-      g_queue_delete_link (&calls->timed, call->timed_link);
-      /* No wake-up for a deadline that is gone (an immediate dispatch,
-       * ready time 0, stays), but the owner's own. */
-      if (calls->timed.length == 0 && calls->timer != NULL &&
-          g_source_get_ready_time (calls->timer) > 0)
-        g_source_set_ready_time (calls->timer, calls->owner_wake);
-    }
+    g_queue_delete_link (&calls->timed, call->timed_link);
   if (call->timeout_source != NULL)
     {
       g_source_destroy (call->timeout_source);

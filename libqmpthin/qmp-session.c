@@ -140,12 +140,57 @@ _qmp_session_incoming_new (QmpSession   *self,
   return incoming;
 }
 
+/* The dispatch source runs when it is due (something waits to be
+ * delivered or written: a flag its prepare and check read), or at its
+ * ready time (the calls' earliest deadline, or the owner's wake-up).
+ *
+ * A ready time of 0 would do for "due", but GLib writes to the context's
+ * wake-up eventfd at every change of a ready time, and reads it back in
+ * the next iteration: six system calls a round trip, more than the
+ * round trip's own. The context runs prepare before it polls again, so
+ * the flag needs no wake-up when the thread that sets it is the one that
+ * iterates the context, as it is for every message read and every
+ * command sent from a handler or a callback. */
+typedef struct
+{
+  GSource source;
+  gboolean due;
+} DispatchSource;
+
+static gboolean
+dispatch_source_prepare (GSource *source,
+                         int     *timeout)
+{
+  *timeout = -1;
+  return ((DispatchSource *) source)->due;
+}
+
+static gboolean
+dispatch_source_check (GSource *source)
+{
+  return ((DispatchSource *) source)->due;
+}
+
+static void
+dispatch_soon (QmpSession *self)
+{
+  DispatchSource *source = (DispatchSource *) self->dispatch_source;
+
+  if (source == NULL || source->due)
+    return;
+  source->due = TRUE;
+  /* Nobody iterates the context now (a _sync call outside any main
+   * loop), or another thread does: it may be blocked in poll(). */
+  if (!g_main_context_is_owner (self->context))
+    g_main_context_wakeup (self->context);
+}
+
 void
 _qmp_session_schedule_dispatch (QmpSession *self)
 {
   if (self->dispatch_blocker == NULL && self->incoming.length > 0 &&
-      self->state != QMP_CLIENT_STATE_SYNCING && self->dispatch_source != NULL)
-    g_source_set_ready_time (self->dispatch_source, 0);
+      self->state != QMP_CLIENT_STATE_SYNCING)
+    dispatch_soon (self);
 }
 
 /* Whether the session reads on however much is queued: a _sync call waits
@@ -218,8 +263,8 @@ send_command (QmpSession *self,
   line = _qmp_message_build_command (command, arguments, id, &length);
   /* Written from the dispatch source in the next iteration, with every
    * other command of this one. */
-  if (_qmp_channel_queue (self->channel, line, length) && self->dispatch_source != NULL)
-    g_source_set_ready_time (self->dispatch_source, 0);
+  if (_qmp_channel_queue (self->channel, line, length))
+    dispatch_soon (self);
 }
 
 /* What the channel read, in wire order: the greeting moves the connect
@@ -238,8 +283,8 @@ on_channel_message (QmpMessage *message,
   if (self->liveness_interval != 0)
     {
       self->heard = g_get_monotonic_time ();
-      if (self->silent && self->dispatch_source != NULL)
-        g_source_set_ready_time (self->dispatch_source, 0);
+      if (self->silent)
+        dispatch_soon (self);
     }
   if (message->kind == QMP_MESSAGE_GREETING && _qmp_session_awaits_greeting (self))
     {
@@ -473,8 +518,15 @@ dispatch_incoming (gpointer user_data)
   QmpSession *self = user_data;
   g_autoptr(GObject) hold G_GNUC_UNUSED = g_object_ref (self->owner);
   guint budget = DISPATCH_BUDGET;
+  gint64 ready;
 
-  g_source_set_ready_time (self->dispatch_source, -1);
+  ((DispatchSource *) self->dispatch_source)->due = FALSE;
+  /* A ready time that came is done with; _qmp_calls_expire() sets the
+   * next. One still to come stays, so that a command sent and answered
+   * in between changes nothing (see dispatch_soon()). */
+  ready = g_source_get_ready_time (self->dispatch_source);
+  if (ready >= 0 && ready <= g_source_get_time (self->dispatch_source))
+    g_source_set_ready_time (self->dispatch_source, -1);
   /* Before the flush: a probe goes out in this very write. */
   _qmp_session_liveness_check (self);
   if (self->channel != NULL)
@@ -532,6 +584,8 @@ dispatch_source_dispatch (GSource     *source,
 }
 
 static GSourceFuncs dispatch_source_funcs = {
+  .prepare = dispatch_source_prepare,
+  .check = dispatch_source_check,
   .dispatch = dispatch_source_dispatch,
 };
 
@@ -694,8 +748,8 @@ _qmp_session_sync_end (QmpSession  *self,
   /* What was read meanwhile is delivered by the owner's context. */
   _qmp_session_schedule_dispatch (self);
   update_reading (self);
-  if (self->channel != NULL && _qmp_channel_has_output (self->channel) && self->dispatch_source != NULL)
-    g_source_set_ready_time (self->dispatch_source, 0);
+  if (self->channel != NULL && _qmp_channel_has_output (self->channel))
+    dispatch_soon (self);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -771,7 +825,7 @@ _qmp_session_new (GObject               *owner,
       self->wire_trace = (g_parse_debug_string (debug, keys, G_N_ELEMENTS (keys)) & 1) != 0;
     }
 
-  self->dispatch_source = g_source_new (&dispatch_source_funcs, sizeof (GSource));
+  self->dispatch_source = g_source_new (&dispatch_source_funcs, sizeof (DispatchSource));
   g_source_set_callback (self->dispatch_source, dispatch_incoming, self, NULL);
   g_source_set_can_recurse (self->dispatch_source, TRUE);
   g_source_set_static_name (self->dispatch_source, "[qmpthin] dispatch");
