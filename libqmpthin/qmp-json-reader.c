@@ -8,8 +8,9 @@
  * thirds of the cost of an event; it is also more lenient than JSON
  * (GScanner's octal escapes, lone UTF-16 surrogates, a second value after
  * the first), which took a pass of our own before it and a walk of the
- * tree after it. This reader makes one pass over the bytes and builds the
- * same JsonNode tree json-glib would, for RFC 8259 JSON only:
+ * tree after it; and it wraps integers past a gint64 round (2^64 - 1 came
+ * back as -1). This reader makes one pass over the bytes and builds the
+ * tree json-glib would, for RFC 8259 JSON only:
  *
  * - the text is UTF-8 with no NUL byte; a string holds no raw control
  *   character and no \u0000 (C strings end there), and its escapes are
