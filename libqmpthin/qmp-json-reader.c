@@ -70,14 +70,23 @@ _qmp_json_reader_free (QmpJsonReader *reader)
   g_free (reader);
 }
 
+/* What is wrong at @at, a place in the text. */
+static JsonNode *
+fail_at (Cursor     *cursor,
+         const char *at,
+         const char *what)
+{
+  g_set_error (cursor->error, QMP_ERROR, QMP_ERROR_PROTOCOL,
+               "Malformed JSON from the QMP server: %s at byte %" G_GSIZE_FORMAT,
+               what, (gsize) (at - cursor->start));
+  return NULL;
+}
+
 static JsonNode *
 fail (Cursor     *cursor,
       const char *what)
 {
-  g_set_error (cursor->error, QMP_ERROR, QMP_ERROR_PROTOCOL,
-               "Malformed JSON from the QMP server: %s at byte %" G_GSIZE_FORMAT,
-               what, (gsize) (cursor->p - cursor->start));
-  return NULL;
+  return fail_at (cursor, cursor->p, what);
 }
 
 static JsonNode *
@@ -86,6 +95,17 @@ fail_literal (Cursor     *cursor,
 {
   g_set_error_literal (cursor->error, QMP_ERROR, QMP_ERROR_PROTOCOL, message);
   return NULL;
+}
+
+/* Moves past @c when it comes next. */
+static inline gboolean
+accept (Cursor *cursor,
+        char    c)
+{
+  if (cursor->p == cursor->end || *cursor->p != c)
+    return FALSE;
+  cursor->p++;
+  return TRUE;
 }
 
 static inline void
@@ -170,16 +190,14 @@ scan_string (Cursor      *cursor,
         break;
       if (c != '\\')
         {
-          cursor->p = p;
-          fail (cursor, "control character in a string");
+          fail_at (cursor, p, "control character in a string");
           return FALSE;
         }
 
       *escaped = TRUE;
       if (p + 1 == end)
         {
-          cursor->p = p;
-          fail (cursor, "unterminated string");
+          fail_at (cursor, p, "unterminated string");
           return FALSE;
         }
       switch (p[1])
@@ -197,14 +215,12 @@ scan_string (Cursor      *cursor,
         case 'u':
           if (read_unicode_escape (p, end, &p) == 0)
             {
-              cursor->p = p;
               fail_literal (cursor, "QMP message has an escape sequence JSON does not allow"
                             " (a lone UTF-16 surrogate or \\u0000)");
               return FALSE;
             }
           break;
         default:
-          cursor->p = p;
           fail_literal (cursor, "QMP message has an escape sequence JSON does not allow");
           return FALSE;
         }
@@ -312,18 +328,12 @@ read_number (Cursor *cursor)
       p++;
     }
   if (!is_digit (p, end))
-    {
-      cursor->p = p;
-      return fail (cursor, "a number without digits");
-    }
+    return fail_at (cursor, p, "a number without digits");
   if (*p == '0')
     {
       p++;
       if (is_digit (p, end))
-        {
-          cursor->p = p;
-          return fail (cursor, "a number with a leading zero");
-        }
+        return fail_at (cursor, p, "a number with a leading zero");
     }
   else
     for (; is_digit (p, end); p++)
@@ -339,10 +349,7 @@ read_number (Cursor *cursor)
     {
       integral = FALSE;
       if (!is_digit (++p, end))
-        {
-          cursor->p = p;
-          return fail (cursor, "a number with no digit after its point");
-        }
+        return fail_at (cursor, p, "a number with no digit after its point");
       while (is_digit (p, end))
         p++;
     }
@@ -353,10 +360,7 @@ read_number (Cursor *cursor)
       if (p < end && (*p == '+' || *p == '-'))
         p++;
       if (!is_digit (p, end))
-        {
-          cursor->p = p;
-          return fail (cursor, "a number with no digit in its exponent");
-        }
+        return fail_at (cursor, p, "a number with no digit in its exponent");
       while (is_digit (p, end))
         p++;
     }
@@ -433,9 +437,7 @@ read_object (Cursor *cursor)
   object = json_object_new ();
   cursor->p++;
   skip_whitespace (cursor);
-  if (cursor->p < cursor->end && *cursor->p == '}')
-    cursor->p++;
-  else
+  if (!accept (cursor, '}'))
     for (;;)
       {
         const char *name;
@@ -448,9 +450,8 @@ read_object (Cursor *cursor)
         if (!scan_string (cursor, &name, &name_length, &escaped))
           return NULL;
         skip_whitespace (cursor);
-        if (cursor->p == cursor->end || *cursor->p != ':')
+        if (!accept (cursor, ':'))
           return fail (cursor, "expected ':' after a member name");
-        cursor->p++;
         skip_whitespace (cursor);
         if ((value = read_value (cursor)) == NULL)
           return NULL;
@@ -458,18 +459,11 @@ read_object (Cursor *cursor)
         json_object_set_member (object, decode_string (cursor, name, name_length, escaped), value);
 
         skip_whitespace (cursor);
-        if (cursor->p < cursor->end && *cursor->p == ',')
-          {
-            cursor->p++;
-            skip_whitespace (cursor);
-            continue;
-          }
-        if (cursor->p < cursor->end && *cursor->p == '}')
-          {
-            cursor->p++;
-            break;
-          }
-        return fail (cursor, "expected ',' or '}' in an object");
+        if (accept (cursor, '}'))
+          break;
+        if (!accept (cursor, ','))
+          return fail (cursor, "expected ',' or '}' in an object");
+        skip_whitespace (cursor);
       }
   cursor->depth--;
   return json_node_init_object (json_node_alloc (), object);
@@ -485,9 +479,7 @@ read_array (Cursor *cursor)
   array = json_array_new ();
   cursor->p++;
   skip_whitespace (cursor);
-  if (cursor->p < cursor->end && *cursor->p == ']')
-    cursor->p++;
-  else
+  if (!accept (cursor, ']'))
     for (;;)
       {
         JsonNode *element = read_value (cursor);
@@ -496,18 +488,11 @@ read_array (Cursor *cursor)
           return NULL;
         json_array_add_element (array, element);
         skip_whitespace (cursor);
-        if (cursor->p < cursor->end && *cursor->p == ',')
-          {
-            cursor->p++;
-            skip_whitespace (cursor);
-            continue;
-          }
-        if (cursor->p < cursor->end && *cursor->p == ']')
-          {
-            cursor->p++;
-            break;
-          }
-        return fail (cursor, "expected ',' or ']' in an array");
+        if (accept (cursor, ']'))
+          break;
+        if (!accept (cursor, ','))
+          return fail (cursor, "expected ',' or ']' in an array");
+        skip_whitespace (cursor);
       }
   cursor->depth--;
   return json_node_init_array (json_node_alloc (), array);
@@ -572,11 +557,11 @@ _qmp_json_reader_read (QmpJsonReader  *reader,
   g_return_val_if_fail (text != NULL || length == 0, NULL);
 
   /* Checked first, so that the error says what is wrong with the text
-   * rather than where parsing it stopped. */
-  if (memchr (text, '\0', length) != NULL)
-    return fail_literal (&cursor, "QMP message contains a NUL byte");
+   * rather than where parsing it stopped. g_utf8_validate_len() refuses
+   * a NUL byte too: which of the two it was is worth a look only then. */
   if (!g_utf8_validate_len (text, length, NULL))
-    return fail_literal (&cursor, "QMP message is not valid UTF-8");
+    return fail_literal (&cursor, memchr (text, '\0', length) != NULL ?
+                         "QMP message contains a NUL byte" : "QMP message is not valid UTF-8");
 
   skip_whitespace (&cursor);
   if (cursor.p == cursor.end)
