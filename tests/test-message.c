@@ -348,61 +348,58 @@ test_integer_bounds (void)
 
 /* Only JSON is read: what json-glib's parser also took (hexadecimal,
  * leading zeros, bare points, single quotes, comments, raw control
- * characters, a second value) is refused, each with a QMP_ERROR. */
+ * characters, a second value) is refused with QMP_ERROR_PROTOCOL. */
 static void
 test_strict_json (void)
 {
-  const struct {
-    const char *value;
-    int code;
-  } refused[] = {
-    { "0x10", QMP_ERROR_PROTOCOL },
-    { "01", QMP_ERROR_PROTOCOL },
-    { "-01", QMP_ERROR_PROTOCOL },
-    { "1.", QMP_ERROR_PROTOCOL },
-    { ".5", QMP_ERROR_PROTOCOL },
-    { "+1", QMP_ERROR_PROTOCOL },
-    { "-", QMP_ERROR_PROTOCOL },
-    { "1e", QMP_ERROR_PROTOCOL },
-    { "1e+", QMP_ERROR_PROTOCOL },
-    { "NaN", QMP_ERROR_PROTOCOL },
-    { "Infinity", QMP_ERROR_PROTOCOL },
-    { "'a'", QMP_ERROR_PROTOCOL },
-    { "/* c */ 1", QMP_ERROR_PROTOCOL },
-    { "\"a\tb\"", QMP_ERROR_PROTOCOL },
-    { "\"a\x01\"", QMP_ERROR_PROTOCOL },
-    { "\"\\u0000\"", QMP_ERROR_PROTOCOL },
-    { "\"\\U0041\"", QMP_ERROR_PROTOCOL },
-    { "\"abc", QMP_ERROR_PROTOCOL },
-    { "\"abc\\", QMP_ERROR_PROTOCOL },
-    { "tru", QMP_ERROR_PROTOCOL },
-    { "nul", QMP_ERROR_PROTOCOL },
-    { "True", QMP_ERROR_PROTOCOL },
-    { "[1,]", QMP_ERROR_PROTOCOL },
-    { "[,1]", QMP_ERROR_PROTOCOL },
-    { "[1 2]", QMP_ERROR_PROTOCOL },
-    { "{\"a\": 1,}", QMP_ERROR_PROTOCOL },
-    { "{\"a\" 1}", QMP_ERROR_PROTOCOL },
-    { "{a: 1}", QMP_ERROR_PROTOCOL },
-    { "{1: 1}", QMP_ERROR_PROTOCOL },
-    { "[1] [2]", QMP_ERROR_PROTOCOL },
-    { "1 2", QMP_ERROR_PROTOCOL },
-    { "[", QMP_ERROR_PROTOCOL },
-    { "{\"a\":", QMP_ERROR_PROTOCOL },
-    { "\xc3\x28", QMP_ERROR_PROTOCOL },
+  const char *refused[] = {
+    "0x10",
+    "01",
+    "-01",
+    "1.",
+    ".5",
+    "+1",
+    "-",
+    "1e",
+    "1e+",
+    "NaN",
+    "Infinity",
+    "'a'",
+    "/* c */ 1",
+    "\"a\tb\"",
+    "\"a\x01\"",
+    "\"\\u0000\"",
+    "\"\\U0041\"",
+    "\"abc",
+    "\"abc\\",
+    "tru",
+    "nul",
+    "True",
+    "[1,]",
+    "[,1]",
+    "[1 2]",
+    "{\"a\": 1,}",
+    "{\"a\" 1}",
+    "{a: 1}",
+    "{1: 1}",
+    "[1] [2]",
+    "1 2",
+    "[",
+    "{\"a\":",
+    "\xc3\x28",
   };
   g_autoptr(QmpMessageParser) parser = _qmp_message_parser_new ();
 
   for (gsize i = 0; i < G_N_ELEMENTS (refused); i++)
     {
-      g_autofree char *text = g_strdup_printf ("{\"return\": %s, \"id\": 1}", refused[i].value);
+      g_autofree char *text = g_strdup_printf ("{\"return\": %s, \"id\": 1}", refused[i]);
       g_autoptr(GError) error = NULL;
       g_autoptr(QmpMessage) message = parse (parser, text, &error);
-      g_autofree char *shown = g_strescape (refused[i].value, NULL);
+      g_autofree char *shown = g_strescape (refused[i], NULL);
 
       g_test_message ("refused: %s", shown);
       g_assert_null (message);
-      g_assert_error (error, QMP_ERROR, refused[i].code);
+      g_assert_error (error, QMP_ERROR, QMP_ERROR_PROTOCOL);
     }
 
   /* As deep as the framer lets through, and one level deeper. */
