@@ -347,17 +347,6 @@ _qmp_message_id_to_string (JsonNode *id)
   return json_to_string (id, FALSE);
 }
 
-/**
- * _qmp_message_build_command:
- * @command: the command name
- * @arguments: (nullable): its arguments
- * @id: the id to send, as a string
- * @length: (out): length of the result
- *
- * Serialises one command as a single line ending in "\n".
- *
- * Returns: (transfer full): the line
- */
 /* Appends @text as a JSON string literal: what json-glib's generator
  * writes, without building a tree for two strings. */
 static void
@@ -408,6 +397,17 @@ append_json_string (GString    *out,
   g_string_append_c (out, '"');
 }
 
+/**
+ * _qmp_message_build_command:
+ * @command: the command name
+ * @arguments: (nullable): its arguments
+ * @id: the id to send, as a string
+ * @length: (out): length of the result
+ *
+ * Serialises one command as a single line ending in "\n".
+ *
+ * Returns: (transfer full): the line
+ */
 char *
 _qmp_message_build_command (const char *command,
                            JsonObject *arguments,
